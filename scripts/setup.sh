@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs every Debian package sct needs (only those missing) and builds it in Release.
+# Usage: scripts/setup.sh            -> build/ with tests and benchmarks
+# Quiet on success; on failure prints the log of the failing step and exits non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev            # LibTorch 1.13 (CPU)
+  libopenblas0-openmp     # the BLAS LibTorch calls for GEMM
+  libgloo-dev             # c10d's Gloo headers (data-parallel training)
+  libopencv-dev           # image decoding
+  nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libgtest-dev libbenchmark-dev
+  dataset-fashion-mnist   # the real dataset the demo and tests use
+)
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+step() {  # step <description> <command...>: run quietly, show the log if it fails
+  local what=$1; shift
+  if ! "$@" >"$log" 2>&1; then
+    echo "setup: FAILED: $what" >&2
+    tail -n 60 "$log" >&2
+    exit 1
+  fi
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "setup: installing ${missing[*]}"
+  step "apt-get update" $SUDO apt-get update -qq
+  step "apt-get install" env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+jobs=$(nproc)
+step "cmake configure" cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+echo "setup: building with $jobs jobs (first build takes a few minutes)"
+step "build" cmake --build build -j "$jobs"
+echo "setup: ok, CLI at build/sct"
