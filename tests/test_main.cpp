@@ -1,0 +1,12 @@
+// The test binary selects BLAS kernels exactly as the CLI does, so tests exercise what users run.
+#include <gtest/gtest.h>
+
+#include "sct/runtime/blas.h"
+#include "sct/runtime/threads.h"
+
+int main(int argc, char** argv) {
+  sct::ensure_fast_blas(argv);
+  sct::configure_threads(0);
+  testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
