@@ -1,0 +1,23 @@
+// Multi-head self-attention with a fused qkv projection (timm's Attention).
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include "sct/model/block_hook.h"
+
+namespace sct {
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(int64_t width, int64_t heads);
+  // x: (B, N, D) -> (B, N, D). `hooks` sees the Qkv and AttnProj sites.
+  at::Tensor forward(const at::Tensor& x, const HookChain& hooks);
+
+  torch::nn::Linear qkv{nullptr};   // D -> 3D, rows ordered q, k, v; each head-major
+  torch::nn::Linear proj{nullptr};  // D -> D
+  int64_t heads;
+};
+TORCH_MODULE(Attention);
+
+}  // namespace sct

@@ -1,0 +1,42 @@
+// A pre-norm transformer block (timm's Block):
+//   x = x + drop_path(attn(norm1(x)));  x = x + drop_path(mlp(norm2(x)))
+// with hook sites around every step (block_hook.h).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include "sct/model/attention.h"
+#include "sct/model/block_hook.h"
+#include "sct/model/mlp.h"
+#include "sct/model/vit_config.h"
+
+namespace sct {
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(const VitConfig& cfg, double drop_path_rate);
+  at::Tensor forward(at::Tensor x);  // (B, N, D) -> (B, N, D)
+
+  // Registers `hook` as submodule `name` (its parameters become blocks.<i>.<name>.*) and calls it
+  // at the sites it asks for, after the hooks attached before it.
+  void attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook);
+  void detach_all();
+  const std::vector<std::string>& hook_names() const { return hook_names_; }
+
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  Attention attn{nullptr};
+  Mlp mlp{nullptr};
+  double drop_path_rate;
+
+ private:
+  HookChain hooks_;
+  std::vector<std::string> hook_names_;
+};
+TORCH_MODULE(Block);
+
+}  // namespace sct

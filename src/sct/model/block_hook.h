@@ -1,0 +1,65 @@
+// The one mechanism through which PEFT methods and observers (the channel selector, feature
+// extraction) attach to a transformer block without editing it.
+//
+// A block calls its hooks at fixed sites. At each site a hook receives what the site's operation
+// consumed (`input`) and produced (`output`) and returns the tensor that replaces `output`.
+// Observers return `output` unchanged.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+namespace sct {
+
+enum class HookSite : int {
+  BlockInput,    // input: x,                      output: x                 (B, N, D)
+  Norm1,         // input: x,                      output: norm1(x)          (B, N, D)
+  Qkv,           // input: norm1(x),               output: qkv               (B, N, 3D)
+  AttnProj,      // input: attention context,      output: proj(context)     (B, N, D)
+  AttnBranch,    // input: x,                      output: attn(norm1(x))    (B, N, D)
+  AttnResidual,  // input: x,                      output: x + attn branch   (B, N, D), input of norm2
+  Norm2,         // input: x',                     output: norm2(x')         (B, N, D)
+  Fc1,           // input: norm2(x'),              output: fc1(.)            (B, N, hidden)
+  Fc2,           // input: gelu(fc1),              output: fc2(.)            (B, N, D)
+  MlpBranch,     // input: x',                     output: mlp(norm2(x'))    (B, N, D)
+  BlockOutput,   // input: x',                     output: x' + mlp branch   (B, N, D)
+  kCount
+};
+
+constexpr uint32_t site_bit(HookSite s) { return 1u << static_cast<int>(s); }
+
+class BlockHookImpl : public torch::nn::Module {
+ public:
+  // Bitmask of the sites this hook wants (site_bit(...) | ...).
+  virtual uint32_t sites() const = 0;
+  virtual at::Tensor apply(HookSite site, const at::Tensor& input, at::Tensor output) = 0;
+};
+
+// The hooks of one block, in attachment order, with a mask so that sites nobody uses cost nothing.
+class HookChain {
+ public:
+  void add(std::shared_ptr<BlockHookImpl> hook) {
+    mask_ |= hook->sites();
+    hooks_.push_back(std::move(hook));
+  }
+  void clear() {
+    hooks_.clear();
+    mask_ = 0;
+  }
+  at::Tensor operator()(HookSite site, const at::Tensor& input, at::Tensor output) const {
+    if (!(mask_ & site_bit(site))) return output;
+    for (const auto& h : hooks_)
+      if (h->sites() & site_bit(site)) output = h->apply(site, input, std::move(output));
+    return output;
+  }
+
+ private:
+  std::vector<std::shared_ptr<BlockHookImpl>> hooks_;
+  uint32_t mask_ = 0;
+};
+
+}  // namespace sct

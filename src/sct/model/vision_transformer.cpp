@@ -1,0 +1,87 @@
+#include "sct/model/vision_transformer.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/nn/init.h>
+
+#include "sct/core/error.h"
+#include "sct/core/shape.h"
+#include "sct/model/init.h"
+
+namespace sct {
+
+PatchEmbedImpl::PatchEmbedImpl(const VitConfig& cfg) {
+  proj = register_module(
+      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(cfg.in_chans, cfg.width, cfg.patch_size)
+                                    .stride(cfg.patch_size)));
+}
+
+at::Tensor PatchEmbedImpl::forward(const at::Tensor& images) {
+  return proj(images).flatten(2).transpose(1, 2);  // (B, D, G, G) -> (B, G*G, D)
+}
+
+VisionTransformerImpl::VisionTransformerImpl(VitConfig cfg) : cfg_(std::move(cfg)) {
+  cfg_.validate();
+  patch_embed = register_module("patch_embed", PatchEmbed(cfg_));
+  cls_token = register_parameter("cls_token", at::zeros({1, 1, cfg_.width}));
+  pos_embed = register_parameter("pos_embed", at::zeros({1, cfg_.num_tokens(), cfg_.width}));
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < cfg_.depth; ++i) {
+    // Stochastic depth grows linearly from 0 at the first block to the rate at the last.
+    const double rate = cfg_.depth > 1 ? cfg_.drop_path_rate * double(i) / double(cfg_.depth - 1) : 0.0;
+    blocks->push_back(Block(cfg_, rate));
+  }
+  norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg_.width}).eps(cfg_.ln_eps)));
+  reset_parameters();
+  reset_head(cfg_.num_classes);
+}
+
+void VisionTransformerImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  trunc_normal_(pos_embed, 0.02);
+  cls_token.normal_(0.0, 1e-6);
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* linear = m->as<torch::nn::LinearImpl>()) {
+      trunc_normal_(linear->weight, 0.02);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* ln = m->as<torch::nn::LayerNormImpl>()) {
+      ln->weight.fill_(1.0);
+      ln->bias.zero_();
+    }
+  }
+}
+
+void VisionTransformerImpl::reset_head(int64_t num_classes) {
+  if (num_classes < 0) throw Error("number of classes must be >= 0, got " + std::to_string(num_classes));
+  cfg_.num_classes = num_classes;
+  if (num_classes == 0) {
+    if (head) unregister_module("head");
+    head = nullptr;
+    return;
+  }
+  torch::nn::Linear fresh(cfg_.width, num_classes);  // PyTorch default init: U(+-1/sqrt(D))
+  head = head ? replace_module("head", fresh) : register_module("head", fresh);
+}
+
+at::Tensor VisionTransformerImpl::forward_features(const at::Tensor& images) {
+  if (images.dim() != 4 || images.size(1) != cfg_.in_chans || images.size(2) != cfg_.img_size ||
+      images.size(3) != cfg_.img_size)
+    throw Error("model '" + cfg_.name + "' expects images of shape (B, " + std::to_string(cfg_.in_chans) +
+                ", " + std::to_string(cfg_.img_size) + ", " + std::to_string(cfg_.img_size) + "), got " +
+                shape_str(images.sizes()));
+  at::Tensor x = patch_embed(images);                                    // (B, G*G, D)
+  x = at::cat({cls_token.expand({x.size(0), -1, -1}), x}, 1) + pos_embed;  // (B, N, D)
+  for (const auto& b : *blocks) x = b->as<BlockImpl>()->forward(x);
+  return norm(x);
+}
+
+at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features) {
+  const at::Tensor pooled = features.select(1, 0);  // CLS token, (B, D)
+  return head ? head(pooled) : pooled;
+}
+
+at::Tensor VisionTransformerImpl::forward(const at::Tensor& images) {
+  return forward_head(forward_features(images));
+}
+
+}  // namespace sct

@@ -1,0 +1,68 @@
+#include "sct/model/vit_config.h"
+
+#include <functional>
+#include <map>
+
+#include "sct/core/error.h"
+
+namespace sct {
+namespace {
+
+VitConfig make(const char* name, int64_t patch, int64_t width, int64_t depth, int64_t heads) {
+  VitConfig c;
+  c.name = name;
+  c.patch_size = patch;
+  c.width = width;
+  c.depth = depth;
+  c.heads = heads;
+  return c;
+}
+
+const std::map<std::string, VitConfig>& registry() {
+  static const std::map<std::string, VitConfig> configs = [] {
+    std::map<std::string, VitConfig> m;
+    for (const VitConfig& c : {make("vit_tiny_patch16_224", 16, 192, 12, 3),
+                               make("vit_small_patch16_224", 16, 384, 12, 6),
+                               make("vit_base_patch16_224", 16, 768, 12, 12),
+                               make("vit_large_patch16_224", 16, 1024, 24, 16),
+                               make("vit_huge_patch14_224", 14, 1280, 32, 16)})
+      m.emplace(c.name, c);
+    return m;
+  }();
+  return configs;
+}
+
+}  // namespace
+
+void VitConfig::validate() const {
+  auto fail = [&](const std::string& why) { throw Error("model '" + name + "': " + why); };
+  if (patch_size <= 0 || img_size <= 0) fail("image and patch size must be positive");
+  if (img_size % patch_size != 0)
+    fail("image size " + std::to_string(img_size) + " is not a multiple of patch size " +
+         std::to_string(patch_size));
+  if (width <= 0 || depth <= 0 || heads <= 0) fail("width, depth and heads must be positive");
+  if (width % heads != 0)
+    fail("width " + std::to_string(width) + " is not divisible by " + std::to_string(heads) + " heads");
+  if (mlp_ratio <= 0) fail("mlp ratio must be positive");
+  if (num_classes < 0) fail("number of classes must be >= 0");
+  if (drop_path_rate < 0 || drop_path_rate >= 1) fail("drop path rate must be in [0, 1)");
+}
+
+VitConfig vit_config(const std::string& name) {
+  const auto& m = registry();
+  auto it = m.find(name);
+  if (it == m.end()) {
+    std::string known;
+    for (const auto& kv : m) known += " " + kv.first;
+    throw Error("unknown model '" + name + "'; known:" + known + " custom");
+  }
+  return it->second;
+}
+
+std::vector<std::string> vit_config_names() {
+  std::vector<std::string> names;
+  for (const auto& kv : registry()) names.push_back(kv.first);
+  return names;
+}
+
+}  // namespace sct

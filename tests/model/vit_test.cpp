@@ -1,0 +1,167 @@
+// Properties of the ViT that do not need PyTorch: sizes, initialisation, drop path, hooks, gradients.
+#include <gtest/gtest.h>
+
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include "sct/core/error.h"
+#include "sct/model/stream_recorder.h"
+#include "sct/model/vision_transformer.h"
+
+namespace sct {
+namespace {
+
+int64_t numel(VisionTransformerImpl& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+VitConfig tiny(int64_t classes = 4) {
+  VitConfig c;
+  c.name = "tiny-test";
+  c.img_size = 16;
+  c.patch_size = 4;
+  c.width = 16;
+  c.depth = 3;
+  c.heads = 2;
+  c.num_classes = classes;
+  return c;
+}
+
+// timm's published sizes with the 1000-class ImageNet head (timm model cards: 86.6M, 22.1M, 5.7M),
+// and by hand: patch 3*16*16*D + D, cls D, pos 197*D, 12 * (12 D^2 + 13 D), norm 2D, head 1001*D... .
+TEST(Vit, NamedConfigsHaveTimmParameterCounts) {
+  EXPECT_EQ(numel(*VisionTransformer(vit_config("vit_base_patch16_224"))), 86567656);
+  EXPECT_EQ(numel(*VisionTransformer(vit_config("vit_small_patch16_224"))), 22050664);
+  EXPECT_EQ(numel(*VisionTransformer(vit_config("vit_tiny_patch16_224"))), 5717416);
+  const VitConfig h = vit_config("vit_huge_patch14_224");
+  EXPECT_EQ(h.grid(), 16);
+  EXPECT_EQ(h.width, 1280);
+  EXPECT_EQ(vit_config("vit_large_patch16_224").depth, 24);
+  EXPECT_THROW(vit_config("vit_gigantic"), Error);
+}
+
+TEST(Vit, ParameterNamesAreTimms) {
+  VisionTransformer m(tiny());
+  std::vector<std::string> names;
+  for (const auto& kv : m->named_parameters()) names.push_back(kv.key());
+  const std::vector<std::string> expected_prefix = {
+      "cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias",  // PyTorch's order too
+      "blocks.0.norm1.weight", "blocks.0.norm1.bias", "blocks.0.attn.qkv.weight", "blocks.0.attn.qkv.bias",
+      "blocks.0.attn.proj.weight", "blocks.0.attn.proj.bias", "blocks.0.norm2.weight", "blocks.0.norm2.bias",
+      "blocks.0.mlp.fc1.weight", "blocks.0.mlp.fc1.bias", "blocks.0.mlp.fc2.weight", "blocks.0.mlp.fc2.bias"};
+  ASSERT_GE(names.size(), expected_prefix.size());
+  EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + 16), expected_prefix);
+  EXPECT_EQ(names[names.size() - 4], "norm.weight");
+  EXPECT_EQ(names.back(), "head.bias");
+}
+
+TEST(Vit, InvalidConfigsAndInputsAreClearErrors) {
+  VitConfig c = tiny();
+  c.heads = 3;  // 16 not divisible by 3
+  EXPECT_THROW(VisionTransformer{c}, Error);
+  VisionTransformer m(tiny());
+  try {
+    m->forward(at::zeros({1, 3, 20, 20}));
+    FAIL() << "wrong image size accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(B, 3, 16, 16)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Vit, TimmInitialisation) {
+  at::manual_seed(0);
+  VitConfig c = vit_config("vit_small_patch16_224");
+  VisionTransformer m(c);
+  const at::Tensor w = m->block(0).attn->qkv->weight;
+  EXPECT_NEAR(w.std().item<double>(), 0.02 * 0.98, 0.001);  // trunc at +-2 absolute: ~N(0, 0.02^2)
+  EXPECT_EQ(m->block(0).attn->qkv->bias.abs().max().item<double>(), 0.0);
+  EXPECT_EQ(m->block(0).norm1->weight.min().item<double>(), 1.0);
+  EXPECT_LT(m->cls_token.abs().max().item<double>(), 1e-5);
+  // The head keeps PyTorch's default Linear init, U(-1/sqrt(D), 1/sqrt(D)), as SCT's new head.
+  const double bound = 1.0 / std::sqrt(double(c.width));
+  EXPECT_LE(m->head->weight.abs().max().item<double>(), bound);
+  EXPECT_GT(m->head->weight.abs().max().item<double>(), 0.9 * bound);
+}
+
+TEST(Vit, ResetHeadChangesClassCountOrRemovesIt) {
+  VisionTransformer m(tiny(4));
+  m->eval();
+  const at::Tensor x = at::randn({2, 3, 16, 16});
+  EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{2, 4}));
+  m->reset_head(7);
+  EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{2, 7}));
+  EXPECT_EQ(m->config().num_classes, 7);
+  m->reset_head(0);
+  EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{2, 16}));
+  for (const auto& kv : m->named_parameters()) EXPECT_NE(kv.key().rfind("head.", 0), 0u) << kv.key();
+}
+
+TEST(Vit, DropPathFollowsTheLinearRuleAndOnlyActsInTraining) {
+  VitConfig c = tiny();
+  c.depth = 5;
+  c.drop_path_rate = 0.2;
+  VisionTransformer m(c);
+  for (int64_t i = 0; i < 5; ++i) EXPECT_DOUBLE_EQ(m->block(i).drop_path_rate, 0.2 * double(i) / 4.0);
+  const at::Tensor x = at::randn({64, 3, 16, 16});
+  m->eval();
+  EXPECT_TRUE(at::equal(m->forward(x), m->forward(x)));
+  m->train();
+  at::manual_seed(1);
+  const at::Tensor a = m->forward(x);
+  at::manual_seed(2);
+  EXPECT_FALSE(at::allclose(a, m->forward(x)));
+}
+
+// A hook that adds a constant at one site: the change must show exactly where the site says.
+class AddAt : public BlockHookImpl {
+ public:
+  AddAt(HookSite s, double v) : site_(s), v_(v) {}
+  uint32_t sites() const override { return site_bit(site_); }
+  at::Tensor apply(HookSite, const at::Tensor&, at::Tensor out) override { return out + v_; }
+
+ private:
+  HookSite site_;
+  double v_;
+};
+
+TEST(Vit, HookSitesSitWhereDocumented) {
+  VisionTransformer m(tiny());
+  m->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({2, 3, 16, 16});
+  auto before = std::make_shared<StreamRecorderImpl>(HookSite::AttnResidual);
+  auto out = std::make_shared<StreamRecorderImpl>(HookSite::BlockOutput);
+  m->block(1).attach("before", before);
+  m->forward(x);
+  const at::Tensor x1 = before->recorded.at(0);
+  // Adding 1 at AttnResidual is adding 1 to the input of norm2 and to the residual path.
+  m->block(1).detach_all();
+  m->block(1).attach("add", std::make_shared<AddAt>(HookSite::AttnResidual, 1.0));
+  m->block(1).attach("out", out);
+  m->forward(x);
+  auto& b = m->block(1);
+  const at::Tensor expected = (x1 + 1.0) + b.mlp->forward(b.norm2(x1 + 1.0), HookChain());
+  EXPECT_LE((out->recorded.at(0) - expected).abs().max().item<double>(), 1e-5);
+  // Observers change nothing; detaching restores the plain model.
+  m->block(1).detach_all();
+  EXPECT_TRUE(b.hook_names().empty());
+  EXPECT_THROW(({
+                 b.attach("x", std::make_shared<AddAt>(HookSite::Fc1, 0.0));
+                 b.attach("x", std::make_shared<AddAt>(HookSite::Fc1, 0.0));
+               }),
+               Error);
+}
+
+TEST(Vit, EveryParameterGetsAGradient) {
+  VisionTransformer m(tiny());
+  m->train();
+  at::cross_entropy_loss(m->forward(at::randn({2, 3, 16, 16})), at::tensor({1, 3}, at::kLong)).backward();
+  for (const auto& kv : m->named_parameters()) {
+    ASSERT_TRUE(kv.value().grad().defined()) << kv.key();
+    EXPECT_GT(kv.value().grad().abs().sum().item<double>(), 0.0) << kv.key();
+  }
+}
+
+}  // namespace
+}  // namespace sct
