@@ -1,0 +1,39 @@
+// Loading backbone weights into a VisionTransformer, whatever format the user has:
+// Google .npz (mapped to timm names), timm / Hugging Face safetensors (timm names already).
+// Strict by default, as timm: every backbone tensor must be found with the right shape, and tensors
+// the model does not have are listed, not silently dropped.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sct/core/tensor_map.h"
+#include "sct/model/vision_transformer.h"
+
+namespace sct {
+
+struct LoadOptions {
+  bool allow_unexpected = false;  // tolerate (and report) tensors the model has no place for
+};
+
+struct LoadReport {
+  std::string format;                   // "npz" or "safetensors"
+  std::vector<std::string> loaded;      // model tensors filled from the checkpoint
+  std::vector<std::string> ignored;     // present but deliberately unused (pre_logits, mismatched head)
+  std::vector<std::string> unexpected;  // only non-empty with allow_unexpected
+  bool pos_embed_resampled = false;
+  bool head_loaded = false;             // false: the model keeps its freshly initialised head
+};
+
+// Reads a checkpoint and returns its tensors under timm names (format detected from the content).
+TensorMap read_vit_checkpoint(const std::string& path, LoadReport* report = nullptr);
+
+// Copies `state` into `model` (any device). The position embedding is resampled when the grid
+// differs; the head is loaded only when its class count matches the model's. Parameters of attached
+// hooks (PEFT modules) are not backbone tensors and are left alone. `source` names the file in errors.
+LoadReport load_vit_state(VisionTransformerImpl& model, TensorMap state, const std::string& source,
+                          const LoadOptions& options = {});
+
+LoadReport load_vit_checkpoint(VisionTransformerImpl& model, const std::string& path,
+                               const LoadOptions& options = {});
+
+}  // namespace sct
