@@ -1,0 +1,119 @@
+// `sct bench`: inference and training-step throughput of a method on synthetic data, after warm-up.
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+#include <c10/core/InferenceMode.h>
+#include <nlohmann/json.hpp>
+#include <torch/cuda.h>
+#include <torch/optim/adamw.h>
+#include <torch/version.h>
+
+#include "sct/cli/commands.h"
+#include "sct/cli/model_flags.h"
+#include "sct/peft/peft_method.h"
+#include "sct/runtime/memory.h"
+
+namespace sct::cli {
+namespace {
+
+struct BenchFlags {
+  ModelFlags model;
+  std::string method = "none";
+  int64_t batch = 16, steps = 5, warmup = 1;
+  bool json = false;
+};
+
+// Seconds per call of `fn`, averaged over `steps` calls after `warmup` untimed ones.
+template <typename Fn>
+double time_per_call(const Fn& fn, int64_t warmup, int64_t steps, const c10::Device& device) {
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize(device.index());
+  };
+  for (int64_t i = 0; i < warmup; ++i) fn();
+  sync();
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) fn();
+  sync();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / double(steps);
+}
+
+void run_bench(BenchFlags flags) {
+  if (flags.model.num_classes < 0) flags.model.num_classes = 100;
+  BuiltModel built = build_model(flags.model, std::cerr);
+  auto& model = *built.model;
+  const VitConfig& cfg = model.config();
+  auto method = make_peft_method(flags.method);
+  method->attach(model);
+  const ParameterCount count = count_parameters(model);
+  std::cerr << describe(count) << "\n";
+
+  const auto opts = at::TensorOptions().device(built.device);
+  const at::Tensor images = at::randn({flags.batch, cfg.in_chans, cfg.img_size, cfg.img_size}, opts);
+  const at::Tensor labels = at::randint(cfg.num_classes, {flags.batch}, opts.dtype(at::kLong));
+
+  model.eval();
+  const double infer_s = time_per_call(
+      [&] {
+        c10::InferenceMode guard;
+        model.forward(images);
+      },
+      flags.warmup, flags.steps, built.device);
+
+  model.train();
+  std::vector<at::Tensor> trainable;
+  for (const auto& p : model.parameters()) if (p.requires_grad()) trainable.push_back(p);
+  torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-3));
+  const double train_s = time_per_call(
+      [&] {
+        optimizer.zero_grad();
+        at::cross_entropy_loss(model.forward(images), labels).backward();
+        optimizer.step();
+      },
+      flags.warmup, flags.steps, built.device);
+
+  const nlohmann::json j = {
+      {"model", cfg.name},           {"method", method->name()},
+      {"batch", flags.batch},        {"steps", flags.steps},
+      {"img_size", cfg.img_size},    {"device", built.device.str()},
+      {"threads", at::get_num_threads()},
+      {"train_img_per_s", double(flags.batch) / train_s},
+      {"infer_img_per_s", double(flags.batch) / infer_s},
+      {"train_ms_per_step", train_s * 1e3},
+      {"infer_ms_per_batch", infer_s * 1e3},
+      {"peak_rss_mb", peak_rss_mb()},
+      {"trainable_params", count.trainable},
+      {"total_params", count.total},
+      {"libtorch_version", TORCH_VERSION},
+  };
+  if (flags.json) {
+    std::cout << j.dump() << "\n";
+    return;
+  }
+  std::cout << std::fixed << std::setprecision(2) << cfg.name << " method " << method->name() << ", batch "
+            << flags.batch << ", " << at::get_num_threads() << " threads on " << built.device << "\n"
+            << "  inference  " << j["infer_img_per_s"].get<double>() << " img/s (" << infer_s * 1e3
+            << " ms/batch)\n"
+            << "  training   " << j["train_img_per_s"].get<double>() << " img/s (" << train_s * 1e3
+            << " ms/step)\n"
+            << "  peak RSS   " << std::setprecision(0) << peak_rss_mb() << " MiB\n";
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto flags = std::make_shared<BenchFlags>();
+  CLI::App* cmd = app.add_subcommand("bench", "time inference and a training step on synthetic data");
+  flags->model.add_to(*cmd);
+  cmd->add_option("--method", flags->method, "none (frozen backbone, head trains)")->capture_default_str();
+  cmd->add_option("--batch", flags->batch, "images per step")->capture_default_str();
+  cmd->add_option("--steps", flags->steps, "timed steps")->capture_default_str();
+  cmd->add_option("--warmup", flags->warmup, "untimed steps first")->capture_default_str();
+  cmd->add_flag("--json", flags->json, "one line of JSON");
+  cmd->callback([flags] { run_bench(*flags); });
+}
+
+}  // namespace sct::cli

@@ -1,0 +1,43 @@
+// `sct convert`: any supported checkpoint -> safetensors under timm names.
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "sct/cli/commands.h"
+#include "sct/io/checkpoint.h"
+#include "sct/io/safetensors.h"
+
+namespace sct::cli {
+namespace {
+
+struct ConvertFlags {
+  std::string input, output;
+};
+
+void run_convert(const ConvertFlags& flags) {
+  LoadReport report;
+  const TensorMap state = read_vit_checkpoint(flags.input, &report);
+  save_safetensors(flags.output, state,
+                   {{"format", "pt"}, {"source", std::filesystem::path(flags.input).filename().string()},
+                    {"converted_by", "sct"}});
+  int64_t params = 0;
+  for (const auto& kv : state) params += kv.second.numel();
+  std::cout << "wrote " << flags.output << ": " << state.size() << " tensors, " << params << " values (from "
+            << report.format << ")\n";
+  for (const auto& s : report.ignored) std::cout << "  ignored " << s << "\n";
+}
+
+}  // namespace
+
+void add_convert_command(CLI::App& app) {
+  auto flags = std::make_shared<ConvertFlags>();
+  CLI::App* cmd = app.add_subcommand("convert", "convert a Google .npz (or any readable checkpoint) to safetensors");
+  cmd->add_option("input", flags->input, "checkpoint to read (.npz or .safetensors)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("output", flags->output, "safetensors file to write (atomically)")->required();
+  cmd->callback([flags] { run_convert(*flags); });
+}
+
+}  // namespace sct::cli

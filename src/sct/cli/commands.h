@@ -1,0 +1,15 @@
+// Each `sct` subcommand registers itself on the top-level CLI::App.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace sct::cli {
+
+void add_info_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+void add_features_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+}  // namespace sct::cli

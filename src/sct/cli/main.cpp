@@ -1,0 +1,34 @@
+// sct: Salient Channel Tuning for vision transformers (arXiv 2309.08513), from the command line.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+
+#include "sct/cli/commands.h"
+#include "sct/core/error.h"
+#include "sct/runtime/blas.h"
+
+int main(int argc, char** argv) {
+  sct::ensure_fast_blas(argv);  // may re-execute this program once, before any work
+  CLI::App app{"sct: adapt pretrained vision transformers with Salient Channel Tuning"};
+  app.require_subcommand(1);
+  sct::cli::add_info_command(app);
+  sct::cli::add_convert_command(app);
+  sct::cli::add_features_command(app);
+  sct::cli::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const sct::Error& e) {
+    std::cerr << "sct: error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "sct: error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "sct: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,90 @@
+#include "sct/cli/model_flags.h"
+
+#include <ostream>
+
+#include <ATen/ATen.h>
+#include <CLI/CLI.hpp>
+
+#include "sct/core/error.h"
+#include "sct/runtime/device.h"
+#include "sct/runtime/threads.h"
+
+namespace sct::cli {
+
+void RuntimeFlags::add_to(CLI::App& cmd) {
+  cmd.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd.add_option("--threads", threads, "CPU threads (default: every CPU this process may use)");
+  cmd.add_option("--seed", seed, "random seed")->capture_default_str();
+}
+
+c10::Device RuntimeFlags::apply() const {
+  const c10::Device dev = parse_device(device);
+  configure_threads(threads);
+  at::manual_seed(seed);
+  return dev;
+}
+
+void ModelFlags::add_to(CLI::App& cmd) {
+  runtime.add_to(cmd);
+  cmd.add_option("--model", model, "named config (vit_tiny_patch16_224 ... vit_huge_patch14_224) or custom")
+      ->capture_default_str();
+  cmd.add_option("--img-size", img_size, "input resolution (default: the config's)");
+  cmd.add_option("--num-classes", num_classes, "classifier size; 0 = no head (default: the config's)");
+  cmd.add_option("--patch", patch, "custom: patch size");
+  cmd.add_option("--width", width, "custom: embedding width D");
+  cmd.add_option("--depth", depth, "custom: number of blocks");
+  cmd.add_option("--heads", heads, "custom: attention heads");
+  cmd.add_option("--mlp-ratio", mlp_ratio, "custom: MLP hidden size / width")->capture_default_str();
+  cmd.add_option("--checkpoint", checkpoint, "weights: Google .npz or timm/HF .safetensors")
+      ->check(CLI::ExistingFile);
+  cmd.add_flag("--allow-unexpected", allow_unexpected, "ignore checkpoint tensors the model has no place for");
+}
+
+VitConfig ModelFlags::config() const {
+  VitConfig cfg;
+  if (model == "custom") {
+    if (patch <= 0 || width <= 0 || depth <= 0 || heads <= 0)
+      throw Error("--model custom needs --patch, --width, --depth and --heads");
+    cfg.patch_size = patch;
+    cfg.width = width;
+    cfg.depth = depth;
+    cfg.heads = heads;
+    cfg.mlp_ratio = mlp_ratio;
+  } else {
+    if (patch || width || depth || heads)
+      throw Error("--patch/--width/--depth/--heads only apply to --model custom");
+    cfg = vit_config(model);
+  }
+  if (img_size > 0) cfg.img_size = img_size;
+  if (num_classes >= 0) cfg.num_classes = num_classes;
+  cfg.validate();
+  return cfg;
+}
+
+BuiltModel build_model(const ModelFlags& flags, std::ostream& log) {
+  BuiltModel built;
+  built.device = flags.runtime.apply();
+  const VitConfig cfg = flags.config();
+  built.model = VisionTransformer(cfg);
+  log << "model " << cfg.name << ": " << cfg.img_size << "px, patch " << cfg.patch_size << ", width "
+      << cfg.width << ", depth " << cfg.depth << ", heads " << cfg.heads << ", classes " << cfg.num_classes
+      << "; device " << built.device << ", " << at::get_num_threads() << " threads\n";
+  if (!flags.checkpoint.empty()) {
+    LoadOptions opts;
+    opts.allow_unexpected = flags.allow_unexpected;
+    built.load = load_vit_checkpoint(*built.model, flags.checkpoint, opts);
+    log << "loaded " << built.load.loaded.size() << " tensors from " << flags.checkpoint << " ("
+        << built.load.format << ")";
+    if (built.load.pos_embed_resampled) log << ", position embedding resampled to " << cfg.grid() << "x" << cfg.grid();
+    if (!built.load.head_loaded) log << ", new head";
+    log << "\n";
+    for (const auto& s : built.load.ignored) log << "  ignored " << s << "\n";
+    for (const auto& s : built.load.unexpected) log << "  unexpected (ignored) " << s << "\n";
+  } else {
+    log << "no checkpoint: random initialisation (seed " << flags.runtime.seed << ")\n";
+  }
+  built.model->to(built.device);
+  return built;
+}
+
+}  // namespace sct::cli

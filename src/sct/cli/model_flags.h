@@ -1,0 +1,52 @@
+// The flags every command that builds a model shares, and the code that turns them into a model.
+#pragma once
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+#include <c10/core/Device.h>
+
+#include "sct/io/checkpoint.h"
+#include "sct/model/vision_transformer.h"
+
+namespace CLI {
+class App;
+}
+
+namespace sct::cli {
+
+// --device, --threads, --seed: applied before any work.
+struct RuntimeFlags {
+  std::string device = "cpu";
+  int threads = 0;  // 0 = every CPU this process may use
+  uint64_t seed = 42;
+
+  void add_to(CLI::App& cmd);
+  // Sets threads and seeds; returns the validated device.
+  c10::Device apply() const;
+};
+
+struct ModelFlags {
+  RuntimeFlags runtime;
+  std::string model = "vit_base_patch16_224";
+  int64_t img_size = 0, num_classes = -1;  // 0 / -1 = the named config's value
+  int64_t patch = 0, width = 0, depth = 0, heads = 0;  // for --model custom
+  double mlp_ratio = 4.0;
+  std::string checkpoint;
+  bool allow_unexpected = false;
+
+  void add_to(CLI::App& cmd);
+  VitConfig config() const;
+};
+
+struct BuiltModel {
+  VisionTransformer model{nullptr};
+  c10::Device device = c10::kCPU;
+  LoadReport load;  // empty when no checkpoint was given (random init)
+};
+
+// Applies the runtime flags, builds the model, loads the checkpoint (strict), moves it to the device,
+// and prints a one-paragraph summary of what was resolved to `log`.
+BuiltModel build_model(const ModelFlags& flags, std::ostream& log);
+
+}  // namespace sct::cli

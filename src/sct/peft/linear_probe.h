@@ -1,0 +1,13 @@
+// Linear probing: a frozen backbone and a new trainable head.
+#pragma once
+#include "sct/peft/peft_method.h"
+
+namespace sct {
+
+class LinearProbe : public PeftMethod {
+ public:
+  std::string name() const override { return "linear"; }
+  void attach(VisionTransformerImpl& model) override { freeze_all_but_head(model); }
+};
+
+}  // namespace sct

@@ -1,0 +1,36 @@
+// A parameter-efficient fine-tuning method: which backbone tensors train and which modules attach
+// (through block hooks, block_hook.h). The trainer and the benchmark only see this interface.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sct/model/vision_transformer.h"
+
+namespace sct {
+
+class PeftMethod {
+ public:
+  virtual ~PeftMethod() = default;
+  virtual std::string name() const = 0;
+  // Freezes the backbone tensors the method does not train and attaches its modules.
+  // The classification head always trains.
+  virtual void attach(VisionTransformerImpl& model) = 0;
+};
+
+// Methods that need no data to set up: "none" (alias "linear": the head only).
+std::unique_ptr<PeftMethod> make_peft_method(const std::string& name);
+
+// Sets requires_grad on every parameter: true for the head, false for the rest.
+void freeze_all_but_head(VisionTransformerImpl& model);
+
+struct ParameterCount {
+  int64_t trainable = 0;       // everything with requires_grad, head included
+  int64_t trainable_head = 0;  // of which the head
+  int64_t total = 0;
+};
+ParameterCount count_parameters(VisionTransformerImpl& model);
+// PEFT-style: "trainable params: 111,744 (+ head 76,900) || all params: ... || trainable%: 0.2202"
+std::string describe(const ParameterCount& count);
+
+}  // namespace sct

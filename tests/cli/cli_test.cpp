@@ -1,0 +1,85 @@
+// The `sct` executable end to end: exit codes, messages and files, as a user sees them.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sct/io/safetensors.h"
+#include "test_util.h"
+
+namespace sct {
+namespace {
+
+const std::string kD12 =
+    "--model custom --patch 8 --width 24 --depth 12 --heads 3 --num-classes 5 --img-size 48 "
+    "--checkpoint " + test::fixture("vit_d12_w24_h3.npz");
+
+TEST(Cli, InfoJsonReportsThreadsBlasAndDevices) {
+  const auto r = test::run_cli("info --json --seconds 0.2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(j["threads"], j["available_cpus"]);
+  EXPECT_GT(j["sgemm_gflops"].get<double>(), 0.0);
+  EXPECT_EQ(j["blas"]["gemm_check"], "ok");
+  EXPECT_EQ(j["devices"][0], "cpu");
+  EXPECT_EQ(test::run_cli("info --json --seconds 0.1 --threads 1").output.find("\"threads\":1") != std::string::npos,
+            true);
+}
+
+TEST(Cli, ConvertNpzGivesTheTimmStateDict) {
+  test::ScratchDir dir;
+  const std::string out = dir.file("d12.safetensors");
+  const auto r = test::run_cli("convert " + test::fixture("vit_d12_w24_h3.npz") + " " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("ignored pre_logits/kernel"), std::string::npos) << r.output;
+  const TensorMap got = load_safetensors(out);
+  const TensorMap ref = load_safetensors(test::fixture("vit_d12_w24_h3.safetensors"));
+  ASSERT_EQ(got.size(), ref.size());
+  for (const auto& kv : ref) EXPECT_TRUE(at::equal(got.at(kv.first), kv.second)) << kv.first;
+}
+
+TEST(Cli, FeaturesMatchPyTorchWithResampledPositions) {
+  test::ScratchDir dir;
+  const std::string out = dir.file("f.safetensors");
+  const std::string io = test::fixture("vit_d12_w24_h3.io_48.safetensors");
+  const auto r = test::run_cli("features " + kD12 + " --input " + io + " --out " + out + " --blocks 0,11 --logits");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const TensorMap got = load_safetensors(out), ref = load_safetensors(io);
+  EXPECT_LE(test::max_abs_diff(got.at("features"), ref.at("features")), 1e-4);
+  EXPECT_LE(test::max_abs_diff(got.at("logits"), ref.at("logits")), 1e-4);
+  EXPECT_LE(test::max_abs_diff(got.at("blocks.11.out"), ref.at("blocks.11.out")), 1e-4);
+  EXPECT_EQ(got.count("blocks.5.out"), 0u);
+}
+
+TEST(Cli, BenchJsonHasTheAdvertisedFields) {
+  const auto r = test::run_cli(
+      "bench --model custom --patch 8 --width 24 --depth 2 --heads 3 --img-size 32 --batch 4 --steps 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.rfind("{\"")));
+  for (const char* k : {"train_img_per_s", "infer_img_per_s", "peak_rss_mb", "threads", "model", "batch"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["batch"], 4);
+  EXPECT_EQ(j["trainable_params"], 24 * 100 + 100);  // head only
+}
+
+TEST(Cli, BadInputFailsWithAClearMessage) {
+  test::ScratchDir dir;
+  auto expect_fail = [](const std::string& args, const std::string& needle) {
+    const auto r = test::run_cli(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << args << "\n" << r.output;
+  };
+  expect_fail("info --device cuda", "");  // info has no --device: a parse error
+  expect_fail("bench --device cuda:0 --model vit_tiny_patch16_224", "CUDA is not available");
+  expect_fail("bench --model vit_nonexistent", "unknown model 'vit_nonexistent'");
+  expect_fail("features --model vit_base_patch16_224 --checkpoint " + test::fixture("vit_d2_w32_h4.safetensors") +
+                  " --input " + test::fixture("vit_d2_w32_h4.io_32.safetensors") + " --out " + dir.file("x"),
+              "does not fit model 'vit_base_patch16_224'");
+  expect_fail("features " + kD12 + " --input " + test::fixture("vit_d2_w32_h4.safetensors") + " --out " + dir.file("x"),
+              "has no tensor named 'x'");
+  expect_fail("features " + kD12 + " --input " + test::fixture("vit_d12_w24_h3.io_48.safetensors") +
+                  " --blocks 12 --out " + dir.file("x"),
+              "block 12 out of range");
+}
+
+}  // namespace
+}  // namespace sct
