@@ -34,8 +34,12 @@ void run_preprocess(const PreprocessFlags& flags) {
             << " (PIL bicubic), mean " << join(norm.mean) << ", std " << join(norm.std) << "\n";
   const at::Tensor x = preprocess_image_files(flags.images, flags.size, norm, flags.threads);
   save_safetensors(flags.output, {{"x", x}},
-                   {{"format", "pt"}, {"size", std::to_string(flags.size)}, {"mean", join(norm.mean)},
-                    {"std", join(norm.std)}, {"resize", "pil-bicubic"}, {"written_by", "sct preprocess"}});
+                   {{"format", "pt"},
+                    {"size", std::to_string(flags.size)},
+                    {"mean", join(norm.mean)},
+                    {"std", join(norm.std)},
+                    {"resize", "pil-bicubic"},
+                    {"written_by", "sct preprocess"}});
   std::cout << "wrote " << flags.output << ": x " << x.sizes() << " float32\n";
 }
 
@@ -43,7 +47,8 @@ void run_preprocess(const PreprocessFlags& flags) {
 
 void add_preprocess_command(CLI::App& app) {
   auto flags = std::make_shared<PreprocessFlags>();
-  CLI::App* cmd = app.add_subcommand("preprocess", "images -> the normalised tensor the model sees (safetensors, key x)");
+  CLI::App* cmd =
+      app.add_subcommand("preprocess", "images -> the normalised tensor the model sees (safetensors, key x)");
   cmd->add_option("images", flags->images, "image files (JPEG, PNG, ...)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--size", flags->size, "model input size S (images are resized to S x S)")
       ->capture_default_str()

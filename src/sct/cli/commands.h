@@ -11,5 +11,6 @@ void add_info_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_features_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_preprocess_command(CLI::App& app);
 
 }  // namespace sct::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   sct::cli::add_info_command(app);
   sct::cli::add_convert_command(app);
   sct::cli::add_features_command(app);
+  sct::cli::add_preprocess_command(app);
   sct::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,201 @@
+#include "sct/data/fashion_mnist_1k.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <numeric>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "sct/core/error.h"
+#include "sct/data/deterministic_random.h"
+#include "sct/data/idx_file.h"
+#include "sct/data/parallel_for.h"
+
+namespace fs = std::filesystem;
+
+namespace sct {
+namespace {
+
+constexpr int kClasses = 10;
+constexpr int kTrainPerClass = 80;
+constexpr int kValPerClass = 20;
+// Random streams derived from the seed: one per class for the draw, then one per list order.
+constexpr uint64_t kTrainOrderStream = 100;
+constexpr uint64_t kValOrderStream = 101;
+constexpr char kStampFile[] = "sct_fashion_mnist_1k.txt";
+
+// Debian ships the files gzipped; accept them unpacked too.
+std::string idx_path(const std::string& dir, const std::string& stem) {
+  const fs::path gz = fs::path(dir) / (stem + ".gz");
+  const fs::path plain = fs::path(dir) / stem;
+  if (fs::exists(gz) || !fs::exists(plain)) return gz.string();
+  return plain.string();
+}
+
+struct IdxImages {
+  IdxArray images;  // (N, 28, 28)
+  IdxArray labels;  // (N)
+};
+
+IdxImages read_pair(const std::string& dir, const std::string& prefix) {
+  IdxImages d;
+  const std::string images = idx_path(dir, prefix + "-images-idx3-ubyte");
+  const std::string labels = idx_path(dir, prefix + "-labels-idx1-ubyte");
+  d.images = read_idx_file(images);
+  d.labels = read_idx_file(labels);
+  if (d.images.dims.size() != 3) throw Error(images + ": expected a 3-D (N, H, W) array");
+  if (d.labels.dims.size() != 1 || d.labels.dims[0] != d.images.dims[0])
+    throw Error(labels + ": expected " + std::to_string(d.images.dims[0]) + " labels to match " + images);
+  for (size_t i = 0; i < d.labels.data.size(); ++i)
+    if (d.labels.data[i] >= kClasses)
+      throw Error(labels + ": label " + std::to_string(d.labels.data[i]) + " of item " + std::to_string(i) +
+                  " out of range [0, 10)");
+  return d;
+}
+
+cv::Mat rgb_image(const IdxArray& images, int64_t i) {
+  const int h = static_cast<int>(images.dims[1]), w = static_cast<int>(images.dims[2]);
+  const cv::Mat gray(h, w, CV_8UC1, const_cast<uint8_t*>(images.data.data() + static_cast<size_t>(i) * h * w));
+  cv::Mat rgb;
+  cv::cvtColor(gray, rgb, cv::COLOR_GRAY2RGB);
+  return rgb;
+}
+
+void append(ImageSet& set, const IdxImages& d, int64_t i) {
+  set.images.push_back(rgb_image(d.images, i));
+  set.labels.push_back(d.labels.data[i]);
+}
+
+std::string stamp_text(uint64_t seed) {
+  return std::string(kFashionMnist1kName) + " version 1 seed " + std::to_string(seed) + "\n";
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The split's images as NOAH's extraction lays them out: images/<split>/NNNNNN.png, one per entry.
+void write_split(const ImageSet& set, VtabSplit split, const fs::path& dir, int threads) {
+  const std::string name = vtab_split_name(split);
+  fs::create_directories(dir / "images" / name);
+  auto rel = [&](int64_t i) {
+    char file[32];
+    std::snprintf(file, sizeof(file), "%06lld.png", static_cast<long long>(i));
+    return "images/" + name + "/" + file;
+  };
+  const int64_t n = static_cast<int64_t>(set.images.size());
+  parallel_for(n, threads, [&](int64_t i) {
+    cv::Mat gray;
+    cv::extractChannel(set.images[i], gray, 0);  // R = G = B: store the grey plane once
+    const std::string path = (dir / rel(i)).string();
+    if (!cv::imwrite(path, gray)) throw Error("cannot write " + path);
+  });
+  std::ofstream list(dir / (name + ".txt"));
+  for (int64_t i = 0; i < n; ++i) list << rel(i) << ' ' << set.labels[i] << '\n';
+  list.close();
+  if (!list) throw Error("cannot write " + (dir / (name + ".txt")).string());
+}
+
+}  // namespace
+
+const std::array<std::string, 10>& fashion_mnist_class_names() {
+  static const std::array<std::string, 10> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return names;
+}
+
+const ImageSet& FashionMnist1k::split(VtabSplit s) const {
+  switch (s) {
+    case VtabSplit::Train800:
+      return train800;
+    case VtabSplit::Val200:
+      return val200;
+    case VtabSplit::Train800Val200:
+      return train800val200;
+    case VtabSplit::Test:
+      return test;
+  }
+  throw Error("invalid VtabSplit");
+}
+
+FashionMnist1k load_fashion_mnist_1k(const std::string& dir, uint64_t seed) {
+  const IdxImages train = read_pair(dir, "train");
+  const IdxImages test = read_pair(dir, "t10k");
+
+  std::vector<std::vector<int64_t>> by_class(kClasses);
+  for (size_t i = 0; i < train.labels.data.size(); ++i)
+    by_class[train.labels.data[i]].push_back(static_cast<int64_t>(i));
+  std::vector<int64_t> train_idx, val_idx;
+  for (int c = 0; c < kClasses; ++c) {
+    std::vector<int64_t>& pool = by_class[c];
+    if (pool.size() < static_cast<size_t>(kTrainPerClass + kValPerClass))
+      throw Error("fashion-mnist: class " + std::to_string(c) + " has only " + std::to_string(pool.size()) +
+                  " training images (need 100)");
+    std::mt19937_64 rng(derive_seed(seed, static_cast<uint64_t>(c)));
+    deterministic_shuffle(pool, rng);
+    train_idx.insert(train_idx.end(), pool.begin(), pool.begin() + kTrainPerClass);
+    val_idx.insert(val_idx.end(), pool.begin() + kTrainPerClass, pool.begin() + kTrainPerClass + kValPerClass);
+  }
+  std::mt19937_64 train_rng(derive_seed(seed, kTrainOrderStream)), val_rng(derive_seed(seed, kValOrderStream));
+  deterministic_shuffle(train_idx, train_rng);
+  deterministic_shuffle(val_idx, val_rng);
+
+  FashionMnist1k task;
+  task.seed = seed;
+  for (int64_t i : train_idx) append(task.train800, train, i);
+  for (int64_t i : val_idx) append(task.val200, train, i);
+  task.train800val200 = task.train800;
+  task.train800val200.images.insert(task.train800val200.images.end(), task.val200.images.begin(),
+                                    task.val200.images.end());
+  task.train800val200.labels.insert(task.train800val200.labels.end(), task.val200.labels.begin(),
+                                    task.val200.labels.end());
+  task.train800val200_source = train_idx;
+  task.train800val200_source.insert(task.train800val200_source.end(), val_idx.begin(), val_idx.end());
+  for (int64_t i = 0; i < test.images.dims[0]; ++i) append(task.test, test, i);
+  return task;
+}
+
+std::string write_fashion_mnist_1k(const FashionMnist1k& task, const std::string& root, int threads) {
+  const fs::path dir = fs::path(root) / kFashionMnist1kName;
+  const std::string stamp = stamp_text(task.seed);
+  auto check_existing = [&] {
+    const std::string found = read_text(dir / kStampFile);
+    if (found != stamp)
+      throw Error(dir.string() + " already exists but was not written by sct for seed " + std::to_string(task.seed) +
+                  (found.empty() ? " (no stamp file)" : " (stamp: " + found.substr(0, found.find('\n')) + ")") +
+                  "; remove it or choose another root");
+    return dir.string();
+  };
+  if (fs::exists(dir)) return check_existing();
+
+  fs::create_directories(root);
+  const fs::path tmp = fs::path(root) / ("." + std::string(kFashionMnist1kName) + ".tmp." + std::to_string(::getpid()));
+  fs::remove_all(tmp);
+  try {
+    for (VtabSplit s : {VtabSplit::Train800, VtabSplit::Val200, VtabSplit::Train800Val200, VtabSplit::Test})
+      write_split(task.split(s), s, tmp, threads);
+    std::ofstream stamp_file(tmp / kStampFile);
+    stamp_file << stamp;
+    stamp_file.close();
+    if (!stamp_file) throw Error("cannot write " + (tmp / kStampFile).string());
+    std::error_code ec;
+    fs::rename(tmp, dir, ec);
+    if (ec) {
+      fs::remove_all(tmp);
+      if (fs::exists(dir)) return check_existing();  // another process finished first
+      throw Error("cannot move " + tmp.string() + " to " + dir.string() + ": " + ec.message());
+    }
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    throw;
+  }
+  return dir.string();
+}
+
+}  // namespace sct

@@ -1,0 +1,155 @@
+#include "sct/data/image_decode.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <vector>
+
+#include "sct/core/error.h"
+
+namespace sct {
+namespace {
+
+std::string where(const std::string& name, const std::string& context) {
+  return context.empty() ? name : name + " (" + context + ")";
+}
+
+std::vector<uint8_t> read_file(const std::string& path, const std::string& context) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("cannot open image " + where(path, context) + ": " + std::strerror(errno));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw Error("cannot read image " + where(path, context) + ": not a regular file");
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(info.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const std::string reason = got < 0 ? std::strerror(errno) : "file shrank while reading";
+      ::close(fd);
+      throw Error("cannot read image " + where(path, context) + ": " + reason);
+    }
+    done += static_cast<size_t>(got);
+  }
+  ::close(fd);
+  return bytes;
+}
+
+bool is_jpeg(const uint8_t* data, size_t size) {
+  return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
+}
+
+// Markers that stand alone, without a length field: TEM and RST0-7 (SOI/EOI are handled apart).
+bool is_standalone_marker(uint8_t m) { return m == 0x01 || (m >= 0xD0 && m <= 0xD7); }
+
+// OpenCV hands back 1, 3 or 4 channels of 8 or 16 bits, colour in BGR order.
+cv::Mat to_rgb8(const cv::Mat& decoded) {
+  cv::Mat img = decoded;
+  if (img.depth() == CV_16U) {
+    cv::Mat eight(img.size(), CV_MAKETYPE(CV_8U, img.channels()));
+    // Grey: PIL opens it as mode I, whose RGB conversion clips at 255. Colour: PIL's ;16B raw modes
+    // keep the high byte.
+    const int shift = img.channels() == 1 ? 0 : 8;
+    for (int y = 0; y < img.rows; ++y) {
+      const uint16_t* s = img.ptr<uint16_t>(y);
+      uint8_t* d = eight.ptr<uint8_t>(y);
+      for (int i = 0; i < img.cols * img.channels(); ++i)
+        d[i] = static_cast<uint8_t>(std::min<int>(s[i] >> shift, 255));
+    }
+    img = eight;
+  }
+  if (img.depth() != CV_8U) throw Error("unsupported sample type");
+  cv::Mat rgb;
+  switch (img.channels()) {
+    case 1:
+      cv::cvtColor(img, rgb, cv::COLOR_GRAY2RGB);
+      break;
+    case 3:
+      cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);
+      break;
+    case 4:
+      cv::cvtColor(img, rgb, cv::COLOR_BGRA2RGB);
+      break;  // drops alpha, no compositing
+    default:
+      throw Error("unsupported channel count " + std::to_string(img.channels()));
+  }
+  return rgb;
+}
+
+}  // namespace
+
+bool jpeg_is_complete(const uint8_t* data, size_t size) {
+  if (!is_jpeg(data, size)) return false;
+  size_t pos = 2;
+  for (;;) {
+    // Next marker: libjpeg skips stray bytes before a marker (with a warning), and so do we; 0xFF
+    // bytes are fill, and 0xFF 0x00 is not a marker.
+    uint8_t marker = 0;
+    while (marker == 0) {
+      const void* ff = pos < size ? std::memchr(data + pos, 0xFF, size - pos) : nullptr;
+      if (ff == nullptr) return false;
+      pos = static_cast<size_t>(static_cast<const uint8_t*>(ff) - data);
+      while (pos < size && data[pos] == 0xFF) ++pos;
+      if (pos >= size) return false;
+      marker = data[pos++];
+    }
+    if (marker == 0xD9) return true;  // EOI
+    if (is_standalone_marker(marker)) continue;
+    if (pos + 2 > size) return false;
+    const size_t length = (size_t{data[pos]} << 8) | data[pos + 1];  // includes its own two bytes
+    if (length < 2 || pos + length > size) return false;
+    pos += length;
+    if (marker != 0xDA) continue;  // SOS: entropy-coded data follows until the next real marker
+    for (;;) {
+      const void* ff = std::memchr(data + pos, 0xFF, size - pos);
+      if (ff == nullptr) return false;
+      pos = static_cast<size_t>(static_cast<const uint8_t*>(ff) - data);
+      if (pos + 1 >= size) return false;
+      const uint8_t next = data[pos + 1];
+      if (next == 0x00 || (next >= 0xD0 && next <= 0xD7)) {  // stuffed 0xFF or restart marker
+        pos += 2;
+        continue;
+      }
+      break;  // a marker: back to the segment loop
+    }
+  }
+}
+
+cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& name, const std::string& context) {
+  if (size == 0) throw Error("cannot decode image " + where(name, context) + ": empty file");
+  if (is_jpeg(data, size) && !jpeg_is_complete(data, size))
+    throw Error("cannot decode image " + where(name, context) + ": truncated or corrupt JPEG (no end-of-image marker)");
+  cv::Mat decoded;
+  try {
+    const cv::Mat buffer(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));
+    // IMREAD_UNCHANGED: no EXIF rotation, no premature conversion; to_rgb8 applies PIL's rules.
+    decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    throw Error("cannot decode image " + where(name, context) + ": " + e.what());
+  }
+  if (decoded.empty())
+    throw Error("cannot decode image " + where(name, context) +
+                ": not a readable image (corrupt, truncated or unknown format)");
+  try {
+    return to_rgb8(decoded);
+  } catch (const Error& e) {
+    throw Error("cannot decode image " + where(name, context) + ": " + e.what());
+  }
+}
+
+cv::Mat decode_image_rgb(const std::string& path, const std::string& context) {
+  const std::vector<uint8_t> bytes = read_file(path, context);
+  return decode_image_rgb(bytes.data(), bytes.size(), path, context);
+}
+
+}  // namespace sct

@@ -1,0 +1,33 @@
+// Image files -> 8-bit RGB, as the reference pipeline sees them: PIL's Image.open(path).convert('RGB').
+//
+// What that means, and what this decoder therefore does (OpenCV's decoders + the conversions below):
+// - JPEG: libjpeg-turbo with its defaults (the library PIL also links on Debian); EXIF orientation is
+//   NOT applied (PIL's open/convert ignores it). A JPEG without its end-of-image marker is refused,
+//   as PIL refuses truncated files, instead of being padded with grey as libjpeg's recovery does.
+// - PNG: grey -> replicated; palette -> palette colours (tRNS ignored); RGBA and grey+alpha -> alpha
+//   dropped without compositing; 16-bit colour -> high byte; 16-bit grey -> clipped at 255 (PIL opens
+//   it as mode I, whose RGB conversion clips rather than scales).
+// Other formats OpenCV reads (BMP, TIFF, WebP, ...) are decoded the same way but are not pinned
+// against PIL by tests.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <opencv2/core/mat.hpp>
+#include <string>
+
+namespace sct {
+
+// Reads and decodes `path`. Returns an owning CV_8UC3 Mat in RGB order (not OpenCV's usual BGR).
+// Throws sct::Error naming the path when the file is missing, empty, unreadable, not an image, or a
+// truncated JPEG / PNG. `context` (e.g. "listed at train800.txt:12") is appended to error messages.
+cv::Mat decode_image_rgb(const std::string& path, const std::string& context = "");
+
+// Same for bytes already in memory; `name` stands for the file in error messages.
+cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& name, const std::string& context = "");
+
+// True when a JPEG stream is complete: every segment and scan is followed through to the end-of-image
+// marker (stray bytes between segments are skipped, as libjpeg does). Used to refuse truncated files;
+// exposed for tests.
+bool jpeg_is_complete(const uint8_t* data, size_t size);
+
+}  // namespace sct

@@ -1,0 +1,72 @@
+#include "sct/data/list_file.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "sct/core/error.h"
+
+namespace sct {
+namespace {
+
+constexpr char kBlank[] = " \t\r\n";
+
+std::string trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(kBlank);
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(kBlank) - b + 1);
+}
+
+// Strict integer parse: the whole field, optional sign, no overflow.
+bool parse_int64(const std::string& s, int64_t* out) {
+  if (s.empty()) return false;
+  size_t used = 0;
+  try {
+    *out = std::stoll(s, &used, 10);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return used == s.size();
+}
+
+}  // namespace
+
+std::vector<ImageRecord> read_image_list(const std::string& list_path, const std::string& image_root,
+                                         const ListOptions& options) {
+  std::ifstream in(list_path);
+  if (!in) throw Error("cannot open list file " + list_path + ": " + std::strerror(errno));
+  const std::filesystem::path root(image_root);
+  std::vector<ImageRecord> records;
+  std::string raw;
+  for (int64_t line_no = 1; std::getline(in, raw); ++line_no) {
+    const std::string line = trim(raw);
+    if (line.empty()) continue;
+    const std::string where = list_path + ":" + std::to_string(line_no);
+    const size_t sep = line.find_last_of(" \t");
+    if (sep == std::string::npos)
+      throw Error(where + ": expected '<image path> <label>', got '" + line + "' (no label)");
+    const std::string path = trim(line.substr(0, sep));
+    const std::string label_text = line.substr(sep + 1);
+    if (path.empty()) throw Error(where + ": expected '<image path> <label>', got '" + line + "' (no path)");
+    int64_t label = 0;
+    if (!parse_int64(label_text, &label))
+      throw Error(where + ": label '" + label_text + "' is not an integer (line '" + line + "')");
+    if (label < 0 || (options.num_classes > 0 && label >= options.num_classes))
+      throw Error(where + ": label " + label_text + " out of range [0, " +
+                  (options.num_classes > 0 ? std::to_string(options.num_classes) : std::string("inf")) + ")");
+    records.push_back({(root / path).string(), label, where});
+  }
+  if (in.bad()) throw Error("error reading list file " + list_path + ": " + std::strerror(errno));
+  if (records.empty()) throw Error("list file " + list_path + " has no entries (empty split)");
+  return records;
+}
+
+int64_t count_classes(const std::vector<ImageRecord>& records) {
+  int64_t n = 0;
+  for (const auto& r : records) n = std::max(n, r.label + 1);
+  return n;
+}
+
+}  // namespace sct

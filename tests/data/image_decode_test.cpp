@@ -1,0 +1,117 @@
+#include "sct/data/image_decode.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "data_test_util.h"
+
+namespace sct {
+namespace {
+
+using test::expect_error;
+using test::fixture_image;
+using test::read_bytes;
+using test::TempDir;
+using test::write_bytes;
+
+nlohmann::json manifest() {
+  std::ifstream in(fixture_image("manifest.json"));
+  if (!in) throw std::runtime_error("missing fixture manifest; run tools/make_image_fixtures.py");
+  return nlohmann::json::parse(in);
+}
+
+// Every source fixture (grey, grey+alpha, 16-bit grey, RGB, RGBA, palette with and without tRNS,
+// colour and grey JPEG, JPEG with an EXIF rotation) decodes to exactly PIL's convert('RGB').
+TEST(ImageDecode, MatchesPilConvertRgbOnEveryMode) {
+  int checked = 0;
+  const nlohmann::json m = manifest();
+  for (const auto& image : m["images"]) {
+    const cv::Mat got = decode_image_rgb(fixture_image(image["source"]));
+    const cv::Mat expected = test::read_png_rgb(fixture_image(image["decoded"]));
+    ASSERT_EQ(got.type(), CV_8UC3) << image["source"];
+    ASSERT_EQ(got.size(), expected.size()) << image["source"] << " (" << image["pil_mode"] << ")";
+    EXPECT_EQ(cv::norm(got, expected, cv::NORM_INF), 0.0) << image["source"] << " (" << image["pil_mode"] << ")";
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
+}
+
+TEST(ImageDecode, IgnoresExifOrientationLikePil) {
+  const cv::Mat img = decode_image_rgb(fixture_image("exif_rot_36x20.jpg"));
+  EXPECT_EQ(img.cols, 36);  // rotated would be 20 wide
+  EXPECT_EQ(img.rows, 20);
+}
+
+TEST(ImageDecode, DecodesFromMemory) {
+  const std::string bytes = read_bytes(fixture_image("photo_50x40.jpg"));
+  const cv::Mat a = decode_image_rgb(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "mem");
+  const cv::Mat b = decode_image_rgb(fixture_image("photo_50x40.jpg"));
+  EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0);
+}
+
+TEST(ImageDecode, JpegCompletenessFollowsSegmentsAndScans) {
+  const std::string jpg = read_bytes(fixture_image("photo_50x40.jpg"));
+  const auto* p = reinterpret_cast<const uint8_t*>(jpg.data());
+  EXPECT_TRUE(jpeg_is_complete(p, jpg.size()));
+  EXPECT_FALSE(jpeg_is_complete(p, jpg.size() - 2));  // only the end-of-image marker cut
+  EXPECT_FALSE(jpeg_is_complete(p, jpg.size() / 2));
+  EXPECT_FALSE(jpeg_is_complete(p, 100));  // inside the headers
+  // Trailing bytes after EOI (common in the wild) are fine.
+  const std::string padded = jpg + std::string(16, '\0');
+  EXPECT_TRUE(jpeg_is_complete(reinterpret_cast<const uint8_t*>(padded.data()), padded.size()));
+  // Stray bytes between two segments (libjpeg skips them with a warning, PIL decodes such files).
+  const size_t app0_end = 4 + ((static_cast<uint8_t>(jpg[4]) << 8) | static_cast<uint8_t>(jpg[5]));
+  ASSERT_EQ(static_cast<uint8_t>(jpg[3]), 0xE0);  // PIL writes JFIF: APP0 first
+  const std::string stray = jpg.substr(0, app0_end) + std::string("\x00\x17", 2) + jpg.substr(app0_end);
+  EXPECT_TRUE(jpeg_is_complete(reinterpret_cast<const uint8_t*>(stray.data()), stray.size()));
+  // The EXIF fixture carries an APP1 segment: skipped by its length, not scanned.
+  const std::string exif = read_bytes(fixture_image("exif_rot_36x20.jpg"));
+  EXPECT_TRUE(jpeg_is_complete(reinterpret_cast<const uint8_t*>(exif.data()), exif.size()));
+}
+
+TEST(ImageDecode, MissingFileNamesThePath) {
+  TempDir dir;
+  expect_error([&] { decode_image_rgb(dir.path("nope.jpg"), "listed at train800.txt:3"); },
+               {dir.path("nope.jpg"), "No such file", "train800.txt:3"});
+}
+
+TEST(ImageDecode, EmptyFileIsRefused) {
+  TempDir dir;
+  write_bytes(dir.path("empty.jpg"), "");
+  expect_error([&] { decode_image_rgb(dir.path("empty.jpg")); }, {dir.path("empty.jpg"), "empty file"});
+}
+
+TEST(ImageDecode, GarbageBytesAreRefused) {
+  TempDir dir;
+  write_bytes(dir.path("garbage.jpg"), "this is not an image at all, just some text bytes\x01\x02\x03");
+  expect_error([&] { decode_image_rgb(dir.path("garbage.jpg")); }, {dir.path("garbage.jpg"), "not a readable image"});
+}
+
+TEST(ImageDecode, TruncatedJpegIsRefused) {
+  TempDir dir;
+  const std::string jpg = read_bytes(fixture_image("photo_50x40.jpg"));
+  write_bytes(dir.path("half.jpg"), jpg.substr(0, jpg.size() / 2));
+  expect_error([&] { decode_image_rgb(dir.path("half.jpg")); }, {dir.path("half.jpg"), "truncated"});
+  write_bytes(dir.path("no_eoi.jpg"), jpg.substr(0, jpg.size() - 2));
+  expect_error([&] { decode_image_rgb(dir.path("no_eoi.jpg")); }, {dir.path("no_eoi.jpg"), "truncated"});
+}
+
+TEST(ImageDecode, TruncatedPngIsRefused) {
+  TempDir dir;
+  const std::string png = read_bytes(fixture_image("rgb_64x48.png"));
+  write_bytes(dir.path("half.png"), png.substr(0, png.size() / 2));
+  expect_error([&] { decode_image_rgb(dir.path("half.png")); }, {dir.path("half.png"), "not a readable image"});
+  // Cut inside the final IEND chunk: every pixel is there, the file is still incomplete.
+  write_bytes(dir.path("no_iend.png"), png.substr(0, png.size() - 6));
+  expect_error([&] { decode_image_rgb(dir.path("no_iend.png")); }, {dir.path("no_iend.png")});
+}
+
+TEST(ImageDecode, DirectoryIsNotAnImage) {
+  TempDir dir;
+  expect_error([&] { decode_image_rgb(dir.path()); }, {dir.path(), "not a regular file"});
+}
+
+}  // namespace
+}  // namespace sct
