@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "sct/core/error.h"
+#include "sct/model/backbone_fingerprint.h"
 #include "sct/model/stream_recorder.h"
 #include "sct/model/vision_transformer.h"
 
@@ -161,6 +162,30 @@ TEST(Vit, EveryParameterGetsAGradient) {
     ASSERT_TRUE(kv.value().grad().defined()) << kv.key();
     EXPECT_GT(kv.value().grad().abs().sum().item<double>(), 0.0) << kv.key();
   }
+}
+
+}  // namespace
+}  // namespace sct
+
+namespace sct {
+namespace {
+
+TEST(Vit, FingerprintCoversBackboneOnlyAndIsFormatIndependent) {
+  VitConfig c = tiny();
+  VisionTransformer a(c), b(c);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, t] : a->backbone_tensors()) t.fill_(0.5);
+    for (auto& [name, t] : b->backbone_tensors()) t.fill_(0.5);
+  }
+  EXPECT_EQ(backbone_fingerprint(*a), backbone_fingerprint(*b));  // heads differ: not counted
+  b->block(0).attach("obs", std::make_shared<StreamRecorderImpl>(HookSite::BlockOutput));
+  EXPECT_EQ(backbone_fingerprint(*a), backbone_fingerprint(*b));
+  {
+    torch::NoGradGuard no_grad;
+    b->block(2).norm2->bias[3] = 0.25;
+  }
+  EXPECT_NE(backbone_fingerprint(*a), backbone_fingerprint(*b));
 }
 
 }  // namespace

@@ -25,15 +25,6 @@ std::string join(const std::vector<std::string>& v, size_t max_items = 12) {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-// Names of attached hooks' tensors: "blocks.<i>.<hook>." prefixes.
-std::vector<std::string> hook_prefixes(VisionTransformerImpl& model) {
-  std::vector<std::string> prefixes;
-  for (int64_t i = 0; i < model.depth(); ++i)
-    for (const auto& n : model.block(i).hook_names())
-      prefixes.push_back("blocks." + std::to_string(i) + "." + n + ".");
-  return prefixes;
-}
-
 }  // namespace
 
 TensorMap read_vit_checkpoint(const std::string& path, LoadReport* report) {
@@ -77,27 +68,18 @@ LoadReport load_vit_state(VisionTransformerImpl& model, TensorMap state, const s
     state.erase("head.bias");
   }
 
-  const auto skip = hook_prefixes(model);
-  auto owned_by_hook = [&](const std::string& name) {
-    for (const auto& p : skip)
-      if (starts_with(name, p)) return true;
-    return false;
-  };
-
   std::vector<std::string> missing, mismatched;
   std::set<std::string> used;
   torch::NoGradGuard no_grad;
-  auto targets = model.named_parameters(true);
-  for (const auto& kv : model.named_buffers(true)) targets.insert(kv.key(), kv.value());
-  for (const auto& kv : targets) {
-    const std::string& name = kv.key();
-    if (owned_by_hook(name)) continue;
+  auto targets = model.backbone_tensors();
+  if (model.head)
+    for (const auto& kv : model.head->named_parameters()) targets.emplace_back("head." + kv.key(), kv.value());
+  for (auto& [name, dst] : targets) {
     auto it = state.find(name);
     if (it == state.end()) {
       if (!starts_with(name, "head.")) missing.push_back(name);  // a new head is expected to be fresh
       continue;
     }
-    at::Tensor dst = kv.value();
     if (!it->second.sizes().equals(dst.sizes())) {
       mismatched.push_back("'" + name + "': model expects " + shape_str(dst.sizes()) + ", checkpoint has " +
                            shape_str(it->second.sizes()));
@@ -109,7 +91,7 @@ LoadReport load_vit_state(VisionTransformerImpl& model, TensorMap state, const s
     if (name == "head.weight") report.head_loaded = true;
   }
   for (const auto& kv : state)
-    if (!used.count(kv.first) && !owned_by_hook(kv.first)) report.unexpected.push_back(kv.first);
+    if (!used.count(kv.first) && !model.is_hook_tensor(kv.first)) report.unexpected.push_back(kv.first);
 
   std::string problems;
   if (!mismatched.empty()) problems += "\n  shape mismatch: " + join(mismatched);

@@ -10,6 +10,7 @@ namespace sct {
 // Reads every tensor (F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL) into CPU tensors that own
 // their memory. Validates the header: JSON well formed, dtypes known, shape x itemsize == byte length,
 // offsets inside the file, no two tensors overlapping. Throws sct::Error naming the file and tensor.
+// `metadata`, when given, receives the string map stored under "__metadata__".
 TensorMap load_safetensors(const std::string& path, StringMap* metadata = nullptr);
 
 // Writes atomically (temporary file in the same folder, then rename): a crash never leaves a

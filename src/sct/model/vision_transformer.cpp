@@ -63,6 +63,31 @@ void VisionTransformerImpl::reset_head(int64_t num_classes) {
   head = head ? replace_module("head", fresh) : register_module("head", fresh);
 }
 
+bool VisionTransformerImpl::is_hook_tensor(const std::string& name) {
+  const std::string prefix = "blocks.";
+  if (name.rfind(prefix, 0) != 0) return false;
+  const size_t dot = name.find('.', prefix.size());
+  if (dot == std::string::npos) return false;
+  const std::string index = name.substr(prefix.size(), dot - prefix.size());
+  if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos) return false;
+  const int64_t i = std::stoll(index);
+  if (i >= depth()) return false;
+  const std::string rest = name.substr(dot + 1);
+  for (const auto& hook : block(i).hook_names())
+    if (rest.rfind(hook + ".", 0) == 0) return true;
+  return false;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> VisionTransformerImpl::backbone_tensors() {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  auto keep = [&](const std::string& name) { return name.rfind("head.", 0) != 0 && !is_hook_tensor(name); };
+  for (const auto& kv : named_parameters(true))
+    if (keep(kv.key())) out.emplace_back(kv.key(), kv.value());
+  for (const auto& kv : named_buffers(true))
+    if (keep(kv.key())) out.emplace_back(kv.key(), kv.value());
+  return out;
+}
+
 at::Tensor VisionTransformerImpl::forward_features(const at::Tensor& images) {
   if (images.dim() != 4 || images.size(1) != cfg_.in_chans || images.size(2) != cfg_.img_size ||
       images.size(3) != cfg_.img_size)

@@ -37,6 +37,11 @@ class VisionTransformerImpl : public torch::nn::Module {
   // A new classifier with PyTorch's default Linear init (what SCT trains); 0 removes the head.
   void reset_head(int64_t num_classes);
 
+  // True for tensors of attached hooks (PEFT modules, observers): "blocks.<i>.<hook>.*".
+  bool is_hook_tensor(const std::string& name);
+  // The pretrained part: every parameter and buffer except the head's and the hooks'.
+  std::vector<std::pair<std::string, at::Tensor>> backbone_tensors();
+
   const VitConfig& config() const { return cfg_; }
   int64_t depth() const { return cfg_.depth; }
   BlockImpl& block(int64_t i) { return *blocks[i]->as<BlockImpl>(); }
