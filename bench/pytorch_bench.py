@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""Eager-PyTorch counterpart of `sct bench`, for side-by-side numbers in the same session.
+
+Uses the timm-structured ViT transcription of tools/make_fixtures.py (the same model the parity
+fixtures come from), random weights, synthetic data, and times inference and a training step of
+the frozen backbone + new head, after warm-up -- what `sct bench --method none` times.
+
+    /usr/bin/python3 bench/pytorch_bench.py --batch 16 --steps 3 --threads 2
+    OPENBLAS_CORETYPE=SKYLAKEX /usr/bin/python3 bench/pytorch_bench.py ...   # tuned BLAS kernels
+
+Prints one JSON line with the same keys as `sct bench --json`.
+"""
+import argparse
+import ctypes
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from make_fixtures import VisionTransformer  # noqa: E402
+
+CONFIGS = {  # width, depth, heads, patch
+    "vit_tiny_patch16_224": (192, 12, 3, 16),
+    "vit_small_patch16_224": (384, 12, 6, 16),
+    "vit_base_patch16_224": (768, 12, 12, 16),
+}
+
+
+def blas_core():
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except OSError:
+        return ""
+
+
+def time_per_call(fn, warmup, steps):
+    for _ in range(warmup):
+        fn()
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - start) / steps
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="vit_base_patch16_224", choices=sorted(CONFIGS))
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="0 = PyTorch's default")
+    ap.add_argument("--num-classes", type=int, default=100)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    width, depth, heads, patch = CONFIGS[args.model]
+    model = VisionTransformer(224, patch, width, depth, heads, 4, args.num_classes)
+    images = torch.randn(args.batch, 3, 224, 224)
+    labels = torch.randint(args.num_classes, (args.batch,))
+
+    model.eval()
+
+    def infer():
+        with torch.inference_mode():
+            model(images)
+
+    infer_s = time_per_call(infer, args.warmup, args.steps)
+
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith("head."))
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+
+    def train():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(images), labels).backward()
+        opt.step()
+
+    train_s = time_per_call(train, args.warmup, args.steps)
+    print(json.dumps({
+        "impl": "pytorch-eager", "torch_version": torch.__version__, "model": args.model,
+        "method": "none", "batch": args.batch, "steps": args.steps,
+        "threads": torch.get_num_threads(), "blas_core": blas_core(),
+        "train_img_per_s": args.batch / train_s, "infer_img_per_s": args.batch / infer_s,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+if __name__ == "__main__":
+    main()
