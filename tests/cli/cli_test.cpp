@@ -1,6 +1,9 @@
 // The `sct` executable end to end: exit codes, messages and files, as a user sees them.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "sct/io/safetensors.h"
@@ -50,6 +53,30 @@ TEST(Cli, FeaturesMatchPyTorchWithResampledPositions) {
   EXPECT_EQ(got.count("blocks.5.out"), 0u);
 }
 
+// --images decodes exactly as `sct preprocess`: a folder, a list file (labels ignored) and the
+// preprocessed tensor all give the same features.
+TEST(Cli, FeaturesFromImagesMatchPreprocessedInput) {
+  test::ScratchDir dir;
+  const std::string a = test::fixture("images/gray_31x29.jpg"), b = test::fixture("images/gray_37x53.png");
+  std::filesystem::create_directories(dir.file("imgs"));
+  std::filesystem::copy_file(a, dir.file("imgs/a.jpg"));
+  std::filesystem::copy_file(b, dir.file("imgs/b.png"));
+  std::ofstream(dir.file("list.txt")) << "imgs/a.jpg 3\nimgs/b.png 0\n";
+  const std::string model = "--model custom --patch 8 --width 24 --depth 12 --heads 3 --num-classes 5 --img-size 32 "
+                            "--checkpoint " + test::fixture("vit_d12_w24_h3.safetensors");
+  ASSERT_EQ(test::run_cli("preprocess " + a + " " + b + " --size 32 --out " + dir.file("x.safetensors")).exit_code, 0);
+  std::vector<at::Tensor> features;
+  for (const std::string src : {"--input " + dir.file("x.safetensors"), "--images " + dir.file("imgs"),
+                                "--images " + dir.file("list.txt")}) {
+    const auto r = test::run_cli("features " + model + " " + src + " --out " + dir.file("f.safetensors"));
+    ASSERT_EQ(r.exit_code, 0) << src << "\n" << r.output;
+    features.push_back(load_safetensors(dir.file("f.safetensors")).at("features"));
+  }
+  EXPECT_EQ(features[0].size(0), 2);
+  EXPECT_TRUE(at::equal(features[0], features[1]));
+  EXPECT_TRUE(at::equal(features[0], features[2]));
+}
+
 TEST(Cli, BenchJsonHasTheAdvertisedFields) {
   const auto r = test::run_cli(
       "bench --model custom --patch 8 --width 24 --depth 2 --heads 3 --img-size 32 --batch 4 --steps 1 --json");
@@ -68,7 +95,7 @@ TEST(Cli, BadInputFailsWithAClearMessage) {
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_NE(r.output.find(needle), std::string::npos) << args << "\n" << r.output;
   };
-  expect_fail("info --device cuda", "");  // info has no --device: a parse error
+  expect_fail("info --device cuda --seconds 0.1", "CUDA is not available");
   expect_fail("bench --device cuda:0 --model vit_tiny_patch16_224", "CUDA is not available");
   expect_fail("bench --model vit_nonexistent", "unknown model 'vit_nonexistent'");
   expect_fail("features --model vit_base_patch16_224 --checkpoint " + test::fixture("vit_d2_w32_h4.safetensors") +

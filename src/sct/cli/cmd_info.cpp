@@ -27,9 +27,11 @@ struct InfoFlags {
   bool json = false;
   int threads = 0;
   double seconds = 1.5;
+  std::string device = "cpu";
 };
 
 void run_info(const InfoFlags& flags) {
+  const c10::Device device = parse_device(flags.device);  // so `--device cuda` fails clearly here too
   const int threads = configure_threads(flags.threads);
   const BlasStatus blas = blas_status();
   const double gflops = measure_sgemm_gflops(flags.seconds);
@@ -52,6 +54,7 @@ void run_info(const InfoFlags& flags) {
       {"sgemm_gflops", std::round(gflops * 10) / 10},
       {"cuda_available", cuda},
       {"devices", devices},
+      {"device", device.str()},
   };
   if (flags.json) {
     std::cout << j.dump() << "\n";
@@ -76,6 +79,7 @@ void add_info_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("info", "LibTorch, threads, BLAS kernels, measured GEMM speed, devices");
   cmd->add_flag("--json", flags->json, "one line of JSON");
   cmd->add_option("--threads", flags->threads, "CPU threads (default: every CPU this process may use)");
+  cmd->add_option("--device", flags->device, "cpu, cuda or cuda:N (checked)")->capture_default_str();
   cmd->add_option("--seconds", flags->seconds, "how long to measure sgemm")->capture_default_str();
   cmd->callback([flags] { run_info(*flags); });
 }

@@ -7,9 +7,11 @@
 #include "sct/cli/commands.h"
 #include "sct/core/error.h"
 #include "sct/runtime/blas.h"
+#include "sct/runtime/memory.h"
 
 int main(int argc, char** argv) {
   sct::ensure_fast_blas(argv);  // may re-execute this program once, before any work
+  sct::keep_freed_memory();
   CLI::App app{"sct: adapt pretrained vision transformers with Salient Channel Tuning"};
   app.require_subcommand(1);
   sct::cli::add_info_command(app);

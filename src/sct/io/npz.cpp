@@ -1,14 +1,9 @@
 #include "sct/io/npz.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -19,6 +14,7 @@
 #include <ATen/ATen.h>
 
 #include "sct/core/error.h"
+#include "sct/io/mapped_file.h"
 
 namespace sct {
 namespace {
@@ -39,44 +35,6 @@ constexpr std::size_t kLocalHeaderSize = 30;
 constexpr std::uint16_t kZip64ExtraId = 0x0001;
 // Deflate cannot expand data more than 1032:1; a larger claimed size is a corrupt header, not a big array.
 constexpr std::uint64_t kMaxDeflateRatio = 1032;
-
-// Read-only mapping of the archive: stored entries are copied once, straight into their tensors.
-class MappedFile {
- public:
-  explicit MappedFile(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error("cannot open " + path + ": " + std::strerror(errno));
-    struct stat info {};
-    if (::fstat(fd, &info) != 0) {
-      const int saved_errno = errno;
-      ::close(fd);
-      throw Error("cannot stat " + path + ": " + std::strerror(saved_errno));
-    }
-    size_ = static_cast<std::size_t>(info.st_size);
-    if (size_ > 0) {
-      void* data = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (data == MAP_FAILED) {
-        const int saved_errno = errno;
-        ::close(fd);
-        throw Error("cannot map " + path + " into memory: " + std::strerror(saved_errno));
-      }
-      data_ = static_cast<const std::uint8_t*>(data);
-    }
-    ::close(fd);
-  }
-  ~MappedFile() {
-    if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  const std::uint8_t* data() const { return data_; }
-  std::size_t size() const { return size_; }
-
- private:
-  const std::uint8_t* data_ = nullptr;
-  std::size_t size_ = 0;
-};
 
 template <typename T>
 T read_le(const std::uint8_t* p) {

@@ -1,12 +1,7 @@
 #include "sct/io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -18,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/io/mapped_file.h"
 #include "sct/io/atomic_file.h"
 
 namespace sct {
@@ -39,45 +35,6 @@ constexpr DtypeInfo kDtypes[] = {
     {"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf},  {"BF16", at::kBFloat16},
     {"I64", at::kLong},   {"I32", at::kInt},   {"I16", at::kShort}, {"I8", at::kChar},
     {"U8", at::kByte},    {"BOOL", at::kBool},
-};
-
-// Read-only mapping of a whole file: checkpoints are hundreds of MB, so each tensor is copied once,
-// straight from the page cache into its own storage.
-class MappedFile {
- public:
-  explicit MappedFile(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw Error("cannot open " + path + ": " + std::strerror(errno));
-    struct stat info {};
-    if (::fstat(fd, &info) != 0) {
-      const int saved_errno = errno;
-      ::close(fd);
-      throw Error("cannot stat " + path + ": " + std::strerror(saved_errno));
-    }
-    size_ = static_cast<std::size_t>(info.st_size);
-    if (size_ > 0) {
-      void* data = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (data == MAP_FAILED) {
-        const int saved_errno = errno;
-        ::close(fd);
-        throw Error("cannot map " + path + " into memory: " + std::strerror(saved_errno));
-      }
-      data_ = static_cast<const std::uint8_t*>(data);
-    }
-    ::close(fd);
-  }
-  ~MappedFile() {
-    if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
-  }
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-
-  const std::uint8_t* data() const { return data_; }
-  std::size_t size() const { return size_; }
-
- private:
-  const std::uint8_t* data_ = nullptr;
-  std::size_t size_ = 0;
 };
 
 struct Entry {
