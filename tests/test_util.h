@@ -5,8 +5,12 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "sct/core/error.h"
 
 namespace sct::test {
 
@@ -45,6 +49,18 @@ inline CommandResult run_cli(const std::string& args) {
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Asserts that `f` throws sct::Error whose message contains every one of `parts`.
+template <typename F>
+void expect_error(F&& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    ADD_FAILURE() << "expected sct::Error";
+  } catch (const Error& e) {
+    for (const std::string& part : parts)
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << "'" << part << "' not in: " << e.what();
+  }
 }
 
 inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sct/core/error.h"
+#include "test_util.h"
 
 namespace sct::test {
 
@@ -59,18 +60,6 @@ inline cv::Mat read_png_rgb(const std::string& path) {
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   return rgb;
-}
-
-// Asserts that `f` throws sct::Error whose message contains every one of `parts`.
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected sct::Error";
-  } catch (const Error& e) {
-    for (const std::string& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << "'" << part << "' not in: " << e.what();
-  }
 }
 
 }  // namespace sct::test

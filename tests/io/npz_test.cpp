@@ -19,6 +19,8 @@
 namespace sct {
 namespace {
 
+using test::expect_error;
+
 // Fixtures come from tools/make_npz_fixtures.py: numpy wrote the archives and the expected values.
 const std::string kFixtures = test::fixture("npz/");
 
@@ -41,19 +43,6 @@ std::uint64_t read_le(const std::string& bytes, std::size_t pos, int size) {
   std::uint64_t v = 0;
   for (int i = size - 1; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(bytes[pos + i]);
   return v;
-}
-
-// Asserts that `f` throws sct::Error whose message contains every one of `parts`.
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected sct::Error";
-  } catch (const Error& e) {
-    for (const std::string& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "'" << part << "' not in: " << e.what();
-  }
 }
 
 // A minimal .npy writer: format version 1.0 (or 2.0/3.0), header padded to 64 bytes as numpy does.

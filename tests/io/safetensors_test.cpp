@@ -23,6 +23,8 @@ namespace fs = std::filesystem;
 namespace sct {
 namespace {
 
+using test::expect_error;
+
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -41,19 +43,6 @@ std::string le_u64(std::uint64_t v) {
 
 std::string safetensors_bytes(const std::string& header, const std::string& data) {
   return le_u64(header.size()) + header + data;
-}
-
-// Asserts that `f` throws sct::Error whose message contains every one of `parts`.
-template <typename F>
-void expect_error(F&& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "expected sct::Error";
-  } catch (const Error& e) {
-    for (const std::string& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "'" << part << "' not in: " << e.what();
-  }
 }
 
 // Bitwise, so NaN payloads and -0 count; empty tensors may have no storage to compare.
