@@ -2,6 +2,7 @@
 // (through block hooks, block_hook.h). The trainer and the benchmark only see this interface.
 #pragma once
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -16,10 +17,16 @@ class PeftMethod {
   // Freezes the backbone tensors the method does not train and attaches its modules.
   // The classification head always trains.
   virtual void attach(VisionTransformerImpl& model) = 0;
+  // Everything that rebuilds the method's modules (not their trained values), {"name": ..., ...}:
+  // what a task file stores in adapter_config.json.
+  virtual nlohmann::json config() const = 0;
 };
 
 // Methods that need no data to set up: "none" (alias "linear": the head only).
 std::unique_ptr<PeftMethod> make_peft_method(const std::string& name);
+// Any method from its config() (e.g. read back from a task file). Throws sct::Error for an unknown
+// name or a malformed config.
+std::unique_ptr<PeftMethod> make_peft_method(const nlohmann::json& config);
 
 // Sets requires_grad on every parameter: true for the head, false for the rest.
 void freeze_all_but_head(VisionTransformerImpl& model);

@@ -1,0 +1,146 @@
+// Which channels SCT tunes: the class-aware importance score (CAIS; arXiv 2309.08513 §3, reference §2).
+//
+// One pass of the frozen pretrained backbone (eval: no drop path; no gradients; no augmentation, which is
+// the caller's data) over the training split. At the selection site of each selected block, for class c
+// and channel j:
+//   s_c[j] = sqrt( sum over images of class c, sum over patch tokens (CLS excluded) of F[n, t, j]^2 )
+//   Z[j]   = mean of s_c[j] over the classes that have at least one image (unweighted)
+// and the K channels with the largest Z are kept, in ascending channel order. s_c is one L2 norm over
+// everything of that class, not normalised by class size. Running per-class sums of squares give the
+// same numbers in O(L * C * D) memory; the feature maps are never kept (the reference keeps them all).
+//
+// Selection site per SCT part (sct_adapter.h): attn -> the input of norm2 (the tensor the module changes);
+// mlp -> the MLP branch output (the reference hooks the block output instead: reference_mlp_site);
+// q, v -> the q and v slices of the fused qkv output, each ranked on its own (the reference's qkv mode).
+// Strategies (paper ablations): salient (top K, "SC", default), insalient (bottom K, "IC"), random (K of
+// D uniformly, seeded, "RC"), dataset (not class-aware: s[j] = sqrt(sum over all images and patch tokens
+// of F^2), top K). Ties rank the lower channel index first.
+// Glossary: L selected blocks, C classes, D width, K kept channels, B batch, N tokens.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "sct/model/vision_transformer.h"
+
+namespace sct {
+
+// How many channels each selected block keeps: a count, a fraction of the width (default 1/8: 96 of
+// 768), or one count per selected block (paper Tab. 1, e.g. 192 x 4 then 96 x 8).
+class KSpec {
+ public:
+  KSpec() = default;  // 1/8 of the width
+  static KSpec count(int64_t k);
+  static KSpec fraction(double f);  // K = round(f * D)
+  static KSpec per_block(std::vector<int64_t> ks);
+  // "96" (count), "0.125" or "1/8" (fraction), "192,192,96" or "192x4,96x8" (per block).
+  static KSpec parse(const std::string& text);
+
+  // K of the `position`-th of `num_blocks` selected blocks; throws unless 1 <= K <= width.
+  int64_t resolve(size_t position, size_t num_blocks, int64_t width) const;
+  std::string str() const;
+
+ private:
+  enum class Kind { Count, Fraction, PerBlock } kind_ = Kind::Fraction;
+  int64_t count_ = 0;
+  double fraction_ = 0.125;
+  std::vector<int64_t> per_block_;
+};
+
+struct SelectionOptions {
+  std::string position = "attn";     // attn | mlp | both | qkv (the SCT module's position)
+  bool reference_mlp_site = false;   // mlp part: rank on the block output, as the public code does
+  std::string strategy = "salient";  // salient | insalient | random | dataset
+  KSpec k;
+  std::vector<int64_t> blocks;  // blocks to adapt, ascending; empty = all
+  uint64_t seed = 42;           // random strategy only
+};
+
+// The last `count` of `depth` blocks (paper Fig. 9: SCT in the last 6 of 12 blocks is close to all 12).
+std::vector<int64_t> last_blocks(int64_t depth, int64_t count);
+
+// The channels of one SCT part in every selected block.
+struct SelectionPart {
+  std::string name;                           // attn | mlp | q | v
+  std::string site;                           // norm2_input | mlp_output | block_output | qkv_q | qkv_v
+  std::vector<std::vector<int64_t>> indices;  // per selected block: K channels in [0, D), ascending
+  // (L, D) float32, CPU: the score the channels were ranked by (class-averaged Z; the dataset-wide norm
+  // for the dataset strategy). Undefined for the random strategy when no data was observed.
+  at::Tensor scores;
+};
+
+struct Selection {
+  // Left empty by the selector, filled by the caller: what the channels were measured on.
+  std::string backbone_name, backbone_sha256, dataset;
+
+  std::string position, strategy;
+  bool reference_mlp_site = false;
+  uint64_t seed = 0;
+  int64_t width = 0, depth = 0, num_classes = 0, num_images = 0;
+  std::vector<int64_t> class_counts;  // (C) images per class
+  std::vector<int64_t> blocks;        // selected blocks, ascending
+  std::vector<int64_t> k;             // K per selected block
+  std::vector<SelectionPart> parts;   // in sct_parts(position) order
+
+  const SelectionPart& part(const std::string& name) const;
+  // The channel sets of the `position`-th selected block, one per part, as SctAdapter takes them.
+  std::vector<std::vector<int64_t>> channels(size_t position) const;
+
+  nlohmann::json to_json() const;
+  static Selection from_json(const nlohmann::json& j);  // validates; throws sct::Error
+  void save(const std::string& path) const;             // atomically
+  static Selection load(const std::string& path);
+};
+
+class ChannelSelector {
+ public:
+  explicit ChannelSelector(SelectionOptions options);
+  ~ChannelSelector();  // detaches its hooks if finish() was not called
+  ChannelSelector(const ChannelSelector&) = delete;
+  ChannelSelector& operator=(const ChannelSelector&) = delete;
+
+  // Adds observer hooks to the selected blocks of `model`: the frozen pretrained backbone, before any
+  // PEFT module is attached (a module would change what is measured). Labels are in [0, num_classes).
+  void attach(VisionTransformer model, int64_t num_classes);
+
+  // One batch of the training split: images (B, 3, S, S) float, labels (B) int64. Runs the model in eval
+  // mode without gradients and accumulates.
+  void observe_batch(const at::Tensor& images, const at::Tensor& labels);
+  // For callers that run the forward themselves: call after each forward with that batch's labels.
+  // Invalid labels throw and drop the batch.
+  void observe(const at::Tensor& labels);
+
+  // Bytes the accumulators hold: parts * L * C * D float64 (plus one (B, D) per hook between a forward
+  // and observe()), whatever the number of images and tokens.
+  int64_t state_bytes() const;
+
+  // Ranks the channels, detaches the hooks and returns the selection.
+  Selection finish();
+
+ private:
+  struct Tap;  // one observer hook and its sums
+  void detach();
+  void discard_pending();
+
+  SelectionOptions options_;
+  VisionTransformer model_{nullptr};
+  int64_t num_classes_ = 0;
+  std::vector<int64_t> blocks_;
+  std::vector<int64_t> class_counts_;
+  std::vector<std::unique_ptr<Tap>> taps_;  // part-major: taps_[p * L + l]
+};
+
+// The whole pass: `next_batch(images, labels)` fills one batch and returns false when the split is done.
+Selection select_channels(VisionTransformer model, int64_t num_classes, const SelectionOptions& options,
+                          const std::function<bool(at::Tensor& images, at::Tensor& labels)>& next_batch);
+
+// The ranking step on its own: K channels of `scores` (D) for strategy salient / dataset (largest) or
+// insalient (smallest), ties to the lower index, returned ascending.
+std::vector<int64_t> rank_channels(const at::Tensor& scores, int64_t k, const std::string& strategy);
+
+}  // namespace sct

@@ -1,0 +1,164 @@
+#include "sct/peft/task_dir.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include "sct/core/error.h"
+#include "sct/core/shape.h"
+#include "sct/io/atomic_file.h"
+#include "sct/io/safetensors.h"
+#include "sct/model/backbone_fingerprint.h"
+
+namespace sct {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr const char* kFormat = "sct-task";
+constexpr int kVersion = 1;
+constexpr const char* kConfigFile = "adapter_config.json";
+constexpr const char* kModelFile = "adapter_model.safetensors";
+
+json vit_to_json(const VitConfig& c) {
+  return {{"name", c.name},         {"img_size", c.img_size},   {"patch_size", c.patch_size},
+          {"in_chans", c.in_chans}, {"width", c.width},         {"depth", c.depth},
+          {"heads", c.heads},       {"mlp_ratio", c.mlp_ratio}, {"num_classes", c.num_classes},
+          {"ln_eps", c.ln_eps}};
+}
+
+VitConfig vit_from_json(const json& j) {
+  VitConfig c;
+  c.name = j.at("name").get<std::string>();
+  c.img_size = j.at("img_size").get<int64_t>();
+  c.patch_size = j.at("patch_size").get<int64_t>();
+  c.in_chans = j.at("in_chans").get<int64_t>();
+  c.width = j.at("width").get<int64_t>();
+  c.depth = j.at("depth").get<int64_t>();
+  c.heads = j.at("heads").get<int64_t>();
+  c.mlp_ratio = j.at("mlp_ratio").get<double>();
+  c.num_classes = j.at("num_classes").get<int64_t>();
+  c.ln_eps = j.at("ln_eps").get<double>();
+  c.validate();
+  return c;
+}
+
+// What a task file holds of a model: trainable parameters and the attached modules' buffers.
+TensorMap task_tensors(VisionTransformerImpl& model) {
+  TensorMap out;
+  for (const auto& kv : model.named_parameters(true))
+    if (kv.value().requires_grad()) out[kv.key()] = kv.value().detach();
+  for (const auto& kv : model.named_buffers(true))
+    if (model.is_hook_tensor(kv.key())) out[kv.key()] = kv.value();
+  return out;
+}
+
+}  // namespace
+
+json TaskInfo::to_json() const {
+  return {{"format", kFormat},
+          {"version", kVersion},
+          {"method", method},
+          {"backbone", {{"sha256", backbone_sha256}, {"config", vit_to_json(backbone)}}},
+          {"num_classes", backbone.num_classes},
+          {"class_names", class_names},
+          {"preprocessing",
+           {{"img_size", backbone.img_size},
+            {"resize", "pil-bicubic"},
+            {"mean", normalization.mean},
+            {"std", normalization.std}}},
+          {"task", task},
+          {"result", result}};
+}
+
+TaskInfo TaskInfo::from_json(const json& j) {
+  TaskInfo t;
+  try {
+    if (j.value("format", "") != kFormat) throw Error(std::string("not an '") + kFormat + "' document");
+    if (j.at("version").get<int>() != kVersion)
+      throw Error("version " + j.at("version").dump() + ", this build reads " + std::to_string(kVersion));
+    t.method = j.at("method");
+    t.backbone = vit_from_json(j.at("backbone").at("config"));
+    t.backbone_sha256 = j.at("backbone").at("sha256").get<std::string>();
+    t.class_names = j.at("class_names").get<std::vector<std::string>>();
+    t.normalization.mean = j.at("preprocessing").at("mean").get<std::array<float, 3>>();
+    t.normalization.std = j.at("preprocessing").at("std").get<std::array<float, 3>>();
+    t.task = j.at("task").get<std::string>();
+    t.result = j.value("result", json());
+  } catch (const json::exception& e) {
+    throw Error(e.what());
+  }
+  if (static_cast<int64_t>(t.class_names.size()) != t.backbone.num_classes)
+    throw Error(std::to_string(t.class_names.size()) + " class names for " + std::to_string(t.backbone.num_classes) +
+                " classes");
+  return t;
+}
+
+void save_task_dir(const std::string& dir, const TaskInfo& info, VisionTransformerImpl& model) {
+  fs::create_directories(dir);
+  save_safetensors((fs::path(dir) / kModelFile).string(), task_tensors(model), {{"format", kFormat}});
+  const std::string text = info.to_json().dump(2);
+  write_file_atomically((fs::path(dir) / kConfigFile).string(), [&](std::ostream& out) { out << text << '\n'; });
+}
+
+TaskDir read_task_dir(const std::string& dir) {
+  const std::string config_path = (fs::path(dir) / kConfigFile).string();
+  std::ifstream in(config_path);
+  if (!in) throw Error("cannot open " + config_path + " (is '" + dir + "' a task folder written by sct train?)");
+  TaskDir task;
+  try {
+    task.info = TaskInfo::from_json(json::parse(in));
+  } catch (const json::exception& e) {
+    throw Error(config_path + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error(config_path + ": " + e.what());
+  }
+  task.tensors = load_safetensors((fs::path(dir) / kModelFile).string());
+  return task;
+}
+
+std::unique_ptr<PeftMethod> apply_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir,
+                                       bool force) {
+  const std::string model_path = (fs::path(dir) / kModelFile).string();
+  const std::string sha = backbone_fingerprint(model);
+  if (sha != task.info.backbone_sha256) {
+    const std::string msg = "the task in " + dir + " was trained on backbone " + task.info.backbone_sha256 +
+                            " but the checkpoint given has fingerprint " + sha;
+    if (!force) throw Error(msg + "; load the same pretrained checkpoint, or pass --force to apply it anyway");
+    std::cerr << "warning: " << msg << " (forced)\n";
+  }
+  if (model.config().num_classes != task.info.backbone.num_classes) model.reset_head(task.info.backbone.num_classes);
+  std::unique_ptr<PeftMethod> method;
+  try {
+    method = make_peft_method(task.info.method);
+  } catch (const Error& e) {
+    throw Error((fs::path(dir) / kConfigFile).string() + ": " + e.what());
+  }
+  method->attach(model);
+
+  TensorMap expected = task_tensors(model);
+  std::set<std::string> missing;
+  for (const auto& kv : expected)
+    if (!task.tensors.count(kv.first)) missing.insert(kv.first);
+  std::string problems;
+  for (const auto& name : missing) problems += "\n  missing: " + name;
+  for (const auto& kv : task.tensors) {
+    const auto it = expected.find(kv.first);
+    if (it == expected.end())
+      problems += "\n  unexpected: " + kv.first;
+    else if (it->second.sizes() != kv.second.sizes())
+      problems +=
+          "\n  " + kv.first + ": expected " + shape_str(it->second.sizes()) + ", found " + shape_str(kv.second.sizes());
+  }
+  if (!problems.empty()) throw Error(model_path + " does not fit its adapter_config.json:" + problems);
+  torch::NoGradGuard no_grad;
+  for (auto& kv : expected) kv.second.copy_(task.tensors.at(kv.first));
+  return method;
+}
+
+}  // namespace sct

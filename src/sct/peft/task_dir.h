@@ -1,0 +1,55 @@
+// A trained task as a folder of two files, PEFT-style, a few hundred KB for SCT on ViT-B:
+//   adapter_config.json        what rebuilds the model: the method's config() (for SCT its position,
+//                              strategy, K and indices per block, scale), the backbone's name,
+//                              architecture and SHA-256 fingerprint (backbone_fingerprint.h), the
+//                              classes and their names, the preprocessing, and how the run scored
+//   adapter_model.safetensors  the trained tensors under the model's own names: every trainable
+//                              parameter (the method's modules and the head) and the modules' buffers
+//                              (SCT: blocks.<i>.sct.<part>.indices)
+// The backbone weights are not in it: the user loads the same pretrained checkpoint, and the
+// fingerprint refuses another one.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sct/core/tensor_map.h"
+#include "sct/data/normalize.h"
+#include "sct/model/vision_transformer.h"
+#include "sct/peft/peft_method.h"
+
+namespace sct {
+
+struct TaskInfo {
+  nlohmann::json method;        // PeftMethod::config()
+  VitConfig backbone;           // architecture (num_classes is the task's, drop path 0)
+  std::string backbone_sha256;  // fingerprint of the pretrained weights it was trained on
+  std::vector<std::string> class_names;
+  Normalization normalization;
+  std::string task;       // informational: the dataset it was trained on
+  nlohmann::json result;  // informational: how the run scored (protocol summary)
+
+  nlohmann::json to_json() const;
+  static TaskInfo from_json(const nlohmann::json& j);  // throws sct::Error
+};
+
+// Writes <dir>/adapter_config.json and <dir>/adapter_model.safetensors (each atomically) from a
+// trained model. Creates the folder.
+void save_task_dir(const std::string& dir, const TaskInfo& info, VisionTransformerImpl& model);
+
+struct TaskDir {
+  TaskInfo info;
+  TensorMap tensors;
+};
+// Reads and validates both files; errors name the file.
+TaskDir read_task_dir(const std::string& dir);
+
+// Turns `model`, built with info.backbone and holding the pretrained weights, into the trained task
+// model: checks the backbone fingerprint (a mismatch is an error unless `force`), attaches the method,
+// and loads every tensor of the file (strict: names and shapes must match exactly). Returns the method.
+std::unique_ptr<PeftMethod> apply_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir,
+                                       bool force = false);
+
+}  // namespace sct
