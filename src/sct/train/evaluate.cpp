@@ -1,0 +1,35 @@
+#include "sct/train/evaluate.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include "sct/core/error.h"
+
+namespace sct {
+
+Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source) {
+  const std::vector<at::Tensor> params = model.parameters();
+  if (params.empty()) throw Error("evaluate_top1: the model has no parameters");
+  const at::Device device = params.front().device();
+  // Restores the caller's mode on every exit, exceptions included.
+  struct ModeGuard {
+    VisionTransformerImpl& m;
+    bool was_training;
+    ~ModeGuard() { m.train(was_training); }
+  } mode{model, model.is_training()};
+  model.eval();
+  Top1 result;
+  {
+    c10::InferenceMode inference;
+    at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
+    source.for_each_batch([&](const Batch& batch) {
+      const at::Tensor logits = model.forward(batch.images.to(device, /*non_blocking=*/true));  // (B, C)
+      correct.add_(logits.argmax(1).eq(batch.labels.to(device, /*non_blocking=*/true)).sum());
+      result.total += batch.labels.size(0);
+    });
+    result.correct = correct.item<int64_t>();
+  }
+  return result;
+}
+
+}  // namespace sct

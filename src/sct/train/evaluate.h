@@ -1,0 +1,21 @@
+// Top-1 accuracy of a classifier over an evaluation set.
+#pragma once
+#include <cstdint>
+
+#include "sct/model/vision_transformer.h"
+#include "sct/train/eval_source.h"
+
+namespace sct {
+
+struct Top1 {
+  int64_t correct = 0;
+  int64_t total = 0;
+  double percent() const { return total ? 100.0 * double(correct) / double(total) : 0.0; }
+};
+
+// Runs the model in eval mode (no drop path) under inference mode, on the device of its parameters,
+// and restores its previous train/eval mode. The count stays on the device until the end: one host
+// sync per pass, not per batch.
+Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source);
+
+}  // namespace sct

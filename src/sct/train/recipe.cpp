@@ -1,0 +1,106 @@
+#include "sct/train/recipe.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "sct/core/error.h"
+#include "sct/data/vtab_task.h"
+
+namespace sct {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string executable_dir() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return {};
+  return fs::path(std::string(buf, static_cast<size_t>(n))).parent_path().string();
+}
+
+VtabRecipe parse_recipe(const json& j, const std::string& source) {
+  const std::set<std::string> fields = {"task",         "group",           "classes",   "lr",
+                                        "weight_decay", "label_smoothing", "train_aug", "scale",
+                                        "scaleonx",     "reported_top1"};
+  if (!j.is_object()) throw Error(source + ": a recipe must be a JSON object");
+  for (const auto& item : j.items())
+    if (!fields.count(item.key())) throw Error(source + ": unknown recipe field '" + item.key() + "'");
+  for (const std::string& f : fields)
+    if (!j.contains(f)) throw Error(source + ": recipe field '" + f + "' is missing");
+  VtabRecipe r;
+  try {
+    r.task = j.at("task").get<std::string>();
+    r.group = j.at("group").get<std::string>();
+    r.classes = j.at("classes").get<int64_t>();
+    r.lr = j.at("lr").get<double>();
+    r.weight_decay = j.at("weight_decay").get<double>();
+    r.label_smoothing = j.at("label_smoothing").get<double>();
+    r.train_aug = j.at("train_aug").get<bool>();
+    r.scale = j.at("scale").get<double>();
+    r.scale_on_x = j.at("scaleonx").get<bool>();
+    r.reported_top1 = j.at("reported_top1").get<double>();
+  } catch (const json::exception& e) {
+    throw Error(source + ": " + e.what());
+  }
+  if (r.classes < 1 || r.lr < 0.0 || r.weight_decay < 0.0 || r.label_smoothing < 0.0 || r.label_smoothing >= 1.0)
+    throw Error(source +
+                ": recipe values out of range (classes >= 1, lr >= 0, weight_decay >= 0, "
+                "label_smoothing in [0, 1))");
+  return r;
+}
+
+VtabRecipe read_recipe_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot open recipe " + path);
+  const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw Error(path + ": not valid JSON");
+  return parse_recipe(j, path);
+}
+
+}  // namespace
+
+void VtabRecipe::apply_to(TrainConfig& config) const {
+  config.task = task;
+  config.lr = lr;
+  config.weight_decay = weight_decay;
+  config.label_smoothing = label_smoothing;
+  config.train_aug = train_aug;
+}
+
+std::vector<std::string> default_recipe_dirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("SCT_CONFIG_DIR"); env && *env) dirs.push_back((fs::path(env) / "vtab1k").string());
+  dirs.push_back("configs/vtab1k");
+  if (const std::string exe = executable_dir(); !exe.empty()) {
+    dirs.push_back((fs::path(exe) / "configs" / "vtab1k").string());
+    dirs.push_back((fs::path(exe).parent_path() / "configs" / "vtab1k").string());
+  }
+  return dirs;
+}
+
+VtabRecipe load_recipe(const std::string& task_or_path, const std::vector<std::string>& dirs) {
+  if (fs::path(task_or_path).extension() == ".json") return read_recipe_file(task_or_path);
+  const std::string task = find_vtab_task(task_or_path).name;  // resolves aliases; throws for unknown names
+  std::string searched;
+  for (const std::string& dir : dirs) {
+    const fs::path file = fs::path(dir) / (task + ".json");
+    if (!fs::is_regular_file(file)) {
+      searched += "\n  " + file.string();
+      continue;
+    }
+    VtabRecipe r = read_recipe_file(file.string());
+    if (r.task != task) throw Error(file.string() + ": holds the recipe of '" + r.task + "', not '" + task + "'");
+    return r;
+  }
+  throw Error("no recipe for task '" + task + "'; looked for:" + searched +
+              "\n(set SCT_CONFIG_DIR to the configs folder)");
+}
+
+}  // namespace sct
