@@ -3,7 +3,10 @@
 
 Uses the timm-structured ViT transcription of tools/make_fixtures.py (the same model the parity
 fixtures come from), random weights, synthetic data, and times inference and a training step of
-the frozen backbone + new head, after warm-up -- what `sct bench --method none` times.
+the frozen backbone + new head, after warm-up -- what `sct bench --method none` times. With
+`--method sct` every block gets the reference's SCT module (K = width/8 random channels, position
+attn, written as the public code writes it: x[:, :, idx] = x[:, :, idx] + linear(x[:, :, idx])),
+which trains with the head -- what `sct bench --method sct` times.
 
     /usr/bin/python3 bench/pytorch_bench.py --batch 16 --steps 3 --threads 2
     OPENBLAS_CORETYPE=SKYLAKEX /usr/bin/python3 bench/pytorch_bench.py ...   # tuned BLAS kernels
@@ -39,6 +42,25 @@ def blas_core():
         return ""
 
 
+class SctBlock(torch.nn.Module):
+    """A block with the reference's SCT module on the residual stream after the attention add."""
+
+    def __init__(self, block, width, k):
+        super().__init__()
+        self.block = block
+        self.register_buffer("idx", torch.randperm(width)[:k].sort().values)
+        self.linear = torch.nn.Linear(k, k)
+        torch.nn.init.trunc_normal_(self.linear.weight, std=0.02)
+        torch.nn.init.zeros_(self.linear.bias)
+
+    def forward_trace(self, x):  # what make_fixtures.VisionTransformer calls
+        x = x + self.block.attn(self.block.norm1(x))
+        x[:, :, self.idx] = x[:, :, self.idx] + self.linear(x[:, :, self.idx])
+        attn_residual = x
+        mlp_branch = self.block.mlp(self.block.norm2(x))
+        return x + mlp_branch, attn_residual, mlp_branch
+
+
 def time_per_call(fn, warmup, steps):
     for _ in range(warmup):
         fn()
@@ -56,12 +78,15 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="0 = PyTorch's default")
     ap.add_argument("--num-classes", type=int, default=100)
+    ap.add_argument("--method", default="none", choices=["none", "sct"])
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     width, depth, heads, patch = CONFIGS[args.model]
     model = VisionTransformer(224, patch, width, depth, heads, 4, args.num_classes)
+    if args.method == "sct":
+        model.blocks = torch.nn.Sequential(*[SctBlock(b, width, width // 8) for b in model.blocks])
     images = torch.randn(args.batch, 3, 224, 224)
     labels = torch.randint(args.num_classes, (args.batch,))
 
@@ -74,7 +99,7 @@ def main():
     infer_s = time_per_call(infer, args.warmup, args.steps)
 
     for name, p in model.named_parameters():
-        p.requires_grad_(name.startswith("head."))
+        p.requires_grad_(name.startswith("head.") or ".linear." in name)
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
 
@@ -86,9 +111,10 @@ def main():
     train_s = time_per_call(train, args.warmup, args.steps)
     print(json.dumps({
         "impl": "pytorch-eager", "torch_version": torch.__version__, "model": args.model,
-        "method": "none", "batch": args.batch, "steps": args.steps,
+        "method": args.method, "batch": args.batch, "steps": args.steps,
         "threads": torch.get_num_threads(), "blas_core": blas_core(),
         "train_img_per_s": args.batch / train_s, "infer_img_per_s": args.batch / infer_s,
+        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 

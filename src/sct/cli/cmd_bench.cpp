@@ -1,20 +1,22 @@
 // `sct bench`: inference and training-step throughput of a method on synthetic data, after warm-up.
-#include <chrono>
-#include <iomanip>
-#include <iostream>
-
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
 #include <c10/core/InferenceMode.h>
-#include <nlohmann/json.hpp>
 #include <torch/cuda.h>
 #include <torch/optim/adamw.h>
 #include <torch/version.h>
 
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
 #include "sct/cli/commands.h"
 #include "sct/cli/model_flags.h"
+#include "sct/cli/sct_flags.h"
 #include "sct/peft/peft_method.h"
+#include "sct/peft/sct_method.h"
 #include "sct/runtime/memory.h"
 
 namespace sct::cli {
@@ -22,6 +24,7 @@ namespace {
 
 struct BenchFlags {
   ModelFlags model;
+  SctFlags sct;
   std::string method = "none";
   int64_t batch = 16, steps = 5, warmup = 1;
   bool json = false;
@@ -46,7 +49,17 @@ void run_bench(BenchFlags flags) {
   BuiltModel built = build_model(flags.model, std::cerr);
   auto& model = *built.model;
   const VitConfig& cfg = model.config();
-  auto method = make_peft_method(flags.method);
+  std::unique_ptr<PeftMethod> method;
+  if (flags.method == "sct") {
+    // Which channels does not change the cost: a seeded random set of the requested K, without data.
+    SelectionOptions options = flags.sct.selection_options(cfg.depth, flags.model.runtime.seed);
+    options.strategy = "random";
+    method = std::make_unique<SctMethod>(
+        select_channels(built.model, cfg.num_classes, options, [](at::Tensor&, at::Tensor&) { return false; }),
+        flags.sct.resolved_scale(std::nullopt), flags.sct.scale_on_x);
+  } else {
+    method = make_peft_method(flags.method);
+  }
   method->attach(model);
   const ParameterCount count = count_parameters(model);
   std::cerr << describe(count) << "\n";
@@ -65,7 +78,8 @@ void run_bench(BenchFlags flags) {
 
   model.train();
   std::vector<at::Tensor> trainable;
-  for (const auto& p : model.parameters()) if (p.requires_grad()) trainable.push_back(p);
+  for (const auto& p : model.parameters())
+    if (p.requires_grad()) trainable.push_back(p);
   torch::optim::AdamW optimizer(trainable, torch::optim::AdamWOptions(1e-3));
   const double train_s = time_per_call(
       [&] {
@@ -76,9 +90,12 @@ void run_bench(BenchFlags flags) {
       flags.warmup, flags.steps, built.device);
 
   const nlohmann::json j = {
-      {"model", cfg.name},           {"method", method->name()},
-      {"batch", flags.batch},        {"steps", flags.steps},
-      {"img_size", cfg.img_size},    {"device", built.device.str()},
+      {"model", cfg.name},
+      {"method", method->name()},
+      {"batch", flags.batch},
+      {"steps", flags.steps},
+      {"img_size", cfg.img_size},
+      {"device", built.device.str()},
       {"threads", at::get_num_threads()},
       {"train_img_per_s", double(flags.batch) / train_s},
       {"infer_img_per_s", double(flags.batch) / infer_s},
@@ -95,10 +112,8 @@ void run_bench(BenchFlags flags) {
   }
   std::cout << std::fixed << std::setprecision(2) << cfg.name << " method " << method->name() << ", batch "
             << flags.batch << ", " << at::get_num_threads() << " threads on " << built.device << "\n"
-            << "  inference  " << j["infer_img_per_s"].get<double>() << " img/s (" << infer_s * 1e3
-            << " ms/batch)\n"
-            << "  training   " << j["train_img_per_s"].get<double>() << " img/s (" << train_s * 1e3
-            << " ms/step)\n"
+            << "  inference  " << j["infer_img_per_s"].get<double>() << " img/s (" << infer_s * 1e3 << " ms/batch)\n"
+            << "  training   " << j["train_img_per_s"].get<double>() << " img/s (" << train_s * 1e3 << " ms/step)\n"
             << "  peak RSS   " << std::setprecision(0) << peak_rss_mb() << " MiB\n";
 }
 
@@ -108,7 +123,9 @@ void add_bench_command(CLI::App& app) {
   auto flags = std::make_shared<BenchFlags>();
   CLI::App* cmd = app.add_subcommand("bench", "time inference and a training step on synthetic data");
   flags->model.add_to(*cmd);
-  cmd->add_option("--method", flags->method, "none (frozen backbone, head trains)")->capture_default_str();
+  cmd->add_option("--method", flags->method, "none (frozen backbone, head trains), linear (the same), sct")
+      ->capture_default_str();
+  flags->sct.add_to(*cmd, /*with_scale=*/true);
   cmd->add_option("--batch", flags->batch, "images per step")->capture_default_str();
   cmd->add_option("--steps", flags->steps, "timed steps")->capture_default_str();
   cmd->add_option("--warmup", flags->warmup, "untimed steps first")->capture_default_str();

@@ -1,8 +1,7 @@
 // `sct convert`: any supported checkpoint -> safetensors under timm names.
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "sct/cli/commands.h"
 #include "sct/io/checkpoint.h"
@@ -18,9 +17,9 @@ struct ConvertFlags {
 void run_convert(const ConvertFlags& flags) {
   LoadReport report;
   const TensorMap state = read_vit_checkpoint(flags.input, &report);
-  save_safetensors(flags.output, state,
-                   {{"format", "pt"}, {"source", std::filesystem::path(flags.input).filename().string()},
-                    {"converted_by", "sct"}});
+  save_safetensors(
+      flags.output, state,
+      {{"format", "pt"}, {"source", std::filesystem::path(flags.input).filename().string()}, {"converted_by", "sct"}});
   int64_t params = 0;
   for (const auto& kv : state) params += kv.second.numel();
   std::cout << "wrote " << flags.output << ": " << state.size() << " tensors, " << params << " values (from "

@@ -1,17 +1,18 @@
 // `sct features`: CLS features (and optionally every block's residual stream and the logits) of a
 // normalised input tensor, so other tools can check sct's numerics against theirs.
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include <ATen/ATen.h>
-#include <CLI/CLI.hpp>
-#include <torch/csrc/autograd/grad_mode.h>
-
 #include "sct/cli/commands.h"
 #include "sct/cli/model_flags.h"
+#include "sct/cli/sct_flags.h"
 #include "sct/core/error.h"
 #include "sct/data/normalize.h"
 #include "sct/data/preprocess.h"
@@ -27,27 +28,6 @@ struct FeaturesFlags {
   bool logits = false;
   int64_t batch = 32;
 };
-
-std::vector<int64_t> parse_blocks(const std::string& spec, int64_t depth) {
-  std::vector<int64_t> out;
-  if (spec.empty()) return out;
-  if (spec == "all") {
-    for (int64_t i = 0; i < depth; ++i) out.push_back(i);
-    return out;
-  }
-  std::stringstream ss(spec);
-  for (std::string item; std::getline(ss, item, ',');) {
-    int64_t i = -1;
-    try {
-      i = std::stoll(item);
-    } catch (const std::exception&) {
-      throw Error("--blocks: '" + item + "' is not a block index (use all or i,j,...)");
-    }
-    if (i < 0 || i >= depth) throw Error("--blocks: block " + item + " out of range [0, " + std::to_string(depth) + ")");
-    out.push_back(i);
-  }
-  return out;
-}
 
 // A folder (its .jpg/.jpeg/.png files, sorted) or a list file (one image per line, optionally followed by
 // a label, which is ignored; relative paths are relative to the list's folder).
@@ -100,7 +80,7 @@ void run_features(const FeaturesFlags& flags) {
   const at::Tensor x = read_input(flags, model.config().img_size);
 
   std::vector<std::shared_ptr<StreamRecorderImpl>> recorders;
-  const auto blocks = parse_blocks(flags.blocks, model.depth());
+  const auto blocks = flags.blocks.empty() ? std::vector<int64_t>{} : parse_blocks(flags.blocks, model.depth());
   for (int64_t i : blocks) {
     recorders.push_back(std::make_shared<StreamRecorderImpl>(HookSite::BlockOutput));
     model.block(i).attach("recorder", recorders.back());
@@ -110,7 +90,7 @@ void run_features(const FeaturesFlags& flags) {
   torch::NoGradGuard no_grad;
   for (int64_t start = 0; start < x.size(0); start += flags.batch) {
     const at::Tensor chunk = x.narrow(0, start, std::min(flags.batch, x.size(0) - start)).to(built.device);
-    const at::Tensor tokens = model.forward_features(chunk);                 // (B, N, D)
+    const at::Tensor tokens = model.forward_features(chunk);  // (B, N, D)
     features.push_back(tokens.select(1, 0).cpu());
     if (flags.logits) logits.push_back(model.forward_head(tokens).cpu());
   }
@@ -133,9 +113,9 @@ void add_features_command(CLI::App& app) {
   flags->model.add_to(*cmd);
   auto* input = cmd->add_option("--input", flags->input, "safetensors with a normalised NCHW float tensor 'x'")
                     ->check(CLI::ExistingFile);
-  auto* images = cmd->add_option("--images", flags->images,
-                                 "image folder, or list file (one path per line, optional label)")
-                     ->check(CLI::ExistingPath);
+  auto* images =
+      cmd->add_option("--images", flags->images, "image folder, or list file (one path per line, optional label)")
+          ->check(CLI::ExistingPath);
   input->excludes(images);
   cmd->add_option("--mean", flags->mean, "--images: per-channel mean (default ImageNet)");
   cmd->add_option("--std", flags->std, "--images: per-channel std (default ImageNet)");

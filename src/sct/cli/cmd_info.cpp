@@ -1,12 +1,12 @@
 // `sct info`: what this machine gives sct, so that slow runs can be explained before they start.
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include <CLI/CLI.hpp>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-
-#include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <torch/version.h>
 
 #include "sct/cli/commands.h"
 #include "sct/runtime/blas.h"

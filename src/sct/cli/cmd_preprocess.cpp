@@ -1,9 +1,8 @@
 // `sct preprocess`: images -> the normalised NCHW float32 tensor the model would see, as safetensors
 // (key `x`), so the image pipeline can be checked against PIL + torchvision outside sct.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
 
 #include "sct/cli/commands.h"
 #include "sct/data/normalize.h"

@@ -12,5 +12,9 @@ void add_convert_command(CLI::App& app);
 void add_features_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_preprocess_command(CLI::App& app);
+void add_select_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 
 }  // namespace sct::cli

@@ -1,8 +1,8 @@
 // sct: Salient Channel Tuning for vision transformers (arXiv 2309.08513), from the command line.
-#include <iostream>
+#include <c10/util/Exception.h>
 
 #include <CLI/CLI.hpp>
-#include <c10/util/Exception.h>
+#include <iostream>
 
 #include "sct/cli/commands.h"
 #include "sct/core/error.h"
@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   sct::cli::add_convert_command(app);
   sct::cli::add_features_command(app);
   sct::cli::add_preprocess_command(app);
+  sct::cli::add_select_command(app);
+  sct::cli::add_train_command(app);
+  sct::cli::add_eval_command(app);
+  sct::cli::add_predict_command(app);
   sct::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

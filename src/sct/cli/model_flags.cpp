@@ -1,9 +1,9 @@
 #include "sct/cli/model_flags.h"
 
-#include <ostream>
-
 #include <ATen/ATen.h>
+
 #include <CLI/CLI.hpp>
+#include <ostream>
 
 #include "sct/core/error.h"
 #include "sct/runtime/device.h"
@@ -35,8 +35,7 @@ void ModelFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--depth", depth, "custom: number of blocks");
   cmd.add_option("--heads", heads, "custom: attention heads");
   cmd.add_option("--mlp-ratio", mlp_ratio, "custom: MLP hidden size / width")->capture_default_str();
-  cmd.add_option("--checkpoint", checkpoint, "weights: Google .npz or timm/HF .safetensors")
-      ->check(CLI::ExistingFile);
+  cmd.add_option("--checkpoint", checkpoint, "weights: Google .npz or timm/HF .safetensors")->check(CLI::ExistingFile);
   cmd.add_flag("--allow-unexpected", allow_unexpected, "ignore checkpoint tensors the model has no place for");
 }
 
@@ -51,8 +50,7 @@ VitConfig ModelFlags::config() const {
     cfg.heads = heads;
     cfg.mlp_ratio = mlp_ratio;
   } else {
-    if (patch || width || depth || heads)
-      throw Error("--patch/--width/--depth/--heads only apply to --model custom");
+    if (patch || width || depth || heads) throw Error("--patch/--width/--depth/--heads only apply to --model custom");
     cfg = vit_config(model);
   }
   if (img_size > 0) cfg.img_size = img_size;
@@ -66,15 +64,15 @@ BuiltModel build_model(const ModelFlags& flags, std::ostream& log) {
   built.device = flags.runtime.apply();
   const VitConfig cfg = flags.config();
   built.model = VisionTransformer(cfg);
-  log << "model " << cfg.name << ": " << cfg.img_size << "px, patch " << cfg.patch_size << ", width "
-      << cfg.width << ", depth " << cfg.depth << ", heads " << cfg.heads << ", classes " << cfg.num_classes
-      << "; device " << built.device << ", " << at::get_num_threads() << " threads\n";
+  log << "model " << cfg.name << ": " << cfg.img_size << "px, patch " << cfg.patch_size << ", width " << cfg.width
+      << ", depth " << cfg.depth << ", heads " << cfg.heads << ", classes " << cfg.num_classes << "; device "
+      << built.device << ", " << at::get_num_threads() << " threads\n";
   if (!flags.checkpoint.empty()) {
     LoadOptions opts;
     opts.allow_unexpected = flags.allow_unexpected;
     built.load = load_vit_checkpoint(*built.model, flags.checkpoint, opts);
-    log << "loaded " << built.load.loaded.size() << " tensors from " << flags.checkpoint << " ("
-        << built.load.format << ")";
+    log << "loaded " << built.load.loaded.size() << " tensors from " << flags.checkpoint << " (" << built.load.format
+        << ")";
     if (built.load.pos_embed_resampled) log << ", position embedding resampled to " << cfg.grid() << "x" << cfg.grid();
     if (!built.load.head_loaded) log << ", new head";
     log << "\n";

@@ -1,10 +1,10 @@
 // The flags every command that builds a model shares, and the code that turns them into a model.
 #pragma once
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <iosfwd>
 #include <string>
-
-#include <c10/core/Device.h>
 
 #include "sct/io/checkpoint.h"
 #include "sct/model/vision_transformer.h"
@@ -29,7 +29,7 @@ struct RuntimeFlags {
 struct ModelFlags {
   RuntimeFlags runtime;
   std::string model = "vit_base_patch16_224";
-  int64_t img_size = 0, num_classes = -1;  // 0 / -1 = the named config's value
+  int64_t img_size = 0, num_classes = -1;              // 0 / -1 = the named config's value
   int64_t patch = 0, width = 0, depth = 0, heads = 0;  // for --model custom
   double mlp_ratio = 4.0;
   std::string checkpoint;

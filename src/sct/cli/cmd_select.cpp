@@ -1,0 +1,70 @@
+// `sct select`: the class-aware channel selection (CAIS) on its own: one pass of the frozen backbone
+// over a task's training split, a selection file for `sct train --selection`, and its heatmap.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "sct/cli/commands.h"
+#include "sct/cli/model_flags.h"
+#include "sct/cli/sct_flags.h"
+#include "sct/cli/task_data.h"
+#include "sct/model/backbone_fingerprint.h"
+#include "sct/peft/selection_heatmap.h"
+
+namespace sct::cli {
+namespace {
+
+struct SelectFlags {
+  ModelFlags model;
+  TaskFlags task;
+  SctFlags sct;
+  std::string split = "train800val200";
+  std::string normalization = "imagenet";
+  std::string out, heatmap;
+};
+
+void run_select(SelectFlags flags) {
+  const TaskData data(flags.task);
+  flags.model.num_classes = data.num_classes();
+  BuiltModel built = build_model(flags.model, std::cerr);
+  const VitConfig& cfg = built.model->config();
+  const auto cache = data.cache(parse_vtab_split(flags.split), cfg.img_size);
+  const Normalization norm =
+      flags.normalization == "inception" ? Normalization::inception() : Normalization::imagenet();
+  Selection s = select_on(built.model, *cache, data.num_classes(),
+                          flags.sct.selection_options(cfg.depth, flags.model.runtime.seed), norm,
+                          flags.sct.select_batch, std::cerr);
+  s.backbone_name = flags.model.checkpoint.empty() ? cfg.name + " (random init)" : flags.model.checkpoint;
+  s.backbone_sha256 = backbone_fingerprint(*built.model);
+  s.dataset = data.name() + "/" + flags.split;
+  s.save(flags.out);
+  std::cout << "wrote " << flags.out << " (" << s.blocks.size() << " blocks, K " << flags.sct.k << ")\n";
+  if (!flags.heatmap.empty()) {
+    write_selection_heatmap(s, flags.heatmap);
+    std::cout << "wrote " << flags.heatmap << "\n";
+  }
+}
+
+}  // namespace
+
+void add_select_command(CLI::App& app) {
+  auto flags = std::make_shared<SelectFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "select",
+      "Rank every channel of every block by the class-aware importance score on a task's training split and keep "
+      "the top K (SCT's channel selection). Example:\n"
+      "  sct select --task fashion-mnist-1k --checkpoint ViT-B_16.npz --out sel.json --heatmap sel.png");
+  flags->model.add_to(*cmd);
+  flags->task.add_to(*cmd);
+  flags->sct.add_to(*cmd, /*with_scale=*/false);
+  cmd->add_option("--split", flags->split, "training split to score on")
+      ->check(CLI::IsMember({"train800", "val200", "train800val200"}))
+      ->capture_default_str();
+  cmd->add_option("--normalization", flags->normalization, "imagenet (the reference's) or inception (0.5/0.5)")
+      ->check(CLI::IsMember({"imagenet", "inception"}))
+      ->capture_default_str();
+  cmd->add_option("--out", flags->out, "selection file to write (JSON)")->required();
+  cmd->add_option("--heatmap", flags->heatmap, "PNG of the scores, selected channels marked (paper Fig. 3)");
+  cmd->callback([flags] { run_select(*flags); });
+}
+
+}  // namespace sct::cli

@@ -1,0 +1,143 @@
+// SCT end to end from the command line, as a user runs it: select -> train -> eval -> predict on
+// fashion-mnist-1k (Debian's Fashion-MNIST) with the 12-block fixture ViT (width 24, so K = 3).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "sct/io/safetensors.h"
+#include "test_util.h"
+
+namespace sct {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kCheckpoint = test::fixture("vit_d12_w24_h3.npz");
+const std::string kModel =
+    "--model custom --patch 8 --width 24 --depth 12 --heads 3 --img-size 32 --checkpoint " + kCheckpoint;
+const std::string kTask = "--task fashion-mnist-1k";
+
+json last_json_line(const std::string& output) {
+  std::istringstream in(output);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty() && line.front() == '{') last = line;
+  return json::parse(last);
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+TEST(SctCli, SelectTrainEvalPredictOnFashionMnist1k) {
+  test::ScratchDir dir;
+  const std::string sel = dir.file("sel.json"), png = dir.file("sel.png"), run = dir.file("run");
+
+  // Selection on its own: 12 blocks, K = 24 / 8 = 3 ascending channels each, scores for the heatmap.
+  auto r = test::run_cli("select " + kTask + " " + kModel + " --out " + sel + " --heatmap " + png);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json s = read_json(sel);
+  EXPECT_EQ(s["num_images"], 1000);
+  EXPECT_EQ(s["class_counts"], std::vector<int64_t>(10, 100));
+  EXPECT_EQ(s["k"], std::vector<int64_t>(12, 3));
+  for (const auto& idx : s["parts"][0]["indices"]) {
+    ASSERT_EQ(idx.size(), 3u);
+    EXPECT_LT(idx[0].get<int>(), idx[1].get<int>());
+    EXPECT_LT(idx[1].get<int>(), idx[2].get<int>());
+  }
+  EXPECT_GT(fs::file_size(png), 500u);
+
+  // Training selects by itself (the same channels as `select`) unless given a file.
+  r = test::run_cli("train " + kTask + " " + kModel + " --epochs 10 --set warmup_epochs=1 --set lr=0.01 --out " + run +
+                    " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json result = last_json_line(r.output);
+  EXPECT_EQ(read_json(run + "/selection.json")["parts"][0]["indices"], s["parts"][0]["indices"]);
+  EXPECT_EQ(result["trainable_params"], 12 * (3 * 3 + 3));
+  EXPECT_EQ(result["head_params"], 24 * 10 + 10);
+  // Ten balanced classes: chance is 10%; ten epochs on the (random-weight) fixture backbone reach about 47%.
+  const double acc = result["test_acc"].get<double>();
+  EXPECT_GT(acc, 30.0) << r.output;
+  EXPECT_FALSE(result["optimistic"].get<bool>());
+  EXPECT_EQ(read_json(run + "/config.json")["epochs"], 10);
+  EXPECT_TRUE(fs::exists(run + "/metrics.csv"));
+
+  // The task folder: two files; its tensors are the SCT modules, their indices and the head.
+  const std::string task = run + "/task";
+  const json cfg = read_json(task + "/adapter_config.json");
+  EXPECT_EQ(cfg["method"]["name"], "sct");
+  EXPECT_EQ(cfg["class_names"][0], "T-shirt/top");
+  const TensorMap tensors = load_safetensors(task + "/adapter_model.safetensors");
+  EXPECT_EQ(tensors.size(), 12u * 3 + 2);
+  EXPECT_EQ(tensors.at("blocks.11.sct.attn.linear.weight").sizes(), (std::vector<int64_t>{3, 3}));
+  EXPECT_EQ(tensors.at("head.weight").sizes(), (std::vector<int64_t>{10, 24}));
+
+  // Loading it on the same backbone reproduces the run's test accuracy exactly.
+  r = test::run_cli("eval --task-dir " + task + " --checkpoint " + kCheckpoint + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json ev = last_json_line(r.output);
+  EXPECT_EQ(ev["total"], 10000);
+  EXPECT_EQ(ev["top1"].get<double>(), acc);
+
+  // Another backbone (here: random weights) is refused unless forced.
+  r = test::run_cli("eval --task-dir " + task + " --json");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("fingerprint"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--force"), std::string::npos) << r.output;
+  r = test::run_cli("eval --task-dir " + task + " --force --split val200 --json");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+
+  // Predict: the five most likely classes, sorted, probabilities in (0, 1].
+  const std::string image = test::fixture("images/gray_31x29.jpg");
+  r = test::run_cli("predict --task-dir " + task + " --checkpoint " + kCheckpoint + " --json " + image);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json p = last_json_line(r.output);
+  ASSERT_EQ(p["top"].size(), 5u);
+  double total = 0.0;
+  for (size_t i = 0; i < 5; ++i) {
+    const double prob = p["top"][i]["prob"].get<double>();
+    EXPECT_GT(prob, 0.0);
+    if (i > 0) EXPECT_LE(prob, p["top"][i - 1]["prob"].get<double>());
+    total += prob;
+  }
+  EXPECT_LE(total, 1.0 + 1e-6);
+}
+
+TEST(SctCli, LinearProbeRerunAndBadInput) {
+  test::ScratchDir dir;
+  // A linear probe trains the head only and writes the same kind of task folder.
+  auto r = test::run_cli("train " + kTask + " " + kModel + " --method linear --epochs 1 --out " + dir.file("lin") +
+                         " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(last_json_line(r.output)["trainable_params"], 0);
+  EXPECT_EQ(read_json(dir.file("lin/task/adapter_config.json"))["method"]["name"], "linear");
+
+  // The same run folder again without --resume is refused, and nothing in it is lost.
+  r = test::run_cli("train " + kTask + " " + kModel + " --method linear --epochs 1 --out " + dir.file("lin"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("resume"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir.file("lin/task/adapter_model.safetensors")));
+
+  // Bad input: unknown task, a task without --data, an unknown position, a corrupt selection file.
+  r = test::run_cli("train --task nonexistent --data " + dir.file("nowhere") + " " + kModel + " --out " +
+                    dir.file("x"));
+  EXPECT_NE(r.exit_code, 0);
+  r = test::run_cli("train --task cifar100 " + kModel + " --out " + dir.file("x"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--data"), std::string::npos) << r.output;
+  r = test::run_cli("select " + kTask + " " + kModel + " --position nowhere --out " + dir.file("s.json"));
+  EXPECT_NE(r.exit_code, 0);
+  std::ofstream(dir.file("bad.json")) << "{\"format\": \"sct-channel-selection\"";
+  r = test::run_cli("train " + kTask + " " + kModel + " --selection " + dir.file("bad.json") + " --out " +
+                    dir.file("y"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("bad.json"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace sct
