@@ -5,13 +5,13 @@
 // consumed (`input`) and produced (`output`) and returns the tensor that replaces `output`.
 // Observers return `output` unchanged.
 #pragma once
+#include <torch/nn/module.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <torch/nn/module.h>
 
 namespace sct {
 
@@ -32,11 +32,17 @@ enum class HookSite : int {
 
 constexpr uint32_t site_bit(HookSite s) { return 1u << static_cast<int>(s); }
 
+class BlockImpl;
+
 class BlockHookImpl : public torch::nn::Module {
  public:
   // Bitmask of the sites this hook wants (site_bit(...) | ...).
   virtual uint32_t sites() const = 0;
   virtual at::Tensor apply(HookSite site, const at::Tensor& input, at::Tensor output) = 0;
+  // Whether merge_into can fold the hook into `block`'s own weights, so that the block computes the
+  // same without it (LoRA, SSF). Hooks that cannot (the default) are never asked to.
+  virtual bool mergeable() const { return false; }
+  virtual void merge_into(BlockImpl& block) {}
 };
 
 // The hooks of one block, in attachment order, with a mask so that sites nobody uses cost nothing.

@@ -1,24 +1,151 @@
 #include "sct/peft/peft_method.h"
 
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/peft/adapter.h"
+#include "sct/peft/adaptformer.h"
+#include "sct/peft/bias_tuning.h"
+#include "sct/peft/full_finetune.h"
 #include "sct/peft/linear_probe.h"
+#include "sct/peft/lora.h"
+#include "sct/peft/per_block_method.h"
 #include "sct/peft/sct_method.h"
+#include "sct/peft/ssf.h"
+#include "sct/peft/vpt.h"
 
 namespace sct {
 
-std::unique_ptr<PeftMethod> make_peft_method(const std::string& name) {
-  if (name == "none" || name == "linear") return std::make_unique<LinearProbe>();
-  throw Error("unknown method '" + name + "'; known: none (= linear)");
+namespace {
+
+using nlohmann::json;
+
+// The methods that plug into the backbone, their options with defaults, and how each is built.
+struct MethodSpec {
+  const char* name;
+  json defaults;
+  std::function<std::unique_ptr<PeftMethod>(const json& config)> make;
+};
+
+template <typename Hook>
+std::unique_ptr<PeftMethod> per_block(const json& config,
+                                      std::function<Hook(const VitConfig&, const at::TensorOptions&)> make) {
+  return std::make_unique<PerBlockMethod>(
+      config,
+      [make](const VitConfig& cfg, int64_t, const at::TensorOptions& options) { return make(cfg, options).ptr(); });
 }
 
-std::unique_ptr<PeftMethod> make_peft_method(const nlohmann::json& config) {
-  const std::string name = config.is_object() ? config.value("name", "") : "";
-  if (name == "sct") return SctMethod::from_config(config);
-  if (name == "linear" || name == "none") return make_peft_method(name);
-  throw Error("unknown method configuration " + config.dump() + "; known names: linear, sct");
+const std::vector<MethodSpec>& registry() {
+  static const std::vector<MethodSpec> specs = {
+      {"linear", json::object(), [](const json&) { return std::make_unique<LinearProbe>(); }},
+      {"full", json::object(), [](const json&) { return std::make_unique<FullFinetune>(); }},
+      {"bias", json::object(), [](const json&) { return std::make_unique<BiasTuning>(); }},
+      {"lora",
+       {{"rank", 8}, {"alpha", 8.0}},
+       [](const json& c) {
+         const int64_t rank = c.at("rank").get<int64_t>();
+         const double alpha = c.at("alpha").get<double>();
+         return per_block<Lora>(
+             c, [=](const VitConfig& cfg, const at::TensorOptions& o) { return Lora(cfg.width, rank, alpha, o); });
+       }},
+      {"adapter",
+       {{"bottleneck", 8}, {"placement", "both"}},
+       [](const json& c) {
+         const int64_t hidden = c.at("bottleneck").get<int64_t>();
+         const std::string placement = c.at("placement").get<std::string>();
+         return per_block<Adapter>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
+           return Adapter(cfg.width, hidden, placement, o);
+         });
+       }},
+      {"adaptformer",
+       {{"bottleneck", 64}, {"scale", 0.1}},
+       [](const json& c) {
+         const int64_t hidden = c.at("bottleneck").get<int64_t>();
+         const double scale = c.at("scale").get<double>();
+         return per_block<AdaptFormer>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
+           return AdaptFormer(cfg.width, hidden, scale, o);
+         });
+       }},
+      {"ssf", json::object(),
+       [](const json& c) {
+         return per_block<Ssf>(
+             c, [](const VitConfig& cfg, const at::TensorOptions& o) { return Ssf(cfg.width, cfg.mlp_hidden(), o); });
+       }},
+      {"vpt",
+       {{"length", 10}},
+       [](const json& c) {
+         const int64_t length = c.at("length").get<int64_t>();
+         return per_block<Vpt>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
+           return Vpt(cfg.width, cfg.patch_size, length, o);
+         });
+       }},
+  };
+  return specs;
+}
+
+std::string known_names() {
+  std::string names = "sct";
+  for (const auto& spec : registry()) names += std::string(", ") + spec.name;
+  return names;
+}
+
+}  // namespace
+
+std::vector<std::string> peft_method_names() {
+  std::vector<std::string> names{"sct"};
+  for (const auto& spec : registry()) names.push_back(spec.name);
+  return names;
+}
+
+std::unique_ptr<PeftMethod> make_peft_method(const std::string& name) { return make_peft_method(json{{"name", name}}); }
+
+std::unique_ptr<PeftMethod> make_peft_method(const json& config) {
+  std::string name = config.is_object() ? config.value("name", "") : "";
+  if (name == "none") name = "linear";
+  if (name == "sct") {
+    if (!config.contains("selection"))
+      throw Error("method sct needs a channel selection from data: use sct train (or sct select) on a task");
+    return SctMethod::from_config(config);
+  }
+  for (const auto& spec : registry()) {
+    if (name != spec.name) continue;
+    json full = spec.defaults;
+    full["name"] = name;
+    for (const auto& item : config.items()) {
+      if (item.key() == "name") continue;
+      if (!spec.defaults.contains(item.key())) {
+        std::string known;
+        for (const auto& d : spec.defaults.items()) known += (known.empty() ? "" : ", ") + d.key();
+        throw Error("method " + name + " has no option '" + item.key() + "'" +
+                    (known.empty() ? std::string(" (it takes none)") : "; its options: " + known));
+      }
+      if (item.value().type_name() != std::string(spec.defaults.at(item.key()).type_name()) &&
+          !(item.value().is_number() && spec.defaults.at(item.key()).is_number()))
+        throw Error("method " + name + ": option '" + item.key() + "' must be a " +
+                    spec.defaults.at(item.key()).type_name() + ", got " + item.value().dump());
+      full[item.key()] = item.value();
+    }
+    try {
+      return spec.make(full);
+    } catch (const json::exception& e) {
+      throw Error("method " + name + ": " + e.what());
+    }
+  }
+  throw Error("unknown method " + (name.empty() ? config.dump() : "'" + name + "'") + "; known: " + known_names());
+}
+
+json method_config(const std::string& name, const std::vector<std::string>& options) {
+  json config = {{"name", name}};
+  for (const std::string& assignment : options) {
+    const size_t eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0) throw Error("method option '" + assignment + "' is not key=value");
+    const std::string value = assignment.substr(eq + 1);
+    json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
+    config[assignment.substr(0, eq)] = parsed.is_discarded() ? json(value) : parsed;
+  }
+  return config;
 }
 
 void freeze_all_but_head(VisionTransformerImpl& model) {

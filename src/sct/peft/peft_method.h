@@ -22,11 +22,16 @@ class PeftMethod {
   virtual nlohmann::json config() const = 0;
 };
 
-// Methods that need no data to set up: "none" (alias "linear": the head only).
-std::unique_ptr<PeftMethod> make_peft_method(const std::string& name);
-// Any method from its config() (e.g. read back from a task file). Throws sct::Error for an unknown
-// name or a malformed config.
+// Every method name: sct, linear (alias none), full, bias, lora, adapter, adaptformer, ssf, vpt.
+std::vector<std::string> peft_method_names();
+// A method from its config() ({"name": ..., options}); options left out take their defaults
+// (lora rank 8 alpha 8; adapter bottleneck 8 placement both; adaptformer bottleneck 64 scale 0.1;
+// vpt length 10). Unknown names or options throw sct::Error. sct needs its "selection" (made from data).
 std::unique_ptr<PeftMethod> make_peft_method(const nlohmann::json& config);
+std::unique_ptr<PeftMethod> make_peft_method(const std::string& name);
+inline std::unique_ptr<PeftMethod> make_peft_method(const char* name) { return make_peft_method(std::string(name)); }
+// {"name": name} plus "key=value" options (values parsed as JSON where they are, else strings).
+nlohmann::json method_config(const std::string& name, const std::vector<std::string>& options);
 
 // Sets requires_grad on every parameter: true for the head, false for the rest.
 void freeze_all_but_head(VisionTransformerImpl& model);

@@ -1,0 +1,14 @@
+#include "sct/peft/per_block_method.h"
+
+namespace sct {
+
+PerBlockMethod::PerBlockMethod(nlohmann::json config, HookFactory make_hook)
+    : config_(std::move(config)), make_hook_(std::move(make_hook)) {}
+
+void PerBlockMethod::attach(VisionTransformerImpl& model) {
+  freeze_all_but_head(model);
+  const auto options = at::TensorOptions().device(model.pos_embed.device()).dtype(model.pos_embed.scalar_type());
+  for (int64_t i = 0; i < model.depth(); ++i) model.block(i).attach(name(), make_hook_(model.config(), i, options));
+}
+
+}  // namespace sct

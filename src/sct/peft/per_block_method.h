@@ -1,0 +1,32 @@
+// A PEFT method made of one hook per block (LoRA, Adapter, AdaptFormer, SSF, VPT): the backbone is
+// frozen, the head and the hooks train. The method's options are its config(), so a task folder
+// rebuilds it; the hooks hold no state beyond their parameters.
+#pragma once
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "sct/model/block_hook.h"
+#include "sct/peft/peft_method.h"
+
+namespace sct {
+
+class PerBlockMethod : public PeftMethod {
+ public:
+  // Builds block `index`'s hook for a model of architecture `cfg`, with parameters placed by `options`.
+  using HookFactory = std::function<std::shared_ptr<BlockHookImpl>(const VitConfig& cfg, int64_t index,
+                                                                   const at::TensorOptions& options)>;
+  // `config`: {"name": ..., options...}; the hook is attached to every block as "<name>".
+  PerBlockMethod(nlohmann::json config, HookFactory make_hook);
+
+  std::string name() const override { return config_.at("name").get<std::string>(); }
+  void attach(VisionTransformerImpl& model) override;
+  nlohmann::json config() const override { return config_; }
+
+ private:
+  nlohmann::json config_;
+  HookFactory make_hook_;
+};
+
+}  // namespace sct

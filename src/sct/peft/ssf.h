@@ -1,0 +1,44 @@
+// SSF (Lian et al. 2022): a learned per-channel scale and shift, y = y * scale + shift, after norm1, qkv,
+// the attention projection, norm2, fc1 and fc2 of every block. scale ~ N(1, 0.02^2), shift ~ N(0, 0.02^2).
+// Tensors blocks.<i>.ssf.<site>.{scale,shift}. Mergeable: each folds into the preceding linear or
+// LayerNorm. (The SSF code also scales the patch embedding and the final norm; these are per-block hooks.)
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <string>
+#include <vector>
+
+#include "sct/model/block_hook.h"
+
+namespace sct {
+
+class ScaleShiftImpl : public torch::nn::Module {
+ public:
+  ScaleShiftImpl(int64_t width, const at::TensorOptions& options);
+  at::Tensor forward(const at::Tensor& y) const { return y * scale + shift; }
+  at::Tensor scale, shift;
+};
+TORCH_MODULE(ScaleShift);
+
+class SsfImpl : public BlockHookImpl {
+ public:
+  SsfImpl(int64_t width, int64_t mlp_hidden, const at::TensorOptions& options);
+  uint32_t sites() const override;
+  at::Tensor apply(HookSite site, const at::Tensor& input, at::Tensor output) override;
+  // Each scale-shift into the layer before it: weight rows (LayerNorm: weight) times scale, bias
+  // times scale plus shift.
+  bool mergeable() const override { return true; }
+  void merge_into(BlockImpl& block) override;
+
+  // site name (norm1, qkv, proj, norm2, fc1, fc2), the hook site, and its scale-shift.
+  struct Part {
+    std::string name;
+    HookSite site;
+    ScaleShift op;
+  };
+  std::vector<Part> parts;
+};
+TORCH_MODULE(Ssf);
+
+}  // namespace sct

@@ -1,0 +1,176 @@
+// The comparison methods (LoRA, Adapter, AdaptFormer, SSF, VPT-deep, BitFit, full, linear) against a
+// PyTorch transcription (tools/make_peft_fixtures.py): logits and the gradients of every trainable
+// tensor and of the images. Then: identity at initialisation, ViT-B/16 trainable counts, configs.
+#include <gtest/gtest.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <nlohmann/json.hpp>
+
+#include "sct/core/error.h"
+#include "sct/io/checkpoint.h"
+#include "sct/io/safetensors.h"
+#include "sct/peft/merge.h"
+#include "sct/peft/peft_method.h"
+#include "test_util.h"
+
+namespace sct {
+namespace {
+
+using nlohmann::json;
+
+// float32 C++ against float64 PyTorch: the generator measures 1e-6 on the logits in float32; each
+// method moves the logits by more than 1e-2.
+constexpr double kTol = 1e-4;
+
+VisionTransformer d2_model() {
+  VitConfig cfg;
+  cfg.name = "vit_d2_w32_h4";
+  cfg.img_size = 32;
+  cfg.patch_size = 8;
+  cfg.width = 32;
+  cfg.depth = 2;
+  cfg.heads = 4;
+  cfg.mlp_ratio = 2.0;
+  cfg.num_classes = 3;
+  VisionTransformer model(cfg);
+  load_vit_checkpoint(*model, test::fixture("vit_d2_w32_h4.safetensors"));
+  model->eval();
+  return model;
+}
+
+struct MethodCase {
+  std::string name;
+  json config;  // the fixture's sizes
+};
+
+void PrintTo(const MethodCase& c, std::ostream* os) { *os << c.name; }
+
+class MethodParity : public testing::TestWithParam<MethodCase> {};
+
+TEST_P(MethodParity, LogitsAndGradientsMatchPyTorch) {
+  const MethodCase& c = GetParam();
+  const TensorMap ref = load_safetensors(test::fixture("peft/methods_d2.safetensors"));
+  VisionTransformer model = d2_model();
+  auto method = make_peft_method(c.config);
+  method->attach(*model);
+  {
+    torch::NoGradGuard no_grad;  // the fixture's values for the method's tensors (BitFit: its biases)
+    for (auto& kv : model->named_parameters())
+      if (ref.count(c.name + "." + kv.key())) kv.value().copy_(ref.at(c.name + "." + kv.key()));
+  }
+  const at::Tensor images = ref.at("images").clone().set_requires_grad(true);
+  const at::Tensor logits = model->forward(images);
+  (logits * ref.at("loss_weights")).sum().backward();
+  EXPECT_LE(test::max_abs_diff(logits, ref.at(c.name + ".logits")), kTol);
+  EXPECT_LE(test::max_abs_diff(images.grad(), ref.at(c.name + ".grad.images")), kTol);
+
+  // Exactly the fixture's trainable tensors train, and their gradients match.
+  size_t expected = 0;
+  for (const auto& kv : ref)
+    if (kv.first.rfind(c.name + ".grad.", 0) == 0 && kv.first != c.name + ".grad.images") ++expected;
+  size_t trainable = 0;
+  for (const auto& kv : model->named_parameters()) {
+    if (!kv.value().requires_grad()) continue;
+    ++trainable;
+    const std::string key = c.name + ".grad." + kv.key();
+    ASSERT_TRUE(ref.count(key)) << kv.key() << " trains but the fixture has no gradient for it";
+    EXPECT_LE(test::max_abs_diff(kv.value().grad(), ref.at(key)), kTol) << kv.key();
+  }
+  EXPECT_EQ(trainable, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, MethodParity,
+                         testing::Values(MethodCase{"lora", {{"name", "lora"}, {"rank", 4}, {"alpha", 8}}},
+                                         MethodCase{"adapter", {{"name", "adapter"}, {"bottleneck", 8}}},
+                                         MethodCase{"adaptformer", {{"name", "adaptformer"}, {"bottleneck", 8}}},
+                                         MethodCase{"ssf", {{"name", "ssf"}}},
+                                         MethodCase{"vpt", {{"name", "vpt"}, {"length", 3}}},
+                                         MethodCase{"bias", {{"name", "bias"}}}),
+                         [](const testing::TestParamInfo<MethodCase>& info) { return info.param.name; });
+
+// Zero-initialised up-projections and LoRA's B = 0 start exactly at the frozen backbone.
+TEST(Methods, IdentityAtInitialisationReproducesTheBackbone) {
+  at::manual_seed(4);
+  const at::Tensor images = at::randn({2, 3, 32, 32});
+  torch::NoGradGuard no_grad;
+  const at::Tensor plain = d2_model()->forward(images);
+  for (const std::string name : {"lora", "adapter", "adaptformer"}) {
+    VisionTransformer model = d2_model();
+    make_peft_method(name)->attach(*model);
+    EXPECT_TRUE(at::equal(model->forward(images), plain)) << name;
+  }
+  for (const std::string name : {"ssf", "vpt"}) {  // random initialisation: they change the output
+    VisionTransformer model = d2_model();
+    make_peft_method(name)->attach(*model);
+    EXPECT_GT(test::max_abs_diff(model->forward(images), plain), 1e-6) << name;
+  }
+}
+
+// ViT-B/16, 100 classes: adapter parameters (head excluded) by method.
+TEST(Methods, TrainableCountsOnVitBase) {
+  VitConfig cfg = vit_config("vit_base_patch16_224");
+  cfg.num_classes = 100;
+  const int64_t head = 768 * 100 + 100;
+  const std::vector<std::pair<json, int64_t>> cases = {
+      {{{"name", "linear"}}, 0},
+      {{{"name", "lora"}}, 294912},                                        // 12 * 2 * (8 * 768 * 2)
+      {{{"name", "adapter"}}, 12 * 2 * (768 * 8 + 8 + 8 * 768 + 768)},     // Houlsby: after attn and MLP
+      {{{"name", "adapter"}, {"placement", "mlp"}}, 12 * 13064},           // 0.16M, the paper's Adapter-8
+      {{{"name", "adaptformer"}}, 12 * (768 * 64 + 64 + 64 * 768 + 768)},  // 1.19M
+      {{{"name", "ssf"}}, 12 * 2 * (4 * 768 + 3 * 768 + 3072)},            // 0.20M
+      {{{"name", "vpt"}}, 12 * 10 * 768},
+      {{{"name", "bias"}}, 768 + 12 * (4 * 768 + 3 * 768 + 3072) + 768},  // 0.10M
+      {{{"name", "full"}}, 85798656},
+  };
+  VisionTransformer model(cfg);  // one model (building ViT-B takes seconds); each method starts bare
+  for (const auto& [config, expected] : cases) {
+    for (int64_t i = 0; i < model->depth(); ++i) model->block(i).detach_all();
+    make_peft_method(config)->attach(*model);
+    const ParameterCount count = count_parameters(*model);
+    EXPECT_EQ(count.trainable - count.trainable_head, expected) << config.dump();
+    EXPECT_EQ(count.trainable_head, head) << config.dump();
+  }
+}
+
+TEST(Methods, ConfigsRoundTripAndBadOptionsAreClearErrors) {
+  const auto lora = make_peft_method(method_config("lora", {"rank=4"}));
+  EXPECT_EQ(lora->config(), (json{{"name", "lora"}, {"rank", 4}, {"alpha", 8.0}}));
+  EXPECT_EQ(make_peft_method(lora->config())->config(), lora->config());
+  EXPECT_EQ(make_peft_method("none")->name(), "linear");
+  EXPECT_EQ(method_config("adapter", {"placement=mlp"})["placement"], "mlp");
+
+  test::expect_error([] { make_peft_method("loar"); }, {"unknown method 'loar'", "lora", "vpt"});
+  test::expect_error([] { make_peft_method(method_config("lora", {"rnk=4"})); }, {"no option 'rnk'", "rank"});
+  test::expect_error([] { make_peft_method(method_config("lora", {"rank=four"})); }, {"'rank'", "number"});
+  test::expect_error([] { make_peft_method(method_config("lora", {"rank"})); }, {"key=value"});
+  test::expect_error([] { make_peft_method("sct"); }, {"selection"});
+  VisionTransformer model = d2_model();
+  test::expect_error([&] { make_peft_method(method_config("adapter", {"placement=ffn"}))->attach(*model); },
+                     {"placement"});
+}
+
+// LoRA and SSF fold into the backbone's weights: the merged plain ViT computes the same logits.
+TEST(Methods, MergedLoraAndSsfMatchTheUnmergedModel) {
+  const TensorMap ref = load_safetensors(test::fixture("peft/methods_d2.safetensors"));
+  const at::Tensor images = ref.at("images");
+  for (const json& config : {json{{"name", "lora"}, {"rank", 4}, {"alpha", 8}}, json{{"name", "ssf"}}}) {
+    const std::string name = config["name"];
+    VisionTransformer model = d2_model();
+    make_peft_method(config)->attach(*model);
+    torch::NoGradGuard no_grad;
+    for (auto& kv : model->named_parameters())
+      if (ref.count(name + "." + kv.key())) kv.value().copy_(ref.at(name + "." + kv.key()));
+    const at::Tensor unmerged = model->forward(images);
+    merge_hooks(*model);
+    for (int64_t i = 0; i < model->depth(); ++i) EXPECT_TRUE(model->block(i).hook_names().empty());
+    EXPECT_LE(test::max_abs_diff(model->forward(images), unmerged), 1e-5) << name;
+    EXPECT_LE(test::max_abs_diff(unmerged, ref.at(name + ".logits")), kTol) << name;
+  }
+  VisionTransformer adapter = d2_model();
+  make_peft_method("adapter")->attach(*adapter);
+  test::expect_error([&] { merge_hooks(*adapter); }, {"block 0", "'adapter'", "cannot be merged"});
+  EXPECT_EQ(adapter->block(0).hook_names().size(), 1u);  // left as it was
+}
+
+}  // namespace
+}  // namespace sct
