@@ -105,7 +105,7 @@ TEST(Cli, BadInputFailsWithAClearMessage) {
               "has no tensor named 'x'");
   expect_fail("features " + kD12 + " --input " + test::fixture("vit_d12_w24_h3.io_48.safetensors") +
                   " --blocks 12 --out " + dir.file("x"),
-              "block 12 out of range");
+              "'12' is not a block in [0, 12)");
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ struct BenchFlags {
   ModelFlags model;
   SctFlags sct;
   std::string method = "none";
+  std::vector<std::string> method_options;
   int64_t batch = 16, steps = 5, warmup = 1;
   bool json = false;
 };
@@ -58,7 +59,7 @@ void run_bench(BenchFlags flags) {
         select_channels(built.model, cfg.num_classes, options, [](at::Tensor&, at::Tensor&) { return false; }),
         flags.sct.resolved_scale(std::nullopt), flags.sct.scale_on_x);
   } else {
-    method = make_peft_method(flags.method);
+    method = make_peft_method(method_config(flags.method, flags.method_options));
   }
   method->attach(model);
   const ParameterCount count = count_parameters(model);
@@ -123,8 +124,10 @@ void add_bench_command(CLI::App& app) {
   auto flags = std::make_shared<BenchFlags>();
   CLI::App* cmd = app.add_subcommand("bench", "time inference and a training step on synthetic data");
   flags->model.add_to(*cmd);
-  cmd->add_option("--method", flags->method, "none (frozen backbone, head trains), linear (the same), sct")
+  cmd->add_option("--method", flags->method,
+                  "none / linear (frozen backbone, head trains), sct, full, bias, lora, adapter, adaptformer, ssf, vpt")
       ->capture_default_str();
+  cmd->add_option("--method-option", flags->method_options, "a comparison method's option, e.g. rank=8");
   flags->sct.add_to(*cmd, /*with_scale=*/true);
   cmd->add_option("--batch", flags->batch, "images per step")->capture_default_str();
   cmd->add_option("--steps", flags->steps, "timed steps")->capture_default_str();

@@ -1,9 +1,12 @@
 // `sct train`: channel selection (unless a selection file is given), training by the task's recipe and
 // protocol, test accuracy, and the task folder (adapter_config.json + adapter_model.safetensors).
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -18,6 +21,7 @@
 #include "sct/peft/sct_method.h"
 #include "sct/peft/selection_heatmap.h"
 #include "sct/peft/task_dir.h"
+#include "sct/runtime/memory.h"
 #include "sct/train/protocol.h"
 #include "sct/train/recipe.h"
 
@@ -31,6 +35,7 @@ struct TrainFlags {
   TaskFlags task;
   SctFlags sct;
   std::string method = "sct";
+  std::vector<std::string> method_options;
   std::string selection;  // a file from `sct select`
   std::string recipe;     // "" = the task's recipe when there is one; "none"; a name or a .json
   std::string protocol;
@@ -60,6 +65,22 @@ TrainConfig resolve_config(const TrainFlags& flags, const std::string& task, std
   return config;
 }
 
+// Inference time of the trained model, per image, in batches of 32 synthetic images (the fastest of 3).
+double inference_ms_per_image(VisionTransformerImpl& model, const VitConfig& cfg, const c10::Device& device) {
+  constexpr int64_t kBatch = 32;
+  const at::Tensor images =
+      at::randn({kBatch, cfg.in_chans, cfg.img_size, cfg.img_size}, at::TensorOptions().device(device));
+  model.eval();
+  double best = 1e30;
+  for (int r = 0; r < 3; ++r) {
+    c10::InferenceMode guard;
+    const auto t = std::chrono::steady_clock::now();
+    model.forward(images).to(at::kCPU);  // the copy waits for an asynchronous device
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  }
+  return 1e3 * best / double(kBatch);
+}
+
 void run_train(TrainFlags flags) {
   const TaskData data(flags.task);
   std::optional<VtabRecipe> recipe;
@@ -67,8 +88,11 @@ void run_train(TrainFlags flags) {
   const std::optional<double> scale =
       flags.sct.resolved_scale(recipe ? std::optional<double>(recipe->scale) : std::nullopt);
   const bool scale_on_x = flags.sct.scale_on_x || (flags.sct.scale == "recipe" && recipe && recipe->scale_on_x);
-  if (flags.method != "sct" && flags.method != "linear")
-    throw Error("--method: '" + flags.method + "' is not one of sct, linear");
+  // Checked before any work: an unknown method or option fails at once.
+  const nlohmann::json method_config = sct::method_config(flags.method, flags.method_options);
+  if (flags.method != "sct") make_peft_method(method_config);
+  if (flags.method == "sct" && !flags.method_options.empty())
+    throw Error("--method-option is for the comparison methods; sct takes --k, --position, --strategy, --scale");
 
   // The pretrained backbone, loaded once; every run of the protocol starts from a copy of it.
   flags.model.num_classes = data.num_classes();
@@ -111,7 +135,7 @@ void run_train(TrainFlags flags) {
       last_selection = s;
       method = std::make_unique<SctMethod>(std::move(s), scale, scale_on_x);
     } else {
-      method = make_peft_method(flags.method);
+      method = make_peft_method(method_config);
     }
     method->attach(*model);
     last_model = model;
@@ -128,7 +152,9 @@ void run_train(TrainFlags flags) {
   }
   TrainerOptions options;
   options.resume = flags.resume;
+  const auto start = std::chrono::steady_clock::now();
   const ProtocolResult result = run_protocol(factory, pd, config, flags.out, options);
+  const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.complete) throw Error("training stopped before its last epoch; continue it with --resume");
 
   std::unique_ptr<PeftMethod> method;
@@ -138,7 +164,7 @@ void run_train(TrainFlags flags) {
       write_selection_heatmap(*last_selection, (fs::path(flags.out) / "selection.png").string());
     method = std::make_unique<SctMethod>(*last_selection, scale, scale_on_x);
   } else {
-    method = make_peft_method(flags.method);
+    method = make_peft_method(method_config);
   }
   TaskInfo info;
   info.method = method->config();
@@ -154,6 +180,7 @@ void run_train(TrainFlags flags) {
   save_task_dir(task_dir, info, *last_model);
 
   const ParameterCount count = count_parameters(*last_model);
+  const double infer_ms = inference_ms_per_image(*last_model, cfg, base.device);
   nlohmann::json summary = {{"task", data.name()},
                             {"method", flags.method},
                             {"protocol", protocol_name(result.protocol)},
@@ -165,6 +192,9 @@ void run_train(TrainFlags flags) {
                             {"trainable_params", count.trainable - count.trainable_head},
                             {"head_params", count.trainable_head},
                             {"total_params", count.total},
+                            {"train_seconds", train_seconds},
+                            {"peak_rss_mb", peak_rss_mb()},
+                            {"infer_ms_per_image", infer_ms},
                             {"task_dir", task_dir},
                             {"task_dir_bytes", fs::file_size(fs::path(task_dir) / "adapter_model.safetensors") +
                                                    fs::file_size(fs::path(task_dir) / "adapter_config.json")}};
@@ -190,7 +220,12 @@ void add_train_command(CLI::App& app) {
   flags->model.add_to(*cmd);
   flags->task.add_to(*cmd);
   flags->sct.add_to(*cmd, /*with_scale=*/true);
-  cmd->add_option("--method", flags->method, "sct, or linear (frozen backbone, head only)")->capture_default_str();
+  cmd->add_option("--method", flags->method,
+                  "sct, or a comparison method: linear, full, bias, lora, adapter, adaptformer, ssf, vpt")
+      ->capture_default_str();
+  cmd->add_option("--method-option", flags->method_options,
+                  "a comparison method's option, e.g. rank=8 alpha=8 (lora), bottleneck=8 placement=mlp (adapter), "
+                  "bottleneck=64 scale=0.1 (adaptformer), length=10 (vpt)");
   cmd->add_option("--selection", flags->selection, "channel selection file from sct select (skips selecting)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--recipe", flags->recipe,

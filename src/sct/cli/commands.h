@@ -16,5 +16,7 @@ void add_select_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 
 }  // namespace sct::cli

@@ -1,0 +1,208 @@
+// `sct compare`: the same task trained by several methods (or SCT ablations), each run in its own
+// `sct train` process so that its peak memory is its own, and one table: test top-1 (mean +- std over
+// seeds), trainable parameters, training time, peak RSS, inference time per image, task-folder size.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "sct/cli/commands.h"
+#include "sct/core/error.h"
+#include "sct/io/atomic_file.h"
+
+namespace sct::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct CompareFlags {
+  std::string methods = "sct,linear";
+  std::string ablation;
+  int seeds = 1;
+  uint64_t seed = 42;
+  std::string out;
+  std::vector<std::string> train_args;  // everything else, passed to sct train
+};
+
+// One row of the table: a label and the arguments that make it differ from the others.
+struct Variant {
+  std::string label;
+  std::vector<std::string> args;
+  int min_seeds = 1;  // the paper draws random channels three times
+};
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// The paper's SCT ablations (SCT-REFERENCE.md §2), or one row per method.
+std::vector<Variant> variants(const CompareFlags& flags) {
+  const auto sct = [](std::string label, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--method", "sct"});
+    return Variant{std::move(label), std::move(args)};
+  };
+  if (flags.ablation.empty()) {
+    std::vector<Variant> v;
+    for (const std::string& m : split_commas(flags.methods)) v.push_back({m, {"--method", m}});
+    if (v.empty()) throw Error("--methods: no method given");
+    return v;
+  }
+  if (flags.ablation == "channels")
+    return {sct("salient", {"--strategy", "salient"}), sct("insalient", {"--strategy", "insalient"}),
+            Variant{"random", {"--method", "sct", "--strategy", "random"}, 3}};  // a draw per seed
+  if (flags.ablation == "score")
+    return {sct("class-aware", {"--strategy", "salient"}), sct("dataset", {"--strategy", "dataset"})};
+  if (flags.ablation == "position")
+    return {sct("attn", {"--position", "attn"}), sct("mlp", {"--position", "mlp"}),
+            sct("both", {"--position", "both"})};
+  if (flags.ablation == "k")
+    return {sct("K=D/24", {"--k", "1/24"}), sct("K=D/8", {"--k", "1/8"}), sct("K=D/4", {"--k", "1/4"})};
+  if (flags.ablation == "depth")
+    return {sct("all blocks", {"--blocks", "all"}), sct("last 6", {"--blocks", "last:6"}),
+            sct("last 3", {"--blocks", "last:3"})};
+  throw Error("--ablation: '" + flags.ablation + "' is not one of channels, score, position, k, depth");
+}
+
+// Runs this executable with `args`; returns its exit status and standard output (stderr passes through).
+std::pair<int, std::string> run_self(const std::vector<std::string>& args) {
+  int fds[2];
+  if (pipe(fds) != 0) throw Error("compare: cannot create a pipe");
+  const pid_t pid = fork();
+  if (pid < 0) throw Error("compare: cannot fork");
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<char*> argv;
+    std::string self = "sct";
+    argv.push_back(self.data());
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) out.append(buf, size_t(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+json last_json_line(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty() && line.front() == '{') last = line;
+  return json::parse(last);
+}
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+void run_compare(const CompareFlags& flags) {
+  const std::vector<Variant> rows = variants(flags);
+  fs::create_directories(flags.out);
+  json results = json::array();
+  std::string md =
+      "| " + std::string(flags.ablation.empty() ? "method" : flags.ablation) +
+      " | test top-1 (%) | trainable params | + head | train time (s) | peak RSS (MiB) | inference (ms/img) "
+      "| task folder (KB) |\n|---|---|---|---|---|---|---|---|\n";
+  std::string csv =
+      "label,test_acc_mean,test_acc_std,seeds,trainable_params,head_params,train_seconds,peak_rss_mb,"
+      "infer_ms_per_image,task_kb\n";
+  for (const Variant& row : rows) {
+    std::vector<double> accs;
+    json last;
+    double seconds = 0.0, rss = 0.0, infer = 0.0;
+    const int seeds = std::max(flags.seeds, row.min_seeds);
+    for (int s = 0; s < seeds; ++s) {
+      const uint64_t seed = flags.seed + uint64_t(s);
+      std::string dir_name = row.label;
+      for (char& c : dir_name)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      const std::string dir = (fs::path(flags.out) / dir_name / ("seed" + std::to_string(seed))).string();
+      std::vector<std::string> args = {"train", "--json", "--seed", std::to_string(seed), "--out", dir};
+      args.insert(args.end(), row.args.begin(), row.args.end());
+      args.insert(args.end(), flags.train_args.begin(), flags.train_args.end());
+      if (fs::exists(fs::path(dir) / "train_state.safetensors")) args.push_back("--resume");
+      std::cerr << "compare: " << row.label << ", seed " << seed << "\n";
+      const auto [code, out] = run_self(args);
+      if (code != 0)
+        throw Error("compare: sct train for '" + row.label + "' (seed " + std::to_string(seed) +
+                    ") failed with status " + std::to_string(code) + "; its run folder: " + dir);
+      last = last_json_line(out);
+      accs.push_back(last.at("test_acc").get<double>());
+      seconds += last.at("train_seconds").get<double>();
+      rss = std::max(rss, last.at("peak_rss_mb").get<double>());
+      infer += last.at("infer_ms_per_image").get<double>();
+      results.push_back({{"label", row.label}, {"seed", seed}, {"result", last}});
+    }
+    double mean = 0.0, var = 0.0;
+    for (double a : accs) mean += a / double(accs.size());
+    for (double a : accs) var += (a - mean) * (a - mean) / double(accs.size() > 1 ? accs.size() - 1 : 1);
+    const double sd = std::sqrt(var), n = double(seeds);
+    const double kb = last.at("task_dir_bytes").get<double>() / 1024.0;
+    md += "| " + row.label + " | " + fmt("%.2f", mean) + (seeds > 1 ? " ± " + fmt("%.2f", sd) : "") + " | " +
+          std::to_string(last.at("trainable_params").get<int64_t>()) + " | " +
+          std::to_string(last.at("head_params").get<int64_t>()) + " | " + fmt("%.1f", seconds / n) + " | " +
+          fmt("%.0f", rss) + " | " + fmt("%.3f", infer / n) + " | " + fmt("%.1f", kb) + " |\n";
+    csv += row.label + "," + fmt("%.4f", mean) + "," + fmt("%.4f", sd) + "," + std::to_string(seeds) + "," +
+           std::to_string(last.at("trainable_params").get<int64_t>()) + "," +
+           std::to_string(last.at("head_params").get<int64_t>()) + "," + fmt("%.2f", seconds / n) + "," +
+           fmt("%.1f", rss) + "," + fmt("%.4f", infer / n) + "," + fmt("%.1f", kb) + "\n";
+  }
+  const std::string base = (fs::path(flags.out) / "compare").string();
+  write_file_atomically(base + ".md", [&](std::ostream& o) { o << md; });
+  write_file_atomically(base + ".csv", [&](std::ostream& o) { o << csv; });
+  write_file_atomically(base + ".json", [&](std::ostream& o) { o << results.dump(2) << "\n"; });
+  std::cout << md << "wrote " << base << ".md, .csv, .json\n";
+}
+
+}  // namespace
+
+void add_compare_command(CLI::App& app) {
+  auto flags = std::make_shared<CompareFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "compare",
+      "Train one task with several methods (or SCT ablations), each in its own process, and tabulate them. "
+      "Options not listed here go to every sct train (task, model, checkpoint, --epochs, --set ...). Example:\n"
+      "  sct compare --methods sct,linear,lora --seeds 3 --out cmp --task fashion-mnist-1k --checkpoint b.safetensors");
+  cmd->add_option("--methods", flags->methods,
+                  "comma-separated: sct, linear, full, bias, lora, adapter, adaptformer, "
+                  "ssf, vpt")
+      ->capture_default_str();
+  cmd->add_option("--ablation", flags->ablation,
+                  "instead of methods, SCT ablations: channels (salient/insalient/random), score (class-aware vs "
+                  "dataset), position (attn/mlp/both), k (D/24, D/8, D/4), depth (all, last 6, last 3 blocks)");
+  cmd->add_option("--seeds", flags->seeds, "seeds per row (mean +- std)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", flags->seed, "first seed")->capture_default_str();
+  cmd->add_option("--out", flags->out, "folder for the runs and compare.{md,csv,json}")->required();
+  cmd->allow_extras();
+  cmd->callback([flags, cmd] {
+    flags->train_args = cmd->remaining();
+    run_compare(*flags);
+  });
+}
+
+}  // namespace sct::cli
