@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
-#include "sct/io/checkpoint.h"
 #include "sct/io/safetensors.h"
 #include "sct/peft/merge.h"
 #include "sct/peft/peft_method.h"
+#include "fixture_models.h"
 #include "test_util.h"
 
 namespace sct {
@@ -22,21 +22,6 @@ using nlohmann::json;
 // method moves the logits by more than 1e-2.
 constexpr double kTol = 1e-4;
 
-VisionTransformer d2_model() {
-  VitConfig cfg;
-  cfg.name = "vit_d2_w32_h4";
-  cfg.img_size = 32;
-  cfg.patch_size = 8;
-  cfg.width = 32;
-  cfg.depth = 2;
-  cfg.heads = 4;
-  cfg.mlp_ratio = 2.0;
-  cfg.num_classes = 3;
-  VisionTransformer model(cfg);
-  load_vit_checkpoint(*model, test::fixture("vit_d2_w32_h4.safetensors"));
-  model->eval();
-  return model;
-}
 
 struct MethodCase {
   std::string name;
@@ -50,7 +35,7 @@ class MethodParity : public testing::TestWithParam<MethodCase> {};
 TEST_P(MethodParity, LogitsAndGradientsMatchPyTorch) {
   const MethodCase& c = GetParam();
   const TensorMap ref = load_safetensors(test::fixture("peft/methods_d2.safetensors"));
-  VisionTransformer model = d2_model();
+  VisionTransformer model = test::d2_fixture_model();
   auto method = make_peft_method(c.config);
   method->attach(*model);
   {
@@ -93,14 +78,14 @@ TEST(Methods, IdentityAtInitialisationReproducesTheBackbone) {
   at::manual_seed(4);
   const at::Tensor images = at::randn({2, 3, 32, 32});
   torch::NoGradGuard no_grad;
-  const at::Tensor plain = d2_model()->forward(images);
+  const at::Tensor plain = test::d2_fixture_model()->forward(images);
   for (const std::string name : {"lora", "adapter", "adaptformer"}) {
-    VisionTransformer model = d2_model();
+    VisionTransformer model = test::d2_fixture_model();
     make_peft_method(name)->attach(*model);
     EXPECT_TRUE(at::equal(model->forward(images), plain)) << name;
   }
   for (const std::string name : {"ssf", "vpt"}) {  // random initialisation: they change the output
-    VisionTransformer model = d2_model();
+    VisionTransformer model = test::d2_fixture_model();
     make_peft_method(name)->attach(*model);
     EXPECT_GT(test::max_abs_diff(model->forward(images), plain), 1e-6) << name;
   }
@@ -144,7 +129,7 @@ TEST(Methods, ConfigsRoundTripAndBadOptionsAreClearErrors) {
   test::expect_error([] { make_peft_method(method_config("lora", {"rank=four"})); }, {"'rank'", "number"});
   test::expect_error([] { make_peft_method(method_config("lora", {"rank"})); }, {"key=value"});
   test::expect_error([] { make_peft_method("sct"); }, {"selection"});
-  VisionTransformer model = d2_model();
+  VisionTransformer model = test::d2_fixture_model();
   test::expect_error([&] { make_peft_method(method_config("adapter", {"placement=ffn"}))->attach(*model); },
                      {"placement"});
 }
@@ -155,7 +140,7 @@ TEST(Methods, MergedLoraAndSsfMatchTheUnmergedModel) {
   const at::Tensor images = ref.at("images");
   for (const json& config : {json{{"name", "lora"}, {"rank", 4}, {"alpha", 8}}, json{{"name", "ssf"}}}) {
     const std::string name = config["name"];
-    VisionTransformer model = d2_model();
+    VisionTransformer model = test::d2_fixture_model();
     make_peft_method(config)->attach(*model);
     torch::NoGradGuard no_grad;
     for (auto& kv : model->named_parameters())
@@ -166,7 +151,7 @@ TEST(Methods, MergedLoraAndSsfMatchTheUnmergedModel) {
     EXPECT_LE(test::max_abs_diff(model->forward(images), unmerged), 1e-5) << name;
     EXPECT_LE(test::max_abs_diff(unmerged, ref.at(name + ".logits")), kTol) << name;
   }
-  VisionTransformer adapter = d2_model();
+  VisionTransformer adapter = test::d2_fixture_model();
   make_peft_method("adapter")->attach(*adapter);
   test::expect_error([&] { merge_hooks(*adapter); }, {"block 0", "'adapter'", "cannot be merged"});
   EXPECT_EQ(adapter->block(0).hook_names().size(), 1u);  // left as it was

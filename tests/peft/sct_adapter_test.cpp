@@ -10,10 +10,10 @@
 #include <optional>
 
 #include "sct/core/error.h"
-#include "sct/io/checkpoint.h"
 #include "sct/io/safetensors.h"
 #include "sct/model/stream_recorder.h"
 #include "sct/model/vision_transformer.h"
+#include "fixture_models.h"
 #include "test_util.h"
 
 namespace sct {
@@ -24,21 +24,6 @@ namespace {
 // logits by more than 1e-2 (the generator asserts each case's SCT effect exceeds that).
 constexpr double kTol = 1e-4;
 
-VisionTransformer d2_model() {
-  VitConfig cfg;
-  cfg.name = "vit_d2_w32_h4";
-  cfg.img_size = 32;
-  cfg.patch_size = 8;
-  cfg.width = 32;
-  cfg.depth = 2;
-  cfg.heads = 4;
-  cfg.mlp_ratio = 2.0;
-  cfg.num_classes = 3;
-  VisionTransformer model(cfg);
-  load_vit_checkpoint(*model, test::fixture("vit_d2_w32_h4.safetensors"));
-  model->eval();
-  return model;
-}
 
 std::vector<int64_t> to_vector(const at::Tensor& t) {
   const at::Tensor l = t.to(at::kLong).contiguous();
@@ -85,7 +70,7 @@ class SctAdapterParity : public testing::TestWithParam<AdapterCase> {};
 TEST_P(SctAdapterParity, LogitsAndGradientsMatchPyTorch) {
   const AdapterCase& c = GetParam();
   const TensorMap ref = load_safetensors(test::fixture("sct/adapter_d2.safetensors"));
-  VisionTransformer model = d2_model();
+  VisionTransformer model = test::d2_fixture_model();
   for (auto& p : model->parameters()) p.set_requires_grad(false);  // a frozen backbone, as in training
   attach_case(*model, c, ref);
 
@@ -199,7 +184,7 @@ TEST(SctAdapter, InvalidArgumentsAreClearErrors) {
 // x[:, :, I] += W x[:, :, I] + b on every token, CLS included, nothing else; an observer attached before
 // the module keeps the values it saw although inference writes in place.
 TEST(SctAdapter, ChangesOnlySelectedChannelsOfEveryTokenAndSparesEarlierObservers) {
-  VisionTransformer model = d2_model();
+  VisionTransformer model = test::d2_fixture_model();
   const std::vector<int64_t> channels = {2, 7, 19, 30};
   auto before = std::make_shared<StreamRecorderImpl>(HookSite::AttnResidual);
   auto after = std::make_shared<StreamRecorderImpl>(HookSite::AttnResidual);
@@ -264,7 +249,7 @@ TEST(SctAdapter, SavedModuleRestoresChannelsAndWeights) {
   const TensorMap ref = load_safetensors(test::fixture("sct/adapter_d2.safetensors"));
   const at::Tensor images = ref.at("images");
   at::manual_seed(3);
-  VisionTransformer a = d2_model();
+  VisionTransformer a = test::d2_fixture_model();
   SctAdapterOptions opt;
   opt.position = "both";
   for (int64_t i = 0; i < 2; ++i) a->block(i).attach("sct", adapter(32, {{1, 4, 9}, {0, 3, 30}}, opt).ptr());
@@ -276,7 +261,7 @@ TEST(SctAdapter, SavedModuleRestoresChannelsAndWeights) {
   EXPECT_EQ(state.size(), 2u * 2u * 3u);  // blocks x parts x (weight, bias, indices)
   save_safetensors(dir.file("sct.safetensors"), state);
 
-  VisionTransformer b = d2_model();
+  VisionTransformer b = test::d2_fixture_model();
   for (int64_t i = 0; i < 2; ++i) b->block(i).attach("sct", adapter(32, {{5, 6, 7}}, opt).ptr());
   const TensorMap loaded = load_safetensors(dir.file("sct.safetensors"));
   torch::NoGradGuard no_grad;
