@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -113,6 +114,9 @@ void run_train(TrainFlags flags) {
 
   VisionTransformer last_model{nullptr};
   std::optional<Selection> last_selection;
+  nlohmann::json last_method_config;
+  // The tune grid trains many times on the same split with the same seed: select once per split.
+  std::map<std::pair<const ImageCache*, uint64_t>, Selection> selections;
   const ModelFactory factory = [&](const TrainConfig& c, const ImageCache& train) {
     VitConfig vc = cfg;
     vc.drop_path_rate = c.drop_path;
@@ -126,9 +130,12 @@ void run_train(TrainFlags flags) {
     model->to(base.device);
     std::unique_ptr<PeftMethod> method;
     if (flags.method == "sct") {
-      Selection s = given ? *given
-                          : select_on(model, train, data.num_classes(), flags.sct.selection_options(vc.depth, c.seed),
-                                      norm, flags.sct.select_batch, std::cerr);
+      const auto key = std::make_pair(&train, c.seed);
+      if (!given && !selections.count(key))
+        selections.emplace(
+            key, select_on(model, train, data.num_classes(), flags.sct.selection_options(vc.depth, c.seed), norm,
+                           flags.sct.select_batch, std::cerr));
+      Selection s = given ? *given : selections.at(key);
       s.backbone_name = backbone_name;
       s.backbone_sha256 = sha;
       if (!given) s.dataset = data.name() + "/" + std::to_string(train.num_images()) + " training images";
@@ -138,6 +145,7 @@ void run_train(TrainFlags flags) {
       method = make_peft_method(method_config);
     }
     method->attach(*model);
+    last_method_config = method->config();
     last_model = model;
     return model;
   };
@@ -157,17 +165,13 @@ void run_train(TrainFlags flags) {
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.complete) throw Error("training stopped before its last epoch; continue it with --resume");
 
-  std::unique_ptr<PeftMethod> method;
   if (last_selection) {
     last_selection->save((fs::path(flags.out) / "selection.json").string());
     if (last_selection->parts.front().scores.defined())
       write_selection_heatmap(*last_selection, (fs::path(flags.out) / "selection.png").string());
-    method = std::make_unique<SctMethod>(*last_selection, scale, scale_on_x);
-  } else {
-    method = make_peft_method(method_config);
   }
   TaskInfo info;
-  info.method = method->config();
+  info.method = last_method_config;
   info.backbone = last_model->config();
   info.backbone.drop_path_rate = 0.0;
   info.backbone_sha256 = sha;
