@@ -3,6 +3,7 @@
 // std::shuffle are not (libstdc++ and libc++ draw differently), so index draws and shuffles are
 // written out here. Every random choice of the data pipeline goes through these functions.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <utility>
@@ -29,6 +30,11 @@ inline uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
   while (r >= limit) r = rng();
   return r % n;
 }
+
+// Real-valued draws, written out for the same reason: the standard library's real distributions are
+// not specified bit for bit. Uniform in [0, 1) from the top 53 bits of one draw.
+inline double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+inline double uniform(std::mt19937_64& rng, double lo, double hi) { return lo + (hi - lo) * uniform01(rng); }
 
 // Fisher-Yates, from the back: element i swaps with a uniform j in [0, i].
 template <typename T>

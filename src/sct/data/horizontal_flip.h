@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sct/core/error.h"
+#include "sct/data/deterministic_random.h"
 
 namespace sct {
 
@@ -15,8 +16,7 @@ namespace sct {
 inline void random_horizontal_flip(cv::Mat& image, std::mt19937_64& rng, double p = 0.5) {
   if (!(p >= 0.0 && p <= 1.0))
     throw Error("random_horizontal_flip: p must be in [0, 1], got " + std::to_string(p));
-  const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
-  if (u < p) cv::flip(image, image, 1);
+  if (uniform01(rng) < p) cv::flip(image, image, 1);
 }
 
 }  // namespace sct

@@ -17,11 +17,6 @@ namespace {
 constexpr double kLevelDenom = 10.0;  // timm's _LEVEL_DENOM: magnitudes are on a 0..10 scale
 constexpr double kPi = 3.14159265358979323846;
 
-// Real-valued draws written out like deterministic_random.h's integer draws: the standard
-// library's real distributions are not specified bit for bit, these depend only on the stream.
-// Uniform in [0, 1) from the top 53 bits of one draw.
-double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
-
 // Standard normal by Box-Muller from two draws (1 - u keeps the logarithm's argument in (0, 1]).
 double standard_normal(std::mt19937_64& rng) {
   const double u1 = 1.0 - uniform01(rng);

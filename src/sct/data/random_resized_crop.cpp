@@ -14,12 +14,6 @@ namespace {
 // Python's int(round(x)): round half to even (the default floating-point rounding mode).
 int round_half_even(double x) { return static_cast<int>(std::nearbyint(x)); }
 
-// Uniform in [lo, hi) from the top 53 bits of one draw (std::uniform_real_distribution is not
-// specified bit for bit; see deterministic_random.h).
-double uniform(std::mt19937_64& rng, double lo, double hi) {
-  return lo + (hi - lo) * (static_cast<double>(rng() >> 11) * 0x1.0p-53);
-}
-
 }  // namespace
 
 void RandomResizedCropOptions::validate() const {
