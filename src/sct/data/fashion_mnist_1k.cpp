@@ -1,19 +1,13 @@
 #include "sct/data/fashion_mnist_1k.h"
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <numeric>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "sct/core/error.h"
 #include "sct/data/deterministic_random.h"
 #include "sct/data/idx_file.h"
-#include "sct/data/parallel_for.h"
+#include "sct/data/vtab_task_writer.h"
 
 namespace fs = std::filesystem;
 
@@ -26,7 +20,6 @@ constexpr int kValPerClass = 20;
 // Random streams derived from the seed: one per class for the draw, then one per list order.
 constexpr uint64_t kTrainOrderStream = 100;
 constexpr uint64_t kValOrderStream = 101;
-constexpr char kStampFile[] = "sct_fashion_mnist_1k.txt";
 
 // Debian ships the files gzipped; accept them unpacked too.
 std::string idx_path(const std::string& dir, const std::string& stem) {
@@ -68,37 +61,6 @@ cv::Mat rgb_image(const IdxArray& images, int64_t i) {
 void append(ImageSet& set, const IdxImages& d, int64_t i) {
   set.images.push_back(rgb_image(d.images, i));
   set.labels.push_back(d.labels.data[i]);
-}
-
-std::string stamp_text(uint64_t seed) {
-  return std::string(kFashionMnist1kName) + " version 1 seed " + std::to_string(seed) + "\n";
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// The split's images as NOAH's extraction lays them out: images/<split>/NNNNNN.png, one per entry.
-void write_split(const ImageSet& set, VtabSplit split, const fs::path& dir, int threads) {
-  const std::string name = vtab_split_name(split);
-  fs::create_directories(dir / "images" / name);
-  auto rel = [&](int64_t i) {
-    char file[32];
-    std::snprintf(file, sizeof(file), "%06lld.png", static_cast<long long>(i));
-    return "images/" + name + "/" + file;
-  };
-  const int64_t n = static_cast<int64_t>(set.images.size());
-  parallel_for(n, threads, [&](int64_t i) {
-    cv::Mat gray;
-    cv::extractChannel(set.images[i], gray, 0);  // R = G = B: store the grey plane once
-    const std::string path = (dir / rel(i)).string();
-    if (!cv::imwrite(path, gray)) throw Error("cannot write " + path);
-  });
-  std::ofstream list(dir / (name + ".txt"));
-  for (int64_t i = 0; i < n; ++i) list << rel(i) << ' ' << set.labels[i] << '\n';
-  list.close();
-  if (!list) throw Error("cannot write " + (dir / (name + ".txt")).string());
 }
 
 }  // namespace
@@ -161,41 +123,9 @@ FashionMnist1k load_fashion_mnist_1k(const std::string& dir, uint64_t seed) {
 }
 
 std::string write_fashion_mnist_1k(const FashionMnist1k& task, const std::string& root, int threads) {
-  const fs::path dir = fs::path(root) / kFashionMnist1kName;
-  const std::string stamp = stamp_text(task.seed);
-  auto check_existing = [&] {
-    const std::string found = read_text(dir / kStampFile);
-    if (found != stamp)
-      throw Error(dir.string() + " already exists but was not written by sct for seed " + std::to_string(task.seed) +
-                  (found.empty() ? " (no stamp file)" : " (stamp: " + found.substr(0, found.find('\n')) + ")") +
-                  "; remove it or choose another root");
-    return dir.string();
-  };
-  if (fs::exists(dir)) return check_existing();
-
-  fs::create_directories(root);
-  const fs::path tmp = fs::path(root) / ("." + std::string(kFashionMnist1kName) + ".tmp." + std::to_string(::getpid()));
-  fs::remove_all(tmp);
-  try {
-    for (VtabSplit s : {VtabSplit::Train800, VtabSplit::Val200, VtabSplit::Train800Val200, VtabSplit::Test})
-      write_split(task.split(s), s, tmp, threads);
-    std::ofstream stamp_file(tmp / kStampFile);
-    stamp_file << stamp;
-    stamp_file.close();
-    if (!stamp_file) throw Error("cannot write " + (tmp / kStampFile).string());
-    std::error_code ec;
-    fs::rename(tmp, dir, ec);
-    if (ec) {
-      fs::remove_all(tmp);
-      if (fs::exists(dir)) return check_existing();  // another process finished first
-      throw Error("cannot move " + tmp.string() + " to " + dir.string() + ": " + ec.message());
-    }
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove_all(tmp, ignored);
-    throw;
-  }
-  return dir.string();
+  const std::string stamp = std::string(kFashionMnist1kName) + " version 1 seed " + std::to_string(task.seed) + "\n";
+  return write_vtab_task(
+      kFashionMnist1kName, [&](VtabSplit s) -> const ImageSet& { return task.split(s); }, stamp, root, threads);
 }
 
 }  // namespace sct
