@@ -42,6 +42,17 @@ TEST(Vit, NamedConfigsHaveTimmParameterCounts) {
   EXPECT_THROW(vit_config("vit_gigantic"), Error);
 }
 
+// The embedded backbone's shape keeps the paper's where it matters: 12 blocks, width divisible by 8.
+// By hand: patch 3*4*4*96 + 96, cls 96, pos 65*96, 12 * (12*96^2 + 13*96), norm 2*96 = 1,353,312.
+TEST(Vit, PicoConfigIsTheEmbeddedBackbonesShape) {
+  VitConfig c = vit_config("vit_pico_patch4_32");
+  EXPECT_EQ(c.depth, 12);
+  EXPECT_EQ(c.width % 8, 0);
+  EXPECT_EQ(c.num_tokens(), 65);
+  c.num_classes = 0;
+  EXPECT_EQ(numel(*VisionTransformer(c)), 1353312);
+}
+
 TEST(Vit, ParameterNamesAreTimms) {
   VisionTransformer m(tiny());
   std::vector<std::string> names;

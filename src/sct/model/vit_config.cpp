@@ -8,9 +8,10 @@
 namespace sct {
 namespace {
 
-VitConfig make(const char* name, int64_t patch, int64_t width, int64_t depth, int64_t heads) {
+VitConfig make(const char* name, int64_t patch, int64_t width, int64_t depth, int64_t heads, int64_t img_size = 224) {
   VitConfig c;
   c.name = name;
+  c.img_size = img_size;
   c.patch_size = patch;
   c.width = width;
   c.depth = depth;
@@ -25,7 +26,9 @@ const std::map<std::string, VitConfig>& registry() {
                                make("vit_small_patch16_224", 16, 384, 12, 6),
                                make("vit_base_patch16_224", 16, 768, 12, 12),
                                make("vit_large_patch16_224", 16, 1024, 24, 16),
-                               make("vit_huge_patch14_224", 14, 1280, 32, 16)})
+                               make("vit_huge_patch14_224", 14, 1280, 32, 16),
+                               // sct's own: the shape of the embedded backbone (docs/pretraining.md)
+                               make("vit_pico_patch4_32", 4, 96, 12, 3, 32)})
       m.emplace(c.name, c);
     return m;
   }();

@@ -25,7 +25,8 @@ struct VitConfig {
   void validate() const;  // throws sct::Error on an impossible configuration
 };
 
-// timm's named architectures: vit_tiny_patch16_224 ... vit_huge_patch14_224.
+// timm's named architectures, vit_tiny_patch16_224 ... vit_huge_patch14_224, and sct's
+// vit_pico_patch4_32 (12 blocks of width 96 at 32 x 32, the embedded pretrained backbone).
 VitConfig vit_config(const std::string& name);
 std::vector<std::string> vit_config_names();
 
