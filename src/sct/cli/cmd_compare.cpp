@@ -1,20 +1,14 @@
 // `sct compare`: the same task trained by several methods (or SCT ablations), each run in its own
 // `sct train` process so that its peak memory is its own, and one table: test top-1 (mean +- std over
 // seeds), trainable parameters, training time, peak RSS, inference time per image, task-folder size.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cctype>
-#include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "sct/cli/commands.h"
+#include "sct/cli/train_process.h"
 #include "sct/core/error.h"
 #include "sct/io/atomic_file.h"
 
@@ -29,6 +23,7 @@ struct CompareFlags {
   std::string ablation;
   int seeds = 1;
   uint64_t seed = 42;
+  int jobs = 1;
   std::string out;
   std::vector<std::string> train_args;  // everything else, passed to sct train
 };
@@ -39,14 +34,6 @@ struct Variant {
   std::vector<std::string> args;
   int min_seeds = 1;  // the paper draws random channels three times
 };
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 // The paper's SCT ablations (SCT-REFERENCE.md §2), or one row per method.
 std::vector<Variant> variants(const CompareFlags& flags) {
@@ -76,48 +63,6 @@ std::vector<Variant> variants(const CompareFlags& flags) {
   throw Error("--ablation: '" + flags.ablation + "' is not one of channels, score, position, k, depth");
 }
 
-// Runs this executable with `args`; returns its exit status and standard output (stderr passes through).
-std::pair<int, std::string> run_self(const std::vector<std::string>& args) {
-  int fds[2];
-  if (pipe(fds) != 0) throw Error("compare: cannot create a pipe");
-  const pid_t pid = fork();
-  if (pid < 0) throw Error("compare: cannot fork");
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv;
-    std::string self = "sct";
-    argv.push_back(self.data());
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) out.append(buf, size_t(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-json last_json_line(const std::string& text) {
-  std::istringstream in(text);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (!line.empty() && line.front() == '{') last = line;
-  return json::parse(last);
-}
-
-std::string fmt(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), format, v);
-  return buf;
-}
-
 void run_compare(const CompareFlags& flags) {
   const std::vector<Variant> rows = variants(flags);
   fs::create_directories(flags.out);
@@ -129,38 +74,39 @@ void run_compare(const CompareFlags& flags) {
   std::string csv =
       "label,test_acc_mean,test_acc_std,seeds,trainable_params,head_params,train_seconds,peak_rss_mb,"
       "infer_ms_per_image,task_kb\n";
+  std::vector<TrainRun> runs;
+  for (const Variant& row : rows)
+    for (int s = 0; s < std::max(flags.seeds, row.min_seeds); ++s) {
+      const uint64_t seed = flags.seed + uint64_t(s);
+      TrainRun run;
+      run.run_dir = (fs::path(flags.out) / folder_name(row.label) / ("seed" + std::to_string(seed))).string();
+      run.what = "'" + row.label + "' (seed " + std::to_string(seed) + ")";
+      run.args = {"--seed", std::to_string(seed)};
+      run.args.insert(run.args.end(), row.args.begin(), row.args.end());
+      run.args.insert(run.args.end(), flags.train_args.begin(), flags.train_args.end());
+      runs.push_back(std::move(run));
+    }
+  std::cerr << "compare: " << runs.size() << " runs, " << flags.jobs << " at a time\n";
+  const std::vector<json> summaries = run_train_processes(runs, flags.jobs);
+
+  size_t next = 0;
   for (const Variant& row : rows) {
     std::vector<double> accs;
     json last;
     double seconds = 0.0, rss = 0.0, infer = 0.0;
     const int seeds = std::max(flags.seeds, row.min_seeds);
     for (int s = 0; s < seeds; ++s) {
-      const uint64_t seed = flags.seed + uint64_t(s);
-      std::string dir_name = row.label;
-      for (char& c : dir_name)
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      const std::string dir = (fs::path(flags.out) / dir_name / ("seed" + std::to_string(seed))).string();
-      std::vector<std::string> args = {"train", "--json", "--seed", std::to_string(seed), "--out", dir};
-      args.insert(args.end(), row.args.begin(), row.args.end());
-      args.insert(args.end(), flags.train_args.begin(), flags.train_args.end());
-      if (fs::exists(fs::path(dir) / "train_state.safetensors")) args.push_back("--resume");
-      std::cerr << "compare: " << row.label << ", seed " << seed << "\n";
-      const auto [code, out] = run_self(args);
-      if (code != 0)
-        throw Error("compare: sct train for '" + row.label + "' (seed " + std::to_string(seed) +
-                    ") failed with status " + std::to_string(code) + "; its run folder: " + dir);
-      last = last_json_line(out);
+      last = summaries[next++];
       accs.push_back(last.at("test_acc").get<double>());
       seconds += last.at("train_seconds").get<double>();
       rss = std::max(rss, last.at("peak_rss_mb").get<double>());
       infer += last.at("infer_ms_per_image").get<double>();
-      results.push_back({{"label", row.label}, {"seed", seed}, {"result", last}});
+      results.push_back({{"label", row.label}, {"seed", flags.seed + uint64_t(s)}, {"result", last}});
     }
-    double mean = 0.0, var = 0.0;
-    for (double a : accs) mean += a / double(accs.size());
-    for (double a : accs) var += (a - mean) * (a - mean) / double(accs.size() > 1 ? accs.size() - 1 : 1);
-    const double sd = std::sqrt(var), n = double(seeds);
+    const auto [mean, sd] = mean_std(accs);
+    const double n = double(seeds);
     const double kb = last.at("task_dir_bytes").get<double>() / 1024.0;
+    const auto fmt = format_number;
     md += "| " + row.label + " | " + fmt("%.2f", mean) + (seeds > 1 ? " ± " + fmt("%.2f", sd) : "") + " | " +
           std::to_string(last.at("trainable_params").get<int64_t>()) + " | " +
           std::to_string(last.at("head_params").get<int64_t>()) + " | " + fmt("%.1f", seconds / n) + " | " +
@@ -197,6 +143,11 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", flags->seed, "first seed")->capture_default_str();
+  cmd->add_option("--jobs", flags->jobs,
+                  "runs at a time, each on CPUs / jobs threads (2 one-thread runs beat one two-thread run "
+                  "on small models)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--out", flags->out, "folder for the runs and compare.{md,csv,json}")->required();
   cmd->allow_extras();
   cmd->callback([flags, cmd] {

@@ -18,5 +18,8 @@ void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+// Records its own command line in the backbone it writes.
+void add_pretrain_command(CLI::App& app, int argc, char** argv);
+void add_suite_command(CLI::App& app);
 
 }  // namespace sct::cli

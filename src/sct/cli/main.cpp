@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   sct::cli::add_predict_command(app);
   sct::cli::add_merge_command(app);
   sct::cli::add_compare_command(app);
+  sct::cli::add_pretrain_command(app, argc, argv);
+  sct::cli::add_suite_command(app);
   sct::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

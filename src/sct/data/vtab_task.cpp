@@ -3,13 +3,15 @@
 #include <filesystem>
 
 #include "sct/core/error.h"
+#include "sct/data/synthetic_tasks.h"
 
 namespace fs = std::filesystem;
 
 namespace sct {
 
 const std::vector<VtabTaskInfo>& vtab_task_registry() {
-  static const std::vector<VtabTaskInfo> tasks = {
+  static const std::vector<VtabTaskInfo> tasks = [] {
+  std::vector<VtabTaskInfo> v = {
       {"cifar100", {"cifar"}, "natural", 100},
       {"caltech101", {}, "natural", 102},
       {"dtd", {}, "natural", 47},
@@ -32,6 +34,10 @@ const std::vector<VtabTaskInfo>& vtab_task_registry() {
       // Not VTAB: Fashion-MNIST drawn into the same 800/200/1000/test shape (fashion_mnist_1k.h).
       {"fashion-mnist-1k", {}, "builtin", 10},
   };
+  // Not VTAB either: the generated tasks of the offline suite (synthetic_tasks.h).
+  for (const SyntheticTaskInfo& t : synthetic_tasks()) v.push_back({t.name, {}, "builtin", t.num_classes});
+  return v;
+  }();
   return tasks;
 }
 

@@ -22,7 +22,8 @@ struct VtabTaskInfo {
   int64_t num_classes = 0;
 };
 
-// The 19 VTAB-1K tasks in vtab1k.tsv order, then fashion-mnist-1k.
+// The 19 VTAB-1K tasks in vtab1k.tsv order, then fashion-mnist-1k and the generated suite tasks
+// (synthetic_tasks.h), group "builtin".
 const std::vector<VtabTaskInfo>& vtab_task_registry();
 
 // Looks a task up by canonical name or alias. Throws sct::Error listing the known names.

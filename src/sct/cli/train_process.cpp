@@ -1,0 +1,141 @@
+#include "sct/cli/train_process.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "sct/core/error.h"
+#include "sct/runtime/threads.h"
+
+namespace fs = std::filesystem;
+
+namespace sct::cli {
+namespace {
+
+struct Child {
+  size_t index;
+  std::string stdout_path;
+};
+
+// Starts this executable with `args`, its standard output going to a fresh temporary file (a pipe
+// could fill up while the parent waits on another child).
+std::pair<pid_t, Child> start(const std::vector<std::string>& args, size_t index) {
+  char path[] = "/tmp/sct-train-stdout-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) throw Error("cannot create a temporary file for a child sct process");
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fd);
+    unlink(path);
+    throw Error("cannot fork a child sct process");
+  }
+  if (pid == 0) {
+    dup2(fd, STDOUT_FILENO);
+    close(fd);
+    std::vector<char*> argv;
+    std::string self = "sct";
+    argv.push_back(self.data());
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  close(fd);
+  return {pid, Child{index, path}};
+}
+
+// The last line of the child's output that is a JSON object: sct train --json's summary.
+std::string summary_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty() && line.front() == '{') last = line;
+  return last;
+}
+
+}  // namespace
+
+std::vector<nlohmann::json> run_train_processes(const std::vector<TrainRun>& runs, int jobs) {
+  jobs = std::max(1, jobs);
+  const int threads_each = std::max(1, available_cpus() / jobs);
+  std::vector<nlohmann::json> results(runs.size());
+  std::map<pid_t, Child> running;
+  std::optional<size_t> failed;
+  std::string failure;
+  size_t next = 0;
+  while ((next < runs.size() && !failed) || !running.empty()) {
+    if (next < runs.size() && !failed && int(running.size()) < jobs) {
+      const TrainRun& run = runs[next];
+      std::vector<std::string> args = {"train", "--json", "--out", run.run_dir};
+      args.insert(args.end(), run.args.begin(), run.args.end());
+      if (jobs > 1 && std::find(args.begin(), args.end(), "--threads") == args.end())
+        args.insert(args.end(), {"--threads", std::to_string(threads_each)});
+      if (fs::exists(fs::path(run.run_dir) / "train_state.safetensors")) args.push_back("--resume");
+      running.insert(start(args, next++));
+      continue;
+    }
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    const auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const Child child = it->second;
+    running.erase(it);
+    const std::string line = summary_line(child.stdout_path);
+    unlink(child.stdout_path.c_str());
+    const TrainRun& run = runs[child.index];
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::string error;
+    if (code != 0)
+      error = "sct train for " + run.what + " failed with status " + std::to_string(code);
+    else if (line.empty())
+      error = "sct train for " + run.what + " printed no summary";
+    else
+      results[child.index] = nlohmann::json::parse(line);
+    if (!error.empty() && (!failed || child.index < *failed)) {
+      failed = child.index;
+      failure = error + "; its run folder: " + run.run_dir;
+    }
+  }
+  if (failed) throw Error(failure);
+  return results;
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::pair<double, double> mean_std(const std::vector<double>& values) {
+  if (values.empty()) return {0.0, 0.0};
+  double mean = 0.0, var = 0.0;
+  for (double v : values) mean += v / double(values.size());
+  for (double v : values) var += (v - mean) * (v - mean);
+  return {mean, values.size() > 1 ? std::sqrt(var / double(values.size() - 1)) : 0.0};
+}
+
+std::string format_number(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+std::string folder_name(std::string label) {
+  for (char& c : label)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return label;
+}
+
+}  // namespace sct::cli
