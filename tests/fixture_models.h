@@ -1,10 +1,31 @@
-// The fixture ViTs of tools/make_fixtures.py, built and loaded for tests that need their weights.
+// The fixture ViTs of tools/make_fixtures.py, built and loaded for tests that need their weights, and
+// the small random ViT most unit tests build.
 #pragma once
 #include "sct/io/checkpoint.h"
 #include "sct/model/vision_transformer.h"
 #include "test_util.h"
 
 namespace sct::test {
+
+// A small random ViT for unit tests: 16 px, patch 4, width 32, 3 blocks, 2 heads, 4 classes.
+inline VitConfig tiny_vit_config(double drop_path = 0.0) {
+  VitConfig cfg;
+  cfg.name = "tiny";
+  cfg.img_size = 16;
+  cfg.patch_size = 4;
+  cfg.width = 32;
+  cfg.depth = 3;
+  cfg.heads = 2;
+  cfg.num_classes = 4;
+  cfg.drop_path_rate = drop_path;
+  return cfg;
+}
+
+inline int64_t parameter_count(torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
 
 // vit_d2_w32_h4: 32 px, patch 8, width 32, 2 blocks, 4 heads, MLP ratio 2, 3 classes, in eval mode.
 inline VisionTransformer d2_fixture_model() {

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,6 +17,18 @@
 namespace sct::test {
 
 inline std::string fixture(const std::string& name) { return std::string(SCT_FIXTURE_DIR) + "/" + name; }
+
+// Max abs error allowed against a PyTorch-made fixture (the llm.c pattern's tolerance).
+constexpr double kParityTol = 1e-4;
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+}
 
 // A fresh folder removed when the object goes out of scope.
 class ScratchDir {

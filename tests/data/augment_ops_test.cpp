@@ -23,7 +23,7 @@ namespace sct {
 namespace {
 
 // Reference outputs from tools/make_augment_fixtures.py: Pillow 9.4 applied to input.png.
-const std::string kFixtures = std::string(SCT_FIXTURE_DIR) + "/augment/";
+const std::string kAugmentFixtures = std::string(SCT_FIXTURE_DIR) + "/augment/";
 const cv::Scalar kFill(124, 116, 104);
 
 // One row of RGB pixels.
@@ -56,7 +56,7 @@ cv::Mat random_image(int width, int height, uint64_t seed) {
   return m;
 }
 
-bool equal(const cv::Mat& a, const cv::Mat& b) {
+bool same_pixels(const cv::Mat& a, const cv::Mat& b) {
   return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;
 }
 
@@ -140,7 +140,7 @@ TEST(AugmentOpsTest, EqualizeLeavesASmallImageUnchanged) {
   cv::Mat m = random_image(4, 4, 3);
   const cv::Mat before = m.clone();
   equalize(m);
-  EXPECT_TRUE(equal(m, before));
+  EXPECT_TRUE(same_pixels(m, before));
 }
 
 // ---- ImageEnhance --------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ TEST(AugmentOpsTest, ColorBlendsWithPillowsLuma) {
   EXPECT_EQ(twice.at<cv::Vec3b>(0, 3), cv::Vec3b(59, 159, 255));
   cv::Mat same = in.clone();
   enhance_color(same, 1.0);
-  EXPECT_TRUE(equal(same, in));
+  EXPECT_TRUE(same_pixels(same, in));
 }
 
 TEST(AugmentOpsTest, ContrastBlendsWithTheRoundedMeanGray) {
@@ -227,12 +227,12 @@ TEST(AugmentOpsTest, RotateByQuarterTurnsIsATransposeAndFlip) {
   cv::Mat expected;
   cv::transpose(in, expected);
   cv::flip(expected, expected, 0);
-  EXPECT_TRUE(equal(ccw, expected));
+  EXPECT_TRUE(same_pixels(ccw, expected));
   cv::Mat cw = in.clone();
   rotate(cw, -90.0, kFill);
   cv::transpose(in, expected);
   cv::flip(expected, expected, 1);
-  EXPECT_TRUE(equal(cw, expected));
+  EXPECT_TRUE(same_pixels(cw, expected));
 }
 
 TEST(AugmentOpsTest, TranslateShiftsByWholePixelsAndFills) {
@@ -307,36 +307,36 @@ TEST(AugmentOpsTest, RandomHorizontalFlipMirrorsWithProbabilityP) {
   for (int i = 0; i < trials; ++i) {
     cv::Mat m = in.clone();
     random_horizontal_flip(m, rng);
-    if (equal(m, mirrored)) {
+    if (same_pixels(m, mirrored)) {
       ++flips;
     } else {
-      ASSERT_TRUE(equal(m, in));
+      ASSERT_TRUE(same_pixels(m, in));
     }
   }
   // Binomial(4000, 0.5): std 31.6, so +-160 is a 5-sigma bound.
   EXPECT_NEAR(flips, trials / 2, 160);
   cv::Mat never = in.clone();
   random_horizontal_flip(never, rng, 0.0);
-  EXPECT_TRUE(equal(never, in));
+  EXPECT_TRUE(same_pixels(never, in));
   cv::Mat always = in.clone();
   random_horizontal_flip(always, rng, 1.0);
-  EXPECT_TRUE(equal(always, mirrored));
+  EXPECT_TRUE(same_pixels(always, mirrored));
   EXPECT_THROW(random_horizontal_flip(always, rng, 1.5), Error);
 }
 
 // ---- Against Pillow ------------------------------------------------------------------------------
 
 cv::Mat read_rgb(const std::string& file) {
-  cv::Mat bgr = cv::imread(kFixtures + file, cv::IMREAD_COLOR);
-  if (bgr.empty()) throw Error("cannot read fixture " + kFixtures + file);
+  cv::Mat bgr = cv::imread(kAugmentFixtures + file, cv::IMREAD_COLOR);
+  if (bgr.empty()) throw Error("cannot read fixture " + kAugmentFixtures + file);
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   return rgb;
 }
 
-nlohmann::json manifest() {
-  std::ifstream in(kFixtures + "manifest.json");
-  if (!in) throw Error("cannot read " + kFixtures + "manifest.json");
+nlohmann::json augment_manifest() {
+  std::ifstream in(kAugmentFixtures + "manifest.json");
+  if (!in) throw Error("cannot read " + kAugmentFixtures + "manifest.json");
   return nlohmann::json::parse(in);
 }
 
@@ -364,7 +364,7 @@ const std::map<std::string, OpFn>& ops_by_name() {
 }
 
 TEST(AugmentOpsPillowTest, ManifestMatchesTheseOps) {
-  const nlohmann::json m = manifest();
+  const nlohmann::json m = augment_manifest();
   EXPECT_EQ(m.at("version").get<int>(), 1);
   EXPECT_EQ(m.at("fill"), nlohmann::json::array({124, 116, 104}));
   EXPECT_EQ(m.at("cases").size(), 52u);
@@ -372,7 +372,7 @@ TEST(AugmentOpsPillowTest, ManifestMatchesTheseOps) {
 }
 
 TEST(AugmentOpsPillowTest, PointAndEnhanceOpsAreBitExact) {
-  const nlohmann::json m = manifest();
+  const nlohmann::json m = augment_manifest();
   const cv::Mat input = read_rgb(m.at("input"));
   int checked = 0;
   for (const auto& c : m.at("cases")) {
@@ -397,7 +397,7 @@ TEST(AugmentOpsPillowTest, PointAndEnhanceOpsAreBitExact) {
 //   - the 2 px band between them is not compared: there the edge handling differs and values
 //     differ by up to ~20 levels next to strong edges.
 TEST(AugmentOpsPillowTest, GeometricOpsMatchWithinInterpolationTolerance) {
-  const nlohmann::json m = manifest();
+  const nlohmann::json m = augment_manifest();
   const cv::Mat input = read_rgb(m.at("input"));
   const cv::Mat kernel = cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5));
   int checked = 0;
@@ -407,7 +407,7 @@ TEST(AugmentOpsPillowTest, GeometricOpsMatchWithinInterpolationTolerance) {
     cv::Mat out = input.clone();
     ops_by_name().at(c.at("op"))(out, c.at("arg").get<double>());
     const cv::Mat expected = read_rgb(c.at("output"));
-    const cv::Mat sampled = cv::imread(kFixtures + c.at("mask").get<std::string>(), cv::IMREAD_GRAYSCALE);
+    const cv::Mat sampled = cv::imread(kAugmentFixtures + c.at("mask").get<std::string>(), cv::IMREAD_GRAYSCALE);
     ASSERT_FALSE(sampled.empty());
     cv::Mat inside, outside;
     cv::erode(sampled, inside, kernel, cv::Point(-1, -1), 1, cv::BORDER_CONSTANT, cv::Scalar(0));

@@ -16,7 +16,7 @@ using test::read_bytes;
 using test::TempDir;
 using test::write_bytes;
 
-nlohmann::json manifest() {
+nlohmann::json decode_manifest() {
   std::ifstream in(fixture_image("manifest.json"));
   if (!in) throw std::runtime_error("missing fixture manifest; run tools/make_image_fixtures.py");
   return nlohmann::json::parse(in);
@@ -26,7 +26,7 @@ nlohmann::json manifest() {
 // colour and grey JPEG, JPEG with an EXIF rotation) decodes to exactly PIL's convert('RGB').
 TEST(ImageDecode, MatchesPilConvertRgbOnEveryMode) {
   int checked = 0;
-  const nlohmann::json m = manifest();
+  const nlohmann::json m = decode_manifest();
   for (const auto& image : m["images"]) {
     const cv::Mat got = decode_image_rgb(fixture_image(image["source"]));
     const cv::Mat expected = test::read_png_rgb(fixture_image(image["decoded"]));

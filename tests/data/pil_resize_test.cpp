@@ -17,7 +17,7 @@ namespace {
 using test::fixture_image;
 using test::read_png_rgb;
 
-cv::Mat row(const std::vector<uint8_t>& values) {
+cv::Mat grey_row(const std::vector<uint8_t>& values) {
   cv::Mat m(1, static_cast<int>(values.size()), CV_8UC1);
   for (size_t i = 0; i < values.size(); ++i) m.at<uint8_t>(0, static_cast<int>(i)) = values[i];
   return m;
@@ -30,8 +30,8 @@ std::vector<uint8_t> values(const cv::Mat& m) { return std::vector<uint8_t>(m.da
 // inside the image. E.g. out[1] = 255 * 0.2265625 / (0.8671875 + 0.2265625) = 52.8 -> 53, and
 // out[0] = 255 * -0.0703125 / 0.796875 < 0 -> clipped to 0. (Python PIL 9.4 gives the same.)
 TEST(PilResize, HandComputedEnlargement) {
-  EXPECT_EQ(values(pil_resize_bicubic(row({0, 255}), 4, 1)), (std::vector<uint8_t>{0, 53, 202, 255}));
-  EXPECT_EQ(values(pil_resize_bicubic(row({100, 200}), 4, 1)), (std::vector<uint8_t>{91, 121, 179, 209}));
+  EXPECT_EQ(values(pil_resize_bicubic(grey_row({0, 255}), 4, 1)), (std::vector<uint8_t>{0, 53, 202, 255}));
+  EXPECT_EQ(values(pil_resize_bicubic(grey_row({100, 200}), 4, 1)), (std::vector<uint8_t>{91, 121, 179, 209}));
 }
 
 // Shrinking 4 -> 2 pixels stretches the kernel by 2 (support 4, PIL's antialiasing): output 0 is centred
@@ -39,7 +39,7 @@ TEST(PilResize, HandComputedEnlargement) {
 // 0.8671875, 0.8671875, 0.2265625, -0.0703125 (sum 1.890625): 255 * 0.15625 / 1.890625 = 21.07 -> 21.
 // A fixed 4-tap bicubic (cv::resize INTER_CUBIC) would not see the same pixels.
 TEST(PilResize, HandComputedReductionWidensTheKernel) {
-  EXPECT_EQ(values(pil_resize_bicubic(row({0, 0, 255, 255}), 2, 1)), (std::vector<uint8_t>{21, 234}));
+  EXPECT_EQ(values(pil_resize_bicubic(grey_row({0, 0, 255, 255}), 2, 1)), (std::vector<uint8_t>{21, 234}));
 }
 
 TEST(PilResize, ConstantImagesStayConstant) {

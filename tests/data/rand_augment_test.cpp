@@ -20,7 +20,7 @@ namespace sct {
 namespace {
 
 // Values in 16..239, so that every op (autocontrast included) changes the image.
-cv::Mat random_image(int width, int height, uint64_t seed) {
+cv::Mat mid_range_image(int width, int height, uint64_t seed) {
   cv::Mat m(height, width, CV_8UC3);
   std::mt19937_64 rng(seed);
   for (int y = 0; y < height; ++y)
@@ -29,7 +29,7 @@ cv::Mat random_image(int width, int height, uint64_t seed) {
   return m;
 }
 
-bool equal(const cv::Mat& a, const cv::Mat& b) { return cv::norm(a, b, cv::NORM_INF) == 0; }
+bool same_image(const cv::Mat& a, const cv::Mat& b) { return cv::norm(a, b, cv::NORM_INF) == 0; }
 
 std::vector<std::string> names(const std::vector<AugmentOp>& ops) {
   std::vector<std::string> out;
@@ -130,7 +130,7 @@ TEST(RandAugmentConfigTest, ValidateRejectsImpossibleValues) {
 // At m = 9 every op must equal its direct call with timm's argument (for signed ops, one of the two
 // signs), and the signs must both occur across seeds.
 TEST(RandAugmentTest, MagnitudeMapsToTimmsArguments) {
-  const cv::Mat in = random_image(40, 30, 5);
+  const cv::Mat in = mid_range_image(40, 30, 5);
   const cv::Scalar fill(124, 116, 104);
   using Direct = std::function<void(cv::Mat&, double)>;
   struct Case {
@@ -170,7 +170,7 @@ TEST(RandAugmentTest, MagnitudeMapsToTimmsArguments) {
     for (double a : c.args) {
       expected.push_back(in.clone());
       c.direct(expected.back(), a);
-      EXPECT_FALSE(equal(expected.back(), in));  // every op changes this image at m = 9
+      EXPECT_FALSE(same_image(expected.back(), in));  // every op changes this image at m = 9
     }
     std::set<std::size_t> seen;
     for (uint64_t seed = 0; seed < 16; ++seed) {
@@ -178,7 +178,7 @@ TEST(RandAugmentTest, MagnitudeMapsToTimmsArguments) {
       cv::Mat out = in.clone();
       apply_augment_op(out, c.op, 9.0, only(c.op, 9.0), rng);
       std::size_t match = 0;
-      while (match < expected.size() && !equal(out, expected[match])) ++match;
+      while (match < expected.size() && !same_image(out, expected[match])) ++match;
       ASSERT_LT(match, expected.size()) << "seed " << seed << " matches no candidate argument";
       seen.insert(match);
     }
@@ -202,14 +202,14 @@ TEST(RandAugmentTest, TranslateIs100PixelsAt224AndFullMagnitude) {
 
 TEST(RandAugmentTest, SameSeedSameOutputDifferentSeedsDiffer) {
   const RandAugment augment(RandAugmentConfig::parse("rand-m9-mstd0.5-inc1"));
-  const cv::Mat in = random_image(224, 224, 7);
+  const cv::Mat in = mid_range_image(224, 224, 7);
   std::set<std::vector<uint8_t>> distinct;
   for (uint64_t seed = 0; seed < 16; ++seed) {
     cv::Mat a = in.clone(), b = in.clone();
     std::mt19937_64 rng_a(seed), rng_b(seed);
     augment(a, rng_a);
     augment(b, rng_b);
-    ASSERT_TRUE(equal(a, b)) << "seed " << seed;
+    ASSERT_TRUE(same_image(a, b)) << "seed " << seed;
     distinct.insert(std::vector<uint8_t>(a.datastart, a.dataend));
   }
   // Both ops are skipped with probability 1/4, so a few seeds may leave the image unchanged;
@@ -218,7 +218,7 @@ TEST(RandAugmentTest, SameSeedSameOutputDifferentSeedsDiffer) {
 }
 
 TEST(RandAugmentTest, ForcedOpIsAlwaysApplied) {
-  const cv::Mat in = random_image(32, 32, 8);
+  const cv::Mat in = mid_range_image(32, 32, 8);
   const RandAugment augment(only(AugmentOp::SolarizeIncreasing, 9.0));
   cv::Mat expected = in.clone();
   solarize(expected, 26);
@@ -226,7 +226,7 @@ TEST(RandAugmentTest, ForcedOpIsAlwaysApplied) {
     std::mt19937_64 rng(seed);
     cv::Mat out = in.clone();
     augment(out, rng);
-    EXPECT_TRUE(equal(out, expected)) << "seed " << seed;
+    EXPECT_TRUE(same_image(out, expected)) << "seed " << seed;
   }
 }
 
@@ -234,21 +234,21 @@ TEST(RandAugmentTest, EachDrawnOpIsAppliedWithProbabilityP) {
   RandAugmentConfig c = only(AugmentOp::Invert, 9.0);
   c.prob = 0.5;
   const RandAugment augment(c);
-  const cv::Mat in = random_image(8, 8, 9);
+  const cv::Mat in = mid_range_image(8, 8, 9);
   std::mt19937_64 rng(3);
   int applied = 0;
   const int trials = 4000;
   for (int i = 0; i < trials; ++i) {
     cv::Mat out = in.clone();
     augment(out, rng);
-    applied += !equal(out, in);
+    applied += !same_image(out, in);
   }
   EXPECT_NEAR(applied, trials / 2, 160);  // Binomial(4000, 0.5): std 31.6, 5 sigma
   c.prob = 0.0;
   cv::Mat untouched = in.clone();
   const RandAugment never(c);
   never(untouched, rng);
-  EXPECT_TRUE(equal(untouched, in));
+  EXPECT_TRUE(same_image(untouched, in));
 }
 
 TEST(RandAugmentTest, MagnitudeIsGaussianAroundMClippedToRange) {

@@ -33,11 +33,6 @@ class AtomicFileTest : public testing::Test {
   test::ScratchDir dir_;
 };
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
@@ -57,7 +52,7 @@ TEST_F(AtomicFileTest, WritesContentAndLeavesOnlyTheTarget) {
   const std::string target = path("out.bin");
   const std::string content("binary\0data\n", 12);
   write_file_atomically(target, [&](std::ostream& out) { out.write(content.data(), content.size()); });
-  EXPECT_EQ(read_all(target), content);
+  EXPECT_EQ(test::read_file(target), content);
   EXPECT_EQ(listing(), std::vector<std::string>{"out.bin"});
 }
 
@@ -65,7 +60,7 @@ TEST_F(AtomicFileTest, ReplacesExistingFile) {
   const std::string target = path("out.txt");
   write_text(target, "old content that is longer than the new one");
   write_file_atomically(target, [](std::ostream& out) { out << "new"; });
-  EXPECT_EQ(read_all(target), "new");
+  EXPECT_EQ(test::read_file(target), "new");
   EXPECT_EQ(listing(), std::vector<std::string>{"out.txt"});
 }
 
@@ -78,7 +73,7 @@ TEST_F(AtomicFileTest, ExceptionInWriterKeepsOldFileAndRemovesTemporary) {
                                        throw std::runtime_error("writer failed");
                                      }),
                std::runtime_error);
-  EXPECT_EQ(read_all(target), "old");
+  EXPECT_EQ(test::read_file(target), "old");
   EXPECT_EQ(listing(), std::vector<std::string>{"out.txt"});
 }
 
@@ -94,7 +89,7 @@ TEST_F(AtomicFileTest, StreamFailureThrowsNamingPath) {
   expect_error_naming(
       [&] { write_file_atomically(target, [](std::ostream& out) { out.setstate(std::ios::badbit); }); },
       target);
-  EXPECT_EQ(read_all(target), "old");
+  EXPECT_EQ(test::read_file(target), "old");
   EXPECT_EQ(listing(), std::vector<std::string>{"out.txt"});
 }
 
@@ -124,7 +119,7 @@ TEST_F(AtomicFileTest, ConcurrentWritersNeverInterleave) {
           target, [i](std::ostream& out) { out << std::string(1 << 16, static_cast<char>('a' + i)); });
     });
   for (std::thread& t : threads) t.join();
-  const std::string content = read_all(target);
+  const std::string content = test::read_file(target);
   ASSERT_EQ(content.size(), 1u << 16);
   EXPECT_EQ(content.find_first_not_of(content[0]), std::string::npos);
   EXPECT_EQ(listing(), std::vector<std::string>{"shared.bin"});

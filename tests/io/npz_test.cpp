@@ -22,16 +22,7 @@ namespace {
 using test::expect_error;
 
 // Fixtures come from tools/make_npz_fixtures.py: numpy wrote the archives and the expected values.
-const std::string kFixtures = test::fixture("npz/");
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
-}
+const std::string kNpzFixtures = test::fixture("npz/");
 
 std::string le(std::uint64_t v, int bytes) {
   std::string out;
@@ -108,7 +99,7 @@ void expect_matches_numpy(const at::Tensor& tensor, const nlohmann::json& expect
 }
 
 nlohmann::json expected_json() {
-  std::ifstream in(kFixtures + "expected.json");
+  std::ifstream in(kNpzFixtures + "expected.json");
   return nlohmann::json::parse(in);
 }
 
@@ -116,7 +107,7 @@ class NpzFixtureTest : public testing::TestWithParam<std::string> {};
 
 TEST_P(NpzFixtureTest, MatchesNumpy) {
   const nlohmann::json expected = expected_json();
-  const TensorMap tensors = load_npz(kFixtures + GetParam());
+  const TensorMap tensors = load_npz(kNpzFixtures + GetParam());
   std::vector<std::string> keys;
   for (const auto& [key, tensor] : tensors) keys.push_back(key);
   ASSERT_EQ(keys, expected["archives"][GetParam()].get<std::vector<std::string>>());
@@ -133,7 +124,7 @@ TEST(NpzTest, ReadsHandBuiltArchive) {
   test::ScratchDir dir;
   const std::string path = dir.file("hand.npz");
   const std::string fortran_bytes("\x01\x04\x02\x05\x03\x06", 6);  // [[1,2,3],[4,5,6]] column by column
-  write_bytes(path, make_stored_zip({
+  test::write_file(path, make_stored_zip({
                         {"i16.npy", make_npy("{'descr': '<i2', 'fortran_order': False, 'shape': (3,), }",
                                              std::string("\x01\x00\xff\xff\x00\x80", 6))},
                         {"be.npy", make_npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }",
@@ -166,7 +157,7 @@ TEST(NpzTest, RejectsNonZipFiles) {
   test::ScratchDir dir;
   const std::string path = dir.file("not.npz");
   for (const std::string& bytes : {std::string(), std::string("PK"), std::string(200, 'x')}) {
-    write_bytes(path, bytes);
+    test::write_file(path, bytes);
     expect_error([&] { load_npz(path); }, {path, "not a zip"});
   }
 }
@@ -174,8 +165,8 @@ TEST(NpzTest, RejectsNonZipFiles) {
 TEST(NpzTest, RejectsTruncatedArchive) {
   test::ScratchDir dir;
   const std::string path = dir.file("truncated.npz");
-  const std::string good = read_all(kFixtures + "stored.npz");
-  write_bytes(path, good.substr(0, good.size() / 2));
+  const std::string good = test::read_file(kNpzFixtures + "stored.npz");
+  test::write_file(path, good.substr(0, good.size() / 2));
   expect_error([&] { load_npz(path); }, {path, "truncated"});
 }
 
@@ -194,28 +185,28 @@ FirstEntry first_entry(const std::string& zip) {
 TEST(NpzTest, RejectsEntryExtendingPastEnd) {
   test::ScratchDir dir;
   const std::string path = dir.file("past_end.npz");
-  std::string zip = read_all(kFixtures + "stored.npz");
+  std::string zip = test::read_file(kNpzFixtures + "stored.npz");
   const std::size_t central = first_entry(zip).central;
   zip.replace(central + 20, 8, le(0xfffffff0u, 4) + le(0xfffffff0u, 4));
-  write_bytes(path, zip);
+  test::write_file(path, zip);
   expect_error([&] { load_npz(path); }, {path, "'f32.npy'", "past the end"});
 }
 
 TEST(NpzTest, RejectsCrcMismatchInStoredEntry) {
   test::ScratchDir dir;
   const std::string path = dir.file("crc.npz");
-  std::string zip = read_all(kFixtures + "stored.npz");
+  std::string zip = test::read_file(kNpzFixtures + "stored.npz");
   zip[first_entry(zip).data + 40] ^= 0x01;
-  write_bytes(path, zip);
+  test::write_file(path, zip);
   expect_error([&] { load_npz(path); }, {path, "'f32.npy'", "CRC-32 mismatch"});
 }
 
 TEST(NpzTest, RejectsCorruptDeflatedEntry) {
   test::ScratchDir dir;
   const std::string path = dir.file("deflate.npz");
-  std::string zip = read_all(kFixtures + "deflated.npz");
+  std::string zip = test::read_file(kNpzFixtures + "deflated.npz");
   zip[first_entry(zip).data + 10] ^= 0x55;
-  write_bytes(path, zip);
+  test::write_file(path, zip);
   // Depending on the bit, zlib reports bad data, a wrong length, or the CRC check catches it.
   expect_error([&] { load_npz(path); }, {path, "'f32.npy'"});
 }
@@ -223,29 +214,29 @@ TEST(NpzTest, RejectsCorruptDeflatedEntry) {
 TEST(NpzTest, RejectsUnknownCompressionMethod) {
   test::ScratchDir dir;
   const std::string path = dir.file("bzip2.npz");
-  std::string zip = read_all(kFixtures + "stored.npz");
+  std::string zip = test::read_file(kNpzFixtures + "stored.npz");
   zip.replace(first_entry(zip).central + 10, 2, le(12, 2));
-  write_bytes(path, zip);
+  test::write_file(path, zip);
   expect_error([&] { load_npz(path); }, {path, "'f32.npy'", "compression method 12"});
 }
 
 TEST(NpzTest, RejectsCorruptLocalHeader) {
   test::ScratchDir dir;
   const std::string path = dir.file("local.npz");
-  std::string zip = read_all(kFixtures + "stored.npz");
+  std::string zip = test::read_file(kNpzFixtures + "stored.npz");
   zip[0] = 'X';
-  write_bytes(path, zip);
+  test::write_file(path, zip);
   expect_error([&] { load_npz(path); }, {path, "'f32.npy'", "local file header"});
 }
 
 TEST(NpzTest, RejectsZip64RecordOutsideFile) {
   test::ScratchDir dir;
   const std::string path = dir.file("zip64.npz");
-  std::string zip = read_all(kFixtures + "zip64.npz");
+  std::string zip = test::read_file(kNpzFixtures + "zip64.npz");
   const std::size_t locator = zip.size() - 22 - 20;
   ASSERT_EQ(read_le(zip, locator, 4), 0x07064b50u);
   zip.replace(locator + 8, 8, le(zip.size(), 8));
-  write_bytes(path, zip);
+  test::write_file(path, zip);
   expect_error([&] { load_npz(path); }, {path, "zip64"});
 }
 
@@ -255,7 +246,7 @@ TEST(NpzTest, RejectsBadNpyMagic) {
   std::string npy =
       make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", std::string(4, '\0'));
   npy[1] = 'M';
-  write_bytes(path, make_stored_zip({{"w.npy", npy}}));
+  test::write_file(path, make_stored_zip({{"w.npy", npy}}));
   expect_error([&] { load_npz(path); }, {path, "'w.npy'", "bad magic"});
 }
 
@@ -265,7 +256,7 @@ TEST(NpzTest, RejectsUnsupportedNpyVersion) {
   std::string npy =
       make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", std::string(4, '\0'));
   npy[6] = 4;
-  write_bytes(path, make_stored_zip({{"w.npy", npy}}));
+  test::write_file(path, make_stored_zip({{"w.npy", npy}}));
   expect_error([&] { load_npz(path); }, {path, "'w.npy'", "version 4.0"});
 }
 
@@ -274,7 +265,7 @@ TEST(NpzTest, RejectsUnsupportedDtypes) {
   const std::string path = dir.file("dtype.npz");
   for (const std::string descr : {"'<c8'", "'|O'", "'<u4'", "'<f4 '", "[('x', '<f4')]"}) {
     SCOPED_TRACE(descr);
-    write_bytes(path, make_stored_zip({{"w.npy", make_npy("{'descr': " + descr +
+    test::write_file(path, make_stored_zip({{"w.npy", make_npy("{'descr': " + descr +
                                                               ", 'fortran_order': False, 'shape': (1,), }",
                                                           std::string(8, '\0'))}}));
     expect_error([&] { load_npz(path); }, {path, "'w.npy'", "unsupported dtype"});
@@ -285,7 +276,7 @@ TEST(NpzTest, RejectsSizeMismatch) {
   test::ScratchDir dir;
   const std::string path = dir.file("size.npz");
   for (const std::size_t bytes : {8u, 16u}) {
-    write_bytes(
+    test::write_file(
         path, make_stored_zip({{"w.npy", make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
                                                   std::string(bytes, '\0'))}}));
     expect_error([&] { load_npz(path); }, {path, "'w.npy'", "need 12 bytes"});
@@ -300,7 +291,7 @@ TEST(NpzTest, RejectsMalformedNpyHeaders) {
         "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }", "{'descr': '<f4', 'shape': (1,), }",
         "{'descr': '<f4', 'fortran_order': False"}) {
     SCOPED_TRACE(dict);
-    write_bytes(path, make_stored_zip({{"w.npy", make_npy(dict, std::string(4, '\0'))}}));
+    test::write_file(path, make_stored_zip({{"w.npy", make_npy(dict, std::string(4, '\0'))}}));
     expect_error([&] { load_npz(path); }, {path, "'w.npy'", "malformed npy header"});
   }
 }
@@ -308,7 +299,7 @@ TEST(NpzTest, RejectsMalformedNpyHeaders) {
 TEST(NpzTest, RejectsInvalidBoolBytes) {
   test::ScratchDir dir;
   const std::string path = dir.file("bool.npz");
-  write_bytes(path,
+  test::write_file(path,
               make_stored_zip({{"b.npy", make_npy("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
                                                   std::string("\x01\x07", 2))}}));
   expect_error([&] { load_npz(path); }, {path, "'b.npy'", "0 and 1"});
@@ -317,7 +308,7 @@ TEST(NpzTest, RejectsInvalidBoolBytes) {
 TEST(NpzTest, RejectsEntriesThatAreNotNpy) {
   test::ScratchDir dir;
   const std::string path = dir.file("readme.npz");
-  write_bytes(path, make_stored_zip({{"README.txt", "hello"}}));
+  test::write_file(path, make_stored_zip({{"README.txt", "hello"}}));
   expect_error([&] { load_npz(path); }, {path, "'README.txt'", "not an .npy"});
 }
 
@@ -325,7 +316,7 @@ TEST(NpzTest, RejectsDuplicateNames) {
   test::ScratchDir dir;
   const std::string path = dir.file("dup.npz");
   const std::string npy = make_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (1,), }", "x");
-  write_bytes(path, make_stored_zip({{"w.npy", npy}, {"w.npy", npy}}));
+  test::write_file(path, make_stored_zip({{"w.npy", npy}, {"w.npy", npy}}));
   expect_error([&] { load_npz(path); }, {path, "duplicate", "'w'"});
 }
 

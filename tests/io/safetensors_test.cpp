@@ -25,15 +25,6 @@ namespace {
 
 using test::expect_error;
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
-}
-
 // The 8-byte little-endian length prefix, spelled out byte by byte.
 std::string le_u64(std::uint64_t v) {
   std::string out;
@@ -64,7 +55,7 @@ TEST(SafetensorsTest, ReadsHandBuiltFile) {
                            + std::string("\x00\x00\x20\xc0", 4)  // -2.5f
                            + std::string("\x49\x40", 2)          // bf16 0x4049 = 3.140625
                            + std::string("\xfe\xff", 2);         // int16 -2
-  write_bytes(path, safetensors_bytes(header, data));
+  test::write_file(path, safetensors_bytes(header, data));
 
   StringMap metadata;
   const TensorMap tensors = load_safetensors(path, &metadata);
@@ -96,7 +87,7 @@ TEST(SafetensorsTest, WriterLaysOutSortedPaddedBackToBack) {
   const at::Tensor c = at::empty({0}, at::kByte);
   save_safetensors(path, {{"b", b}, {"a", a}, {"c", c}}, {{"k", "v"}});
 
-  const std::string bytes = read_all(path);
+  const std::string bytes = test::read_file(path);
   ASSERT_GE(bytes.size(), 8u);
   std::uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<std::uint8_t>(bytes[i]);
@@ -206,7 +197,7 @@ TEST(SafetensorsTest, RejectsFileShorterThanLengthPrefix) {
   test::ScratchDir dir;
   const std::string path = dir.file("short.safetensors");
   for (const std::string& bytes : {std::string(), std::string("\x10\x00\x00", 3)}) {
-    write_bytes(path, bytes);
+    test::write_file(path, bytes);
     expect_error([&] { load_safetensors(path); }, {path});
   }
 }
@@ -214,7 +205,7 @@ TEST(SafetensorsTest, RejectsFileShorterThanLengthPrefix) {
 TEST(SafetensorsTest, RejectsHeaderLengthBeyondFile) {
   test::ScratchDir dir;
   const std::string path = dir.file("long.safetensors");
-  write_bytes(path, le_u64(1000) + "{}");
+  test::write_file(path, le_u64(1000) + "{}");
   expect_error([&] { load_safetensors(path); }, {path, "1000", "exceeds the file size"});
 }
 
@@ -222,7 +213,7 @@ TEST(SafetensorsTest, RejectsHeaderLengthOver100MB) {
   test::ScratchDir dir;
   const std::string path = dir.file("huge.safetensors");
   const std::uint64_t n = (100u << 20) + 8;
-  write_bytes(path, le_u64(n));
+  test::write_file(path, le_u64(n));
   fs::resize_file(path, 8 + n);  // sparse: costs no disk space
   expect_error([&] { load_safetensors(path); }, {path, "100 MB"});
 }
@@ -250,7 +241,7 @@ class SafetensorsCorruptTest : public testing::TestWithParam<CorruptCase> {};
 TEST_P(SafetensorsCorruptTest, ThrowsNamingFileAndTensor) {
   test::ScratchDir dir;
   const std::string path = dir.file("corrupt.safetensors");
-  write_bytes(path, safetensors_bytes(GetParam().header, GetParam().data));
+  test::write_file(path, safetensors_bytes(GetParam().header, GetParam().data));
   std::vector<std::string> expected = GetParam().expected;
   expected.push_back(path);
   expect_error([&] { load_safetensors(path); }, expected);
@@ -326,7 +317,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(SafetensorsTest, EmptyTensorInsideAnotherIsNotAnOverlap) {
   test::ScratchDir dir;
   const std::string path = dir.file("empty_inside.safetensors");
-  write_bytes(path, safetensors_bytes(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
+  test::write_file(path, safetensors_bytes(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
                                       R"( "b": {"dtype": "F32", "shape": [0], "data_offsets": [4, 4]}})",
                                       k8));
   const TensorMap loaded = load_safetensors(path);

@@ -15,7 +15,6 @@ namespace {
 
 // The fixtures' float32 outputs sit within 1e-5 of float64 references (fixtures/README.md);
 // 1e-4 leaves room for a different summation order while any wrong tensor moves logits by >1e-3.
-constexpr double kTol = 1e-4;
 
 struct ParityCase {
   std::string name;
@@ -59,14 +58,14 @@ TEST_P(VitParity, LogitsFeaturesAndEveryBlockMatchPyTorch) {
   torch::NoGradGuard no_grad;
   const at::Tensor tokens = model->forward_features(ref.at("x"));
   const at::Tensor logits = model->forward_head(tokens);
-  EXPECT_LE(test::max_abs_diff(model->pos_embed, ref.at("pos_embed")), kTol);
-  EXPECT_LE(test::max_abs_diff(tokens.select(1, 0), ref.at("features")), kTol);
-  EXPECT_LE(test::max_abs_diff(logits, ref.at("logits")), kTol);
+  EXPECT_LE(test::max_abs_diff(model->pos_embed, ref.at("pos_embed")), test::kParityTol);
+  EXPECT_LE(test::max_abs_diff(tokens.select(1, 0), ref.at("features")), test::kParityTol);
+  EXPECT_LE(test::max_abs_diff(logits, ref.at("logits")), test::kParityTol);
   const char* names[] = {"attn_residual", "mlp_branch", "out"};
   for (int64_t i = 0; i < c.depth; ++i)
     for (int s = 0; s < 3; ++s) {
       const std::string key = "blocks." + std::to_string(i) + "." + names[s];
-      EXPECT_LE(test::max_abs_diff(rec[i * 3 + s]->recorded.at(0), ref.at(key)), kTol) << key;
+      EXPECT_LE(test::max_abs_diff(rec[i * 3 + s]->recorded.at(0), ref.at(key)), test::kParityTol) << key;
     }
 }
 

@@ -7,15 +7,10 @@
 #include "sct/model/backbone_fingerprint.h"
 #include "sct/model/stream_recorder.h"
 #include "sct/model/vision_transformer.h"
+#include "fixture_models.h"
 
 namespace sct {
 namespace {
-
-int64_t numel(VisionTransformerImpl& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
 
 VitConfig tiny(int64_t classes = 4) {
   VitConfig c;
@@ -32,9 +27,9 @@ VitConfig tiny(int64_t classes = 4) {
 // timm's published sizes with the 1000-class ImageNet head (timm model cards: 86.6M, 22.1M, 5.7M),
 // and by hand: patch 3*16*16*D + D, cls D, pos 197*D, 12 * (12 D^2 + 13 D), norm 2D, head 1001*D... .
 TEST(Vit, NamedConfigsHaveTimmParameterCounts) {
-  EXPECT_EQ(numel(*VisionTransformer(vit_config("vit_base_patch16_224"))), 86567656);
-  EXPECT_EQ(numel(*VisionTransformer(vit_config("vit_small_patch16_224"))), 22050664);
-  EXPECT_EQ(numel(*VisionTransformer(vit_config("vit_tiny_patch16_224"))), 5717416);
+  EXPECT_EQ(test::parameter_count(*VisionTransformer(vit_config("vit_base_patch16_224"))), 86567656);
+  EXPECT_EQ(test::parameter_count(*VisionTransformer(vit_config("vit_small_patch16_224"))), 22050664);
+  EXPECT_EQ(test::parameter_count(*VisionTransformer(vit_config("vit_tiny_patch16_224"))), 5717416);
   const VitConfig h = vit_config("vit_huge_patch14_224");
   EXPECT_EQ(h.grid(), 16);
   EXPECT_EQ(h.width, 1280);
@@ -50,7 +45,7 @@ TEST(Vit, PicoConfigIsTheEmbeddedBackbonesShape) {
   EXPECT_EQ(c.width % 8, 0);
   EXPECT_EQ(c.num_tokens(), 65);
   c.num_classes = 0;
-  EXPECT_EQ(numel(*VisionTransformer(c)), 1353312);
+  EXPECT_EQ(test::parameter_count(*VisionTransformer(c)), 1353312);
 }
 
 TEST(Vit, ParameterNamesAreTimms) {

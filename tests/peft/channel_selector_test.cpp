@@ -12,6 +12,7 @@
 #include "sct/io/checkpoint.h"
 #include "sct/io/safetensors.h"
 #include "sct/model/stream_recorder.h"
+#include "fixture_models.h"
 #include "test_util.h"
 
 namespace sct {
@@ -32,18 +33,9 @@ VisionTransformer d12_model() {
 }
 
 // A small random model for the oracles.
-VisionTransformer tiny_model(double drop_path = 0.0) {
-  VitConfig cfg;
-  cfg.name = "tiny";
-  cfg.img_size = 16;
-  cfg.patch_size = 4;
-  cfg.width = 32;
-  cfg.depth = 3;
-  cfg.heads = 2;
-  cfg.num_classes = 4;
-  cfg.drop_path_rate = drop_path;
+VisionTransformer selector_model(double drop_path = 0.0) {
   at::manual_seed(7);
-  return VisionTransformer(cfg);
+  return VisionTransformer(test::tiny_vit_config(drop_path));
 }
 
 std::vector<std::vector<int64_t>> rows(const at::Tensor& t) {
@@ -142,7 +134,7 @@ bool contains(const std::vector<int64_t>& v, int64_t x) { return std::find(v.beg
 // selected, in its block only.
 TEST(ChannelSelector, HugeChannelIsSelected) {
   for (const std::string position : {"attn", "mlp"}) {
-    VisionTransformer model = tiny_model();
+    VisionTransformer model = selector_model();
     {
       torch::NoGradGuard no_grad;
       auto& lin = position == "attn" ? model->block(1).attn->proj : model->block(1).mlp->fc2;
@@ -161,7 +153,7 @@ TEST(ChannelSelector, HugeChannelIsSelected) {
 
 // Channels whose MLP output is exactly zero (zero rows of fc2) tie at score 0: the lower indices win.
 TEST(ChannelSelector, TiesGoToTheLowerChannel) {
-  VisionTransformer model = tiny_model();
+  VisionTransformer model = selector_model();
   {
     torch::NoGradGuard no_grad;
     for (int64_t j : {20, 5, 9}) {
@@ -185,7 +177,7 @@ TEST(ChannelSelector, TiesGoToTheLowerChannel) {
 }
 
 TEST(ChannelSelector, InsalientIsTheBottomK) {
-  VisionTransformer model = tiny_model();
+  VisionTransformer model = selector_model();
   SelectionOptions opt;
   opt.k = KSpec::count(5);
   opt.strategy = "insalient";
@@ -208,7 +200,7 @@ TEST(ChannelSelector, RandomIsSeededUniformAndNeedsNoData) {
     opt.seed = seed;
     opt.position = "both";
     ChannelSelector selector(opt);
-    selector.attach(tiny_model(), 4);
+    selector.attach(selector_model(), 4);
     return selector.finish();
   };
   const Selection a = draw(1), b = draw(1), c = draw(2);
@@ -237,7 +229,7 @@ TEST(ChannelSelector, RandomIsSeededUniformAndNeedsNoData) {
 
 // O(L * C * D): the selector keeps per-class sums, never a feature map, whatever the batch size.
 TEST(ChannelSelector, MemoryIsLayersTimesClassesTimesWidth) {
-  VisionTransformer model = tiny_model();
+  VisionTransformer model = selector_model();
   ChannelSelector selector(SelectionOptions{});
   selector.attach(model, 4);
   selector.observe_batch(tiny_images(2, 1), at::tensor({0, 1}, at::kLong));
@@ -257,7 +249,7 @@ TEST(ChannelSelector, MemoryIsLayersTimesClassesTimesWidth) {
 
 TEST(ChannelSelector, EvalModeAndOtherHooksAreRestored) {
   // Drop path would make the scores random; the selector measures in eval mode and gives the mode back.
-  VisionTransformer model = tiny_model(/*drop_path=*/0.5);
+  VisionTransformer model = selector_model(/*drop_path=*/0.5);
   auto recorder = std::make_shared<StreamRecorderImpl>(HookSite::BlockOutput);
   model->block(2).attach("rec", recorder);
   model->train();
@@ -276,7 +268,7 @@ TEST(ChannelSelector, BlocksAndPerBlockK) {
   SelectionOptions opt;
   opt.blocks = last_blocks(3, 2);
   opt.k = KSpec::parse("6x1,2");
-  VisionTransformer model = tiny_model();
+  VisionTransformer model = selector_model();
   const Selection sel = select_tiny(model, opt);
   EXPECT_EQ(sel.blocks, (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(sel.k, (std::vector<int64_t>{6, 2}));
@@ -287,11 +279,11 @@ TEST(ChannelSelector, BlocksAndPerBlockK) {
 
   opt.k = KSpec::per_block({4, 4, 4});  // three Ks for two blocks
   ChannelSelector bad(opt);
-  EXPECT_THROW(bad.attach(tiny_model(), 4), Error);
+  EXPECT_THROW(bad.attach(selector_model(), 4), Error);
   opt.k = KSpec{};
   opt.blocks = {2, 1};
   ChannelSelector unordered(opt);
-  EXPECT_THROW(unordered.attach(tiny_model(), 4), Error);
+  EXPECT_THROW(unordered.attach(selector_model(), 4), Error);
 }
 
 TEST(ChannelSelector, KSpecForms) {
@@ -312,7 +304,7 @@ TEST(ChannelSelector, KSpecForms) {
 }
 
 TEST(ChannelSelector, MisuseIsAClearError) {
-  VisionTransformer model = tiny_model();
+  VisionTransformer model = selector_model();
   SelectionOptions unknown_position;
   unknown_position.position = "ffn";
   EXPECT_THROW(ChannelSelector{unknown_position}, Error);
@@ -343,7 +335,7 @@ TEST(ChannelSelector, SelectionFileRoundTrip) {
   SelectionOptions opt;
   opt.position = "qkv";
   opt.blocks = {0, 2};
-  Selection sel = select_tiny(tiny_model(), opt);
+  Selection sel = select_tiny(selector_model(), opt);
   sel.backbone_name = "tiny";
   sel.backbone_sha256 = std::string(64, 'a');
   sel.dataset = "vtab/caltech101 train800val200";
@@ -371,7 +363,7 @@ TEST(ChannelSelector, SelectionFileRoundTrip) {
 TEST(ChannelSelector, SelectChannelsRunsTheWholePass) {
   int64_t served = 0;
   const Selection sel =
-      select_channels(tiny_model(), 4, SelectionOptions{}, [&](at::Tensor& images, at::Tensor& labels) {
+      select_channels(selector_model(), 4, SelectionOptions{}, [&](at::Tensor& images, at::Tensor& labels) {
         if (served == 3) return false;
         images = tiny_images(5, served);
         labels = at::full({5}, served, at::kLong);

@@ -22,7 +22,6 @@ namespace {
 // The float32 C++ run against float64 PyTorch: the generator measures 1e-6 on the logits in float32.
 // 1e-4 leaves room for another summation order, while a wrong channel, scale or q/v slice moves the
 // logits by more than 1e-2 (the generator asserts each case's SCT effect exceeds that).
-constexpr double kTol = 1e-4;
 
 
 std::vector<int64_t> to_vector(const at::Tensor& t) {
@@ -85,12 +84,12 @@ TEST_P(SctAdapterParity, LogitsAndGradientsMatchPyTorch) {
   const at::Tensor images = ref.at("images").clone().set_requires_grad(true);
   const at::Tensor logits = model->forward(images);
   (logits * ref.at("loss_weights")).sum().backward();
-  EXPECT_LE(test::max_abs_diff(logits, ref.at(c.name + ".logits")), kTol);
-  EXPECT_LE(test::max_abs_diff(images.grad(), ref.at(c.name + ".grad.images")), kTol);
+  EXPECT_LE(test::max_abs_diff(logits, ref.at(c.name + ".logits")), test::kParityTol);
+  EXPECT_LE(test::max_abs_diff(images.grad(), ref.at(c.name + ".grad.images")), test::kParityTol);
   for (const auto& kv : model->named_parameters()) {
     if (kv.key().find(".sct.") == std::string::npos) continue;
     ASSERT_TRUE(kv.value().grad().defined()) << kv.key();
-    EXPECT_LE(test::max_abs_diff(kv.value().grad(), ref.at(c.name + ".grad." + kv.key())), kTol) << kv.key();
+    EXPECT_LE(test::max_abs_diff(kv.value().grad(), ref.at(c.name + ".grad." + kv.key())), test::kParityTol) << kv.key();
   }
 
   // Inference writes into the block's tensors instead of copies: same numbers.
@@ -115,12 +114,6 @@ std::vector<int64_t> first_k(int64_t k, int64_t step = 1) {
   return v;
 }
 
-int64_t numel(torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
-
 // Paper §4 / reference §1: ViT-B/16, K = 96 in all 12 blocks = 12 * (96 * 96 + 96) = 111,744 ("0.11M").
 TEST(SctAdapter, ParameterCountOfVitBaseAtK96) {
   int64_t attn = 0, both = 0, qkv = 0;
@@ -128,9 +121,9 @@ TEST(SctAdapter, ParameterCountOfVitBaseAtK96) {
   b.position = "both";
   q.position = "qkv";
   for (int i = 0; i < 12; ++i) {
-    attn += numel(*adapter(768, {first_k(96, 8)}));
-    both += numel(*adapter(768, {first_k(96, 8)}, b));
-    qkv += numel(*adapter(768, {first_k(96, 8)}, q));
+    attn += test::parameter_count(*adapter(768, {first_k(96, 8)}));
+    both += test::parameter_count(*adapter(768, {first_k(96, 8)}, b));
+    qkv += test::parameter_count(*adapter(768, {first_k(96, 8)}, q));
   }
   EXPECT_EQ(attn, 111744);
   EXPECT_EQ(both, 2 * 111744);

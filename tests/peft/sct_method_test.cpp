@@ -23,18 +23,9 @@ Selection random_selection(VisionTransformer model, const std::string& position,
   return selector.finish();
 }
 
-VisionTransformer tiny_model() {
-  VitConfig cfg;
-  cfg.name = "tiny";
-  cfg.img_size = 16;
-  cfg.patch_size = 4;
-  cfg.width = 32;
-  cfg.depth = 3;
-  cfg.heads = 2;
-  cfg.num_classes = 4;
-  cfg.drop_path_rate = 0.1;
+VisionTransformer method_model() {
   at::manual_seed(11);
-  return VisionTransformer(cfg);
+  return VisionTransformer(test::tiny_vit_config(0.1));
 }
 
 bool is_sct(const std::string& name) { return name.find(".sct.") != std::string::npos; }
@@ -57,7 +48,7 @@ TEST(SctMethod, TrainableCountMatchesFormulaOnVitBase) {
 }
 
 TEST(SctMethod, OnlySctAndHeadTrainAndTheRestStaysBitIdentical) {
-  VisionTransformer model = tiny_model();
+  VisionTransformer model = method_model();
   SctMethod method(random_selection(model, "both", KSpec::count(6), {1, 2}), /*scale=*/0.5);
   EXPECT_EQ(method.name(), "sct");
   method.attach(*model);
@@ -113,7 +104,7 @@ TEST(SctMethod, OnlySctAndHeadTrainAndTheRestStaysBitIdentical) {
 }
 
 TEST(SctMethod, SelectionMustFitTheModel) {
-  VisionTransformer model = tiny_model();
+  VisionTransformer model = method_model();
   Selection sel = random_selection(model, "attn");
   VitConfig wider = model->config();
   wider.width = 64;

@@ -11,26 +11,15 @@
 #include "sct/io/safetensors.h"
 #include "sct/model/backbone_fingerprint.h"
 #include "sct/peft/sct_method.h"
+#include "fixture_models.h"
 #include "test_util.h"
 
 namespace sct {
 namespace {
 
-VitConfig tiny_config() {
-  VitConfig cfg;
-  cfg.name = "tiny";
-  cfg.img_size = 16;
-  cfg.patch_size = 4;
-  cfg.width = 32;
-  cfg.depth = 3;
-  cfg.heads = 2;
-  cfg.num_classes = 4;
-  return cfg;
-}
-
 VisionTransformer backbone(uint64_t seed) {
   at::manual_seed(seed);
-  return VisionTransformer(tiny_config());
+  return VisionTransformer(test::tiny_vit_config());
 }
 
 // A "trained" SCT model: the backbone of seed 1, a random selection, and every trainable tensor moved

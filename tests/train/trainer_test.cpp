@@ -60,7 +60,7 @@ class LastBlockMethod : public PeftMethod {
   nlohmann::json config() const override { return {{"name", name()}}; }
 };
 
-VisionTransformer tiny_model(uint64_t seed = 1) {
+VisionTransformer trainer_model(uint64_t seed = 1) {
   at::manual_seed(seed);
   VisionTransformer m(tiny_vit());
   LastBlockMethod().attach(*m);
@@ -184,7 +184,7 @@ class PoisonHook : public BlockHookImpl {
 
 TEST(Trainer, TrainsOnlyTrainableTensorsAndWritesTheRun) {
   Data d;
-  VisionTransformer m = tiny_model();
+  VisionTransformer m = trainer_model();
   const TensorMap before = all_tensors(*m);
   test::ScratchDir dir;
   const TrainResult r = Trainer(m, inputs_of(d), tiny_config(), dir.file("run"), quiet()).fit();
@@ -234,7 +234,7 @@ TEST(Trainer, TrainsOnlyTrainableTensorsAndWritesTheRun) {
 TEST(Trainer, SameSeedSameMetricsOtherSeedOtherMetrics) {
   Data d;
   test::ScratchDir dir;
-  VisionTransformer a = tiny_model(), b = tiny_model(), c = tiny_model();
+  VisionTransformer a = trainer_model(), b = trainer_model(), c = trainer_model();
   const TrainResult ra = Trainer(a, inputs_of(d), tiny_config(), dir.file("a"), quiet()).fit();
   const TrainResult rb = Trainer(b, inputs_of(d), tiny_config(), dir.file("b"), quiet()).fit();
   expect_same_metrics(ra.epochs, rb.epochs);
@@ -248,21 +248,21 @@ TEST(Trainer, SameSeedSameMetricsOtherSeedOtherMetrics) {
 TEST(Trainer, StoppedAndKilledRunsResumeBitIdentical) {
   Data d;
   test::ScratchDir dir;
-  VisionTransformer whole = tiny_model();
+  VisionTransformer whole = trainer_model();
   const TrainResult uninterrupted = Trainer(whole, inputs_of(d), tiny_config(), dir.file("whole"), quiet()).fit();
 
   // Stopped cleanly after epoch 1 (two epochs done), then resumed in a fresh model, as a new process would.
   {
     TrainerOptions stop_after_two = quiet();
     stop_after_two.on_epoch_end = [](const EpochMetrics& m) { return m.epoch < 1; };
-    VisionTransformer first = tiny_model();
+    VisionTransformer first = trainer_model();
     const TrainResult part = Trainer(first, inputs_of(d), tiny_config(), dir.file("stopped"), stop_after_two).fit();
     EXPECT_FALSE(part.complete);
     EXPECT_EQ(part.epochs.size(), 2u);
     EXPECT_EQ(lines_of(dir.file("stopped") + "/metrics.jsonl").size(), 2u);
     EXPECT_FALSE(fs::exists(dir.file("stopped") + "/result.json"));
   }
-  VisionTransformer resumed = tiny_model();
+  VisionTransformer resumed = trainer_model();
   const TrainResult rest = Trainer(resumed, inputs_of(d), tiny_config(), dir.file("stopped"), quiet(true)).fit();
   ASSERT_TRUE(rest.complete);
   expect_same_metrics(rest.epochs, uninterrupted.epochs);
@@ -272,19 +272,19 @@ TEST(Trainer, StoppedAndKilledRunsResumeBitIdentical) {
   // Killed in the middle of epoch 2 (an exception out of the forward pass at its step 1): the state
   // after epoch 1 is on disk, and resuming replays epoch 2 from its start.
   {
-    VisionTransformer victim = tiny_model();
+    VisionTransformer victim = trainer_model();
     // One training forward per step, 4 steps per epoch: call 2 * 4 + 1 is epoch 2, step 1.
     victim->block(1).attach("poison", std::make_shared<PoisonHook>(2 * 4 + 1, /*throw_instead=*/true));
     EXPECT_THROW(Trainer(victim, inputs_of(d), tiny_config(), dir.file("killed"), quiet()).fit(), std::runtime_error);
     EXPECT_EQ(read_train_state_info(dir.file("killed") + "/train_state.safetensors").epochs_done, 2);
   }
-  VisionTransformer revived = tiny_model();
+  VisionTransformer revived = trainer_model();
   const TrainResult after_kill = Trainer(revived, inputs_of(d), tiny_config(), dir.file("killed"), quiet(true)).fit();
   expect_same_metrics(after_kill.epochs, uninterrupted.epochs);
   expect_identical(trainable_tensors(*revived), trainable_tensors(*whole));
 
   // Resuming a finished run trains nothing and reports the same.
-  VisionTransformer again = tiny_model();
+  VisionTransformer again = trainer_model();
   const TrainResult finished = Trainer(again, inputs_of(d), tiny_config(), dir.file("whole"), quiet(true)).fit();
   expect_same_metrics(finished.epochs, uninterrupted.epochs);
   expect_identical(trainable_tensors(*again), trainable_tensors(*whole));
@@ -293,7 +293,7 @@ TEST(Trainer, StoppedAndKilledRunsResumeBitIdentical) {
 TEST(Trainer, NonFiniteLossStopsAndKeepsTheLastGoodState) {
   Data d;
   test::ScratchDir dir;
-  VisionTransformer m = tiny_model();
+  VisionTransformer m = trainer_model();
   m->block(1).attach("poison", std::make_shared<PoisonHook>(2 * 4 + 1, /*throw_instead=*/false));  // epoch 2, step 1
   try {
     Trainer(m, inputs_of(d), tiny_config(), dir.file("nan"), quiet()).fit();
@@ -315,7 +315,7 @@ TEST(Trainer, NonFiniteLossStopsAndKeepsTheLastGoodState) {
   TrainConfig wild = tiny_config();
   wild.lr = 1e30;
   wild.warmup_epochs = 0;
-  VisionTransformer w = tiny_model();
+  VisionTransformer w = trainer_model();
   EXPECT_THROW(Trainer(w, inputs_of(d), wild, dir.file("wild"), quiet()).fit(), NonFiniteLoss);
 }
 
@@ -324,14 +324,14 @@ TEST(Trainer, RefusesWhatItCannotDoCorrectly) {
   test::ScratchDir dir;
   TrainConfig two = tiny_config();
   two.epochs = 1;
-  VisionTransformer m = tiny_model();
+  VisionTransformer m = trainer_model();
   Trainer(m, inputs_of(d), two, dir.file("run"), quiet()).fit();
   // An existing run without resume, and a resume with a changed configuration.
-  EXPECT_THROW(Trainer(tiny_model(), inputs_of(d), two, dir.file("run"), quiet()).fit(), Error);
+  EXPECT_THROW(Trainer(trainer_model(), inputs_of(d), two, dir.file("run"), quiet()).fit(), Error);
   TrainConfig changed = two;
   changed.lr = 0.5;
   try {
-    Trainer(tiny_model(), inputs_of(d), changed, dir.file("run"), quiet(true)).fit();
+    Trainer(trainer_model(), inputs_of(d), changed, dir.file("run"), quiet(true)).fit();
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("lr"), std::string::npos) << e.what();
@@ -339,19 +339,19 @@ TEST(Trainer, RefusesWhatItCannotDoCorrectly) {
   // Loader threads do not change results, so they may change on resume.
   TrainConfig more_workers = two;
   more_workers.workers = 1;
-  EXPECT_NO_THROW(Trainer(tiny_model(), inputs_of(d), more_workers, dir.file("run"), quiet(true)).fit());
+  EXPECT_NO_THROW(Trainer(trainer_model(), inputs_of(d), more_workers, dir.file("run"), quiet(true)).fit());
   // A model built with another drop path than the recipe's; nothing to train.
   TrainConfig no_drop = two;
   no_drop.drop_path = 0.0;
-  EXPECT_THROW(Trainer(tiny_model(), inputs_of(d), no_drop, dir.file("x"), quiet()), Error);
-  VisionTransformer frozen = tiny_model();
+  EXPECT_THROW(Trainer(trainer_model(), inputs_of(d), no_drop, dir.file("x"), quiet()), Error);
+  VisionTransformer frozen = trainer_model();
   for (at::Tensor& p : frozen->parameters()) p.set_requires_grad(false);
   EXPECT_THROW(Trainer(frozen, inputs_of(d), two, dir.file("y"), quiet()), Error);
 }
 
 // A head that always answers class 2: top-1 is the share of label 2, whatever the images.
 TEST(Evaluate, CountsTopOneAndRestoresTheMode) {
-  VisionTransformer m = tiny_model();
+  VisionTransformer m = trainer_model();
   {
     at::NoGradGuard no_grad;
     m->head->weight.zero_();
@@ -382,7 +382,7 @@ TEST(Evaluate, StreamAndCacheSourcesAgree) {
     cv::imwrite(path, bgr);
     records.push_back({path, set.labels[i], path});
   }
-  VisionTransformer m = tiny_model();
+  VisionTransformer m = trainer_model();
   CacheEvalSource cached(std::make_shared<const ImageCache>(ImageCache::from_records(records, 16)), Normalization{}, 5);
   EvalStreamOptions so;
   so.image_size = 16;
