@@ -44,6 +44,7 @@ struct TrainFlags {
   std::vector<std::string> overrides;
   std::string out;
   bool resume = false, json = false;
+  std::string progress = "auto";
 };
 
 // The run's configuration: defaults, then the recipe, then the flags, then every --set.
@@ -160,6 +161,7 @@ void run_train(TrainFlags flags) {
   }
   TrainerOptions options;
   options.resume = flags.resume;
+  if (flags.progress != "auto") options.interactive = flags.progress == "bar";
   const auto start = std::chrono::steady_clock::now();
   const ProtocolResult result = run_protocol(factory, pd, config, flags.out, options);
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -243,6 +245,9 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--out", flags->out, "run folder: config, metrics, training state, selection, task/")->required();
   cmd->add_flag("--resume", flags->resume, "continue a stopped run in --out");
   cmd->add_flag("--json", flags->json, "print the result as one JSON line");
+  cmd->add_option("--progress", flags->progress, "auto (a bar on a terminal), bar, or lines (one per epoch)")
+      ->check(CLI::IsMember({"auto", "bar", "lines"}))
+      ->capture_default_str();
   cmd->callback([flags] { run_train(*flags); });
 }
 

@@ -80,6 +80,9 @@ std::vector<nlohmann::json> run_train_processes(const std::vector<TrainRun>& run
       args.insert(args.end(), run.args.begin(), run.args.end());
       if (jobs > 1 && std::find(args.begin(), args.end(), "--threads") == args.end())
         args.insert(args.end(), {"--threads", std::to_string(threads_each)});
+      // Two self-overwriting bars on one terminal would garble each other.
+      if (jobs > 1 && std::find(args.begin(), args.end(), "--progress") == args.end())
+        args.insert(args.end(), {"--progress", "lines"});
       if (fs::exists(fs::path(run.run_dir) / "train_state.safetensors")) args.push_back("--resume");
       running.insert(start(args, next++));
       continue;

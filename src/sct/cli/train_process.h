@@ -16,7 +16,8 @@ struct TrainRun {
 
 // Runs `sct train --json --out run_dir <args>` for every run (adding --resume where run_dir holds an
 // interrupted run), at most `jobs` at a time, stderr passed through, and returns the summaries they
-// print, in the order of `runs`. With jobs > 1 a run without --threads gets available CPUs / jobs.
+// print, in the order of `runs`. With jobs > 1 a run without --threads gets available CPUs / jobs,
+// and one without --progress prints epoch lines instead of a progress bar.
 // After a failure no new run starts; once the running ones end, sct::Error names the first that failed.
 std::vector<nlohmann::json> run_train_processes(const std::vector<TrainRun>& runs, int jobs);
 

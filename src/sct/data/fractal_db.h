@@ -7,7 +7,7 @@
 //
 // Why fractals (docs/pretraining.md): they need no natural image and no label from anyone, so the
 // source is disjoint from every target task by construction, and ViTs pretrained on them transfer
-// (Kataoka et al. 2022 report FractalDB-pretrained ViTs close to ImageNet-pretrained ones).
+// (Nakashima et al., AAAI 2022, fine-tune FractalDB-pretrained ViTs close to ImageNet-pretrained ones).
 //
 // Everything is a function of the seed: class c's system comes from derive_seed(seed, c), image i of
 // a split from derive_seed(seed, split, c * per_class + i), so any thread count gives the same images.
