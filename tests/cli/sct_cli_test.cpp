@@ -210,5 +210,24 @@ TEST(SctCli, CompareTabulatesEveryMethod) {
   EXPECT_NE(r.output.find("--ablation"), std::string::npos) << r.output;
 }
 
+// An ablation end to end, two runs at a time: the depth rows adapt 12, 6 and 3 blocks (K = 3, so
+// 12 trainable parameters per block), and each run adapts the blocks its row names.
+TEST(SctCli, CompareRunsAnAblation) {
+  test::ScratchDir dir;
+  const std::string out = dir.file("abl");
+  auto r = test::run_cli("compare --ablation depth --jobs 2 --out " + out + " " + kTask + " " + kModel +
+                         " --epochs 1 --set warmup_epochs=0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json runs = read_json(out + "/compare.json");
+  ASSERT_EQ(runs.size(), 3u);
+  const std::vector<std::pair<std::string, int64_t>> rows = {{"all blocks", 12}, {"last 6", 6}, {"last 3", 3}};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(runs[i]["label"], rows[i].first);
+    EXPECT_EQ(runs[i]["result"]["trainable_params"], rows[i].second * 12) << rows[i].first;
+  }
+  EXPECT_EQ(read_json(out + "/last_3/seed42/selection.json")["blocks"], std::vector<int64_t>({9, 10, 11}));
+  EXPECT_NE(r.output.find("| last 6 |"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace sct
