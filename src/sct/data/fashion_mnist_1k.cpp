@@ -71,20 +71,6 @@ const std::array<std::string, 10>& fashion_mnist_class_names() {
   return names;
 }
 
-const ImageSet& FashionMnist1k::split(VtabSplit s) const {
-  switch (s) {
-    case VtabSplit::Train800:
-      return train800;
-    case VtabSplit::Val200:
-      return val200;
-    case VtabSplit::Train800Val200:
-      return train800val200;
-    case VtabSplit::Test:
-      return test;
-  }
-  throw Error("invalid VtabSplit");
-}
-
 FashionMnist1k load_fashion_mnist_1k(const std::string& dir, uint64_t seed) {
   const IdxImages train = read_pair(dir, "train");
   const IdxImages test = read_pair(dir, "t10k");
@@ -124,8 +110,7 @@ FashionMnist1k load_fashion_mnist_1k(const std::string& dir, uint64_t seed) {
 
 std::string write_fashion_mnist_1k(const FashionMnist1k& task, const std::string& root, int threads) {
   const std::string stamp = std::string(kFashionMnist1kName) + " version 1 seed " + std::to_string(task.seed) + "\n";
-  return write_vtab_task(
-      kFashionMnist1kName, [&](VtabSplit s) -> const ImageSet& { return task.split(s); }, stamp, root, threads);
+  return write_vtab_task(kFashionMnist1kName, task, stamp, root, threads);
 }
 
 }  // namespace sct

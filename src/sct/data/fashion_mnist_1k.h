@@ -18,6 +18,7 @@
 
 #include "sct/data/image_set.h"
 #include "sct/data/vtab_task.h"
+#include "sct/data/vtab_task_writer.h"
 
 namespace sct {
 
@@ -28,13 +29,10 @@ inline constexpr uint64_t kFashionMnist1kSeed = 42;
 // The class names of labels 0..9.
 const std::array<std::string, 10>& fashion_mnist_class_names();
 
-struct FashionMnist1k {
+struct FashionMnist1k : TaskSplits {
   uint64_t seed = kFashionMnist1kSeed;
-  ImageSet train800, val200, train800val200, test;
   // Index into train-images-idx3 of each train800val200 image (its first 800 = train800's).
   std::vector<int64_t> train800val200_source;
-
-  const ImageSet& split(VtabSplit s) const;
 };
 
 // Reads {train,t10k}-{images-idx3,labels-idx1}-ubyte(.gz) from `dir` and draws the splits.

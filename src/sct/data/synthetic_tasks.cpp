@@ -229,20 +229,6 @@ const SyntheticTaskInfo* find_synthetic_task(const std::string& name) {
   return nullptr;
 }
 
-const ImageSet& SyntheticTask::split(VtabSplit s) const {
-  switch (s) {
-    case VtabSplit::Train800:
-      return train800;
-    case VtabSplit::Val200:
-      return val200;
-    case VtabSplit::Train800Val200:
-      return train800val200;
-    case VtabSplit::Test:
-      return test;
-  }
-  throw Error("invalid VtabSplit");
-}
-
 SyntheticTask draw_synthetic_task(const std::string& name, uint64_t seed, int64_t test_size, int threads) {
   const auto& all = entries();
   const auto it = std::find_if(all.begin(), all.end(), [&](const Entry& e) { return e.info.name == name; });
@@ -265,8 +251,7 @@ SyntheticTask draw_synthetic_task(const std::string& name, uint64_t seed, int64_
 std::string write_synthetic_task(const SyntheticTask& task, const std::string& root, int threads) {
   const std::string stamp = task.name + " version 1 seed " + std::to_string(task.seed) + " test " +
                             std::to_string(task.test.images.size()) + "\n";
-  return write_vtab_task(
-      task.name, [&](VtabSplit s) -> const ImageSet& { return task.split(s); }, stamp, root, threads);
+  return write_vtab_task(task.name, task, stamp, root, threads);
 }
 
 }  // namespace sct

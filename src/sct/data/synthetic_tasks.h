@@ -16,6 +16,7 @@
 
 #include "sct/data/image_set.h"
 #include "sct/data/vtab_task.h"
+#include "sct/data/vtab_task_writer.h"
 
 namespace sct {
 
@@ -31,11 +32,9 @@ const std::vector<SyntheticTaskInfo>& synthetic_tasks();
 // nullptr for a name that is not a generated task.
 const SyntheticTaskInfo* find_synthetic_task(const std::string& name);
 
-struct SyntheticTask {
+struct SyntheticTask : TaskSplits {
   std::string name;
   uint64_t seed = 0;
-  ImageSet train800, val200, train800val200, test;
-  const ImageSet& split(VtabSplit s) const;
 };
 
 // Throws sct::Error for an unknown name or a test_size < 1.

@@ -56,8 +56,22 @@ void write_split(const ImageSet& set, VtabSplit split, const fs::path& dir, int 
 
 }  // namespace
 
-std::string write_vtab_task(const std::string& name, const std::function<const ImageSet&(VtabSplit)>& split,
-                            const std::string& stamp, const std::string& root, int threads) {
+const ImageSet& TaskSplits::split(VtabSplit s) const {
+  switch (s) {
+    case VtabSplit::Train800:
+      return train800;
+    case VtabSplit::Val200:
+      return val200;
+    case VtabSplit::Train800Val200:
+      return train800val200;
+    case VtabSplit::Test:
+      return test;
+  }
+  throw Error("invalid VtabSplit");
+}
+
+std::string write_vtab_task(const std::string& name, const TaskSplits& splits, const std::string& stamp,
+                            const std::string& root, int threads) {
   const fs::path dir = fs::path(root) / name;
   auto check_existing = [&] {
     const std::string found = read_text(dir / kTaskStampFile);
@@ -75,7 +89,7 @@ std::string write_vtab_task(const std::string& name, const std::function<const I
   fs::remove_all(tmp);
   try {
     for (VtabSplit s : {VtabSplit::Train800, VtabSplit::Val200, VtabSplit::Train800Val200, VtabSplit::Test})
-      write_split(split(s), s, tmp, threads);
+      write_split(splits.split(s), s, tmp, threads);
     std::ofstream stamp_file(tmp / kTaskStampFile);
     stamp_file << stamp;
     stamp_file.close();

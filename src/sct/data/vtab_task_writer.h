@@ -8,7 +8,6 @@
 // nothing is written; with a different or no stamp, sct::Error is thrown rather than mixing two
 // drawings.
 #pragma once
-#include <functional>
 #include <string>
 
 #include "sct/data/image_set.h"
@@ -18,9 +17,14 @@ namespace sct {
 
 inline constexpr char kTaskStampFile[] = "sct_stamp.txt";
 
-// `split(s)` gives each of the four splits; images whose three channels are equal are stored as grey
-// PNGs, others as RGB. Returns the folder.
-std::string write_vtab_task(const std::string& name, const std::function<const ImageSet&(VtabSplit)>& split,
-                            const std::string& stamp, const std::string& root, int threads = 0);
+// The four splits of a VTAB-1K-shaped task held in memory.
+struct TaskSplits {
+  ImageSet train800, val200, train800val200, test;
+  const ImageSet& split(VtabSplit s) const;
+};
+
+// Images whose three channels are equal are stored as grey PNGs, others as RGB. Returns the folder.
+std::string write_vtab_task(const std::string& name, const TaskSplits& splits, const std::string& stamp,
+                            const std::string& root, int threads = 0);
 
 }  // namespace sct
