@@ -36,6 +36,13 @@ inline uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
 inline double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 inline double uniform(std::mt19937_64& rng, double lo, double hi) { return lo + (hi - lo) * uniform01(rng); }
 
+// Standard normal by Box-Muller from two draws (1 - u keeps the logarithm's argument in (0, 1]).
+inline double standard_normal(std::mt19937_64& rng) {
+  const double u1 = 1.0 - uniform01(rng);
+  const double u2 = uniform01(rng);
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.14159265358979323846 * u2);
+}
+
 // Fisher-Yates, from the back: element i swaps with a uniform j in [0, i].
 template <typename T>
 void deterministic_shuffle(std::vector<T>& v, std::mt19937_64& rng) {

@@ -17,13 +17,6 @@ namespace {
 constexpr double kLevelDenom = 10.0;  // timm's _LEVEL_DENOM: magnitudes are on a 0..10 scale
 constexpr double kPi = 3.14159265358979323846;
 
-// Standard normal by Box-Muller from two draws (1 - u keeps the logarithm's argument in (0, 1]).
-double standard_normal(std::mt19937_64& rng) {
-  const double u1 = 1.0 - uniform01(rng);
-  const double u2 = uniform01(rng);
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * kPi * u2);
-}
-
 // timm's _randomly_negate: `-v if random.random() > 0.5 else v`.
 double randomly_negate(double v, std::mt19937_64& rng) { return uniform01(rng) > 0.5 ? -v : v; }
 

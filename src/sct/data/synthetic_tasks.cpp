@@ -93,11 +93,7 @@ void add_noise(Scene& s) {
   for (int y = 0; y < kSize; ++y)
     for (int x = 0; x < kSize; ++x) {
       cv::Vec3b& p = s.image.at<cv::Vec3b>(y, x);
-      for (int ch = 0; ch < 3; ++ch) {
-        const double u1 = 1.0 - uniform01(*s.rng), u2 = uniform01(*s.rng);
-        const double n = std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * kPi * u2);
-        p[ch] = cv::saturate_cast<uchar>(p[ch] + 6.0 * n);
-      }
+      for (int ch = 0; ch < 3; ++ch) p[ch] = cv::saturate_cast<uchar>(p[ch] + 6.0 * standard_normal(*s.rng));
     }
 }
 
