@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "sct/cli/commands.h"
@@ -19,6 +18,7 @@
 #include "sct/data/fractal_db.h"
 #include "sct/data/image_cache.h"
 #include "sct/io/atomic_file.h"
+#include "sct/io/png_file.h"
 #include "sct/io/safetensors.h"
 #include "sct/peft/peft_method.h"
 #include "sct/train/trainer.h"
@@ -71,9 +71,7 @@ void write_source_preview(const FractalDb& db, int64_t per_class, const std::str
       cv::cvtColor(big, bgr, cv::COLOR_RGB2BGR);
       bgr.copyTo(grid(cv::Rect(c * (s + 2), r * (s + 2), s, s)));
     }
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", grid, png)) throw Error("cannot encode " + path);
-  write_file_atomically(path, [&](std::ostream& o) { o.write(reinterpret_cast<const char*>(png.data()), std::streamsize(png.size())); });
+  write_png(path, grid);
 }
 
 std::string command_line(int argc, char** argv) {

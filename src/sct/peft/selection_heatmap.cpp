@@ -3,11 +3,10 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "sct/core/error.h"
-#include "sct/io/atomic_file.h"
+#include "sct/io/png_file.h"
 
 namespace sct {
 namespace {
@@ -57,10 +56,7 @@ void write_selection_heatmap(const Selection& selection, const std::string& path
       text("block " + std::to_string(selection.blocks[size_t(l)]), 4, y + kRowHeight - 2, 0.4);
     }
   }
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", image, png)) throw Error("cannot encode the heatmap PNG for " + path);
-  write_file_atomically(path,
-                        [&](std::ostream& out) { out.write(reinterpret_cast<const char*>(png.data()), png.size()); });
+  write_png(path, image);
 }
 
 }  // namespace sct

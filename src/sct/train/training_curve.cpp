@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "sct/core/error.h"
-#include "sct/io/atomic_file.h"
+#include "sct/io/png_file.h"
 
 namespace sct {
 namespace {
@@ -79,9 +78,7 @@ void write_training_curve(const std::vector<EpochMetrics>& epochs, const std::st
   std::vector<Series> acc{train};
   if (!eval.points.empty()) acc.push_back(eval);
   draw_panel(image, kPanelW, "top-1 (%)", acc, n, 0.0, 100.0);
-  std::vector<uchar> png;
-  if (!cv::imencode(".png", image, png)) throw Error("cannot encode the training curve PNG for " + path);
-  write_file_atomically(path, [&](std::ostream& out) { out.write(reinterpret_cast<const char*>(png.data()), std::streamsize(png.size())); });
+  write_png(path, image);
 }
 
 }  // namespace sct
