@@ -336,9 +336,10 @@ TEST(Trainer, RefusesWhatItCannotDoCorrectly) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("lr"), std::string::npos) << e.what();
   }
-  // Loader threads do not change results, so they may change on resume.
+  // Loader threads and the tune grid do not change what one run computes, so they may change on resume.
   TrainConfig more_workers = two;
   more_workers.workers = 1;
+  more_workers.tune_lrs = {0.1, 0.2};
   EXPECT_NO_THROW(Trainer(trainer_model(), inputs_of(d), more_workers, dir.file("run"), quiet(true)).fit());
   // A model built with another drop path than the recipe's; nothing to train.
   TrainConfig no_drop = two;
@@ -427,6 +428,14 @@ TEST(Protocol, FinalReportsTheLastTestScore) {
   EXPECT_EQ(f.calls[0].second, 64);
   std::ifstream summary(dir.file("final") + "/summary.json");
   EXPECT_EQ(json::parse(summary).at("test_acc"), r.test_acc);
+
+  // The training time comes from the epochs' metrics, so a finished run read again reports it unchanged.
+  EXPECT_GT(r.train_seconds, 0.0);
+  EXPECT_DOUBLE_EQ(r.train_seconds, r.run.epochs[0].seconds + r.run.epochs[0].eval_seconds +
+                                        r.run.epochs[1].seconds + r.run.epochs[1].eval_seconds);
+  const ProtocolResult again = run_protocol(f.make(), data, c, dir.file("final"), quiet(true));
+  EXPECT_DOUBLE_EQ(again.train_seconds, r.train_seconds);
+  EXPECT_EQ(again.test_acc, r.test_acc);
 }
 
 TEST(Protocol, ReferenceBestOfTestIsFlaggedOptimisticEverywhere) {
@@ -479,6 +488,7 @@ TEST(Protocol, TuneChoosesOnValidationAndRetrainsOnEverything) {
   EXPECT_EQ(r.weight_decay, c.weight_decay);
   EXPECT_EQ(r.test_acc, *r.run.final_acc);
   EXPECT_EQ(r.run.eval_name, "test");
+  EXPECT_GT(r.train_seconds, r.run.seconds());  // the grid's trainings count too
   // Trials on train800 (48 images here), the retraining on train800val200 (64).
   ASSERT_EQ(f.calls.size(), 4u);
   EXPECT_EQ(f.calls[0], std::make_pair(0.0, int64_t{48}));

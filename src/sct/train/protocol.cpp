@@ -47,6 +47,7 @@ nlohmann::json ProtocolResult::to_json() const {
           {"lr", lr},
           {"weight_decay", weight_decay},
           {"trials", trials_json},
+          {"train_seconds", train_seconds},
           {"run", run.to_json()}};
 }
 
@@ -85,6 +86,7 @@ ProtocolResult run_protocol(const ModelFactory& make_model, const ProtocolData& 
               << "tune: " << trial_name(lr, wd) << " diverged: " << e.what() << "\n";
           continue;
         }
+        result.train_seconds += result.run.seconds();
         if (!result.run.complete) return result;
         result.trials.push_back({lr, wd, *result.run.final_acc, false});
         if (!best || result.trials.back().val_acc > best->val_acc) best = &result.trials.back();  // first of ties
@@ -103,6 +105,7 @@ ProtocolResult run_protocol(const ModelFactory& make_model, const ProtocolData& 
     in.optimistic = true;
   }
   result.run = train_one(make_model, chosen, data.train800val200, in, final_dir, options);
+  result.train_seconds += result.run.seconds();
   result.complete = result.run.complete;
   result.optimistic = in.optimistic;
   result.lr = chosen.lr;

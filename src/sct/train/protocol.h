@@ -53,6 +53,7 @@ struct ProtocolResult {
   double weight_decay = 0.0;
   std::vector<TuneTrial> trials;  // tune: the grid in order
   TrainResult run;                // the reported run
+  double train_seconds = 0.0;     // TrainResult::seconds() of every training, the grid's included
 
   nlohmann::json to_json() const;
 };

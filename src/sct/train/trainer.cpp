@@ -29,8 +29,9 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Fields that do not change what is computed: a resumed run may differ in them.
-const char* const kResumeFreeFields[] = {"workers", "eval_batch_size"};
+// Fields that do not change what one run computes: a resumed run may differ in them. (The tune grid
+// is the protocol driver's; a run trains at one lr.)
+const char* const kResumeFreeFields[] = {"workers", "eval_batch_size", "tune_lrs", "tune_weight_decays"};
 
 // The keys whose values differ, for a resume refused because the configuration changed.
 std::string config_differences(json saved, json current) {
@@ -64,6 +65,12 @@ std::string scientific(double v) {
 }
 
 }  // namespace
+
+double TrainResult::seconds() const {
+  double total = 0.0;
+  for (const EpochMetrics& m : epochs) total += m.seconds + m.eval_seconds;
+  return total;
+}
 
 nlohmann::json TrainResult::to_json() const {
   const auto opt = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };

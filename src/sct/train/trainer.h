@@ -67,6 +67,9 @@ struct TrainResult {
   std::optional<double> best_acc;   // the best periodic evaluation (the first epoch reaching it)
   int64_t best_epoch = -1;
 
+  // Training and evaluation time of all its epochs, from their metrics: a resumed run counts the
+  // epochs of earlier sessions too, and re-reading a finished run gives its original time.
+  double seconds() const;
   nlohmann::json to_json() const;
 };
 
