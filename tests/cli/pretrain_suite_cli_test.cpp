@@ -67,11 +67,11 @@ TEST(SuiteCli, TabulatesEveryMethodOnEveryTask) {
   }
   std::ifstream md_in(out + "/suite.md");
   const std::string md((std::istreambuf_iterator<char>(md_in)), {});
-  EXPECT_NE(md.find("| method | trainable params | shape-count | shape-position | structured mean | mean |"),
+  EXPECT_NE(md.find("| method | trainable params | lr | shape-count | shape-position | structured mean | mean |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| sct | 24 |"), std::string::npos) << md;  // 2 blocks x (3 x 3 + 3)
-  EXPECT_NE(md.find("| linear | 0 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| sct | 24 | 0.001 |"), std::string::npos) << md;  // 2 blocks x (3 x 3 + 3), default lr
+  EXPECT_NE(md.find("| linear | 0 | 0.001 |"), std::string::npos) << md;
   EXPECT_EQ(count_lines(out + "/suite.csv"), 5u);  // header + 2 methods x 2 tasks
 
   // A failing run is named with its folder.

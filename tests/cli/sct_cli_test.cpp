@@ -4,6 +4,7 @@
 // that outnumber the cores spin against each other (the first test took 156 s instead of 21 s).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -186,6 +187,34 @@ TEST(SctCli, UnknownMethodOrOptionFailsBeforeAnyWork) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("unknown method 'prompt'"), std::string::npos) << r.output;
 }
+// A method recipe sets the method's lr and weight decay over the task's; --set still wins. Without
+// --method-recipe, configs/methods/<model>.json is found under $SCT_CONFIG_DIR.
+TEST(SctCli, MethodRecipeSetsTheRunsOptimiser) {
+  test::ScratchDir dir;
+  fs::create_directories(dir.file("configs/methods"));
+  test::write_file(dir.file("configs/methods/custom.json"),
+                   R"({"model": "custom", "methods": {"lora": {"lr": 0.0123, "weight_decay": 0.002}}})");
+  const std::string train = "train " + kTask + " " + kModel + " --epochs 1 --set warmup_epochs=0 --method lora ";
+  auto r = test::run_cli(train + "--method-recipe " + dir.file("configs/methods/custom.json") + " --out " +
+                         dir.file("a") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_json(dir.file("a/config.json"))["lr"], 0.0123);
+  EXPECT_EQ(read_json(dir.file("a/config.json"))["weight_decay"], 0.002);
+  EXPECT_EQ(last_json_line(r.output)["lr"], 0.0123);
+
+  ::setenv("SCT_CONFIG_DIR", dir.file("configs").c_str(), 1);
+  r = test::run_cli(train + "--set lr=0.05 --out " + dir.file("b"));
+  const auto bias = test::run_cli("train " + kTask + " " + kModel + " --method bias --method-recipe " +
+                                  dir.file("configs/methods/custom.json") + " --out " + dir.file("c"));
+  ::unsetenv("SCT_CONFIG_DIR");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(read_json(dir.file("b/config.json"))["lr"], 0.05);
+  EXPECT_EQ(read_json(dir.file("b/config.json"))["weight_decay"], 0.002);
+  EXPECT_NE(bias.exit_code, 0);
+  EXPECT_NE(bias.output.find("no entry for method 'bias'"), std::string::npos) << bias.output;
+  EXPECT_FALSE(fs::exists(dir.file("c")));
+}
+
 // sct compare: one sct train process per method, one table.
 TEST(SctCli, CompareTabulatesEveryMethod) {
   test::ScratchDir dir;

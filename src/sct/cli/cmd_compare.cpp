@@ -1,6 +1,7 @@
 // `sct compare`: the same task trained by several methods (or SCT ablations), each run in its own
 // `sct train` process so that its peak memory is its own, and one table: test top-1 (mean +- std over
-// seeds), trainable parameters, training time, peak RSS, inference time per image, task-folder size.
+// seeds), trainable parameters, the lr used, training time (the epochs' own, so a reused finished run
+// keeps its time), peak RSS, inference time per image, task-folder size.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
@@ -69,10 +70,10 @@ void run_compare(const CompareFlags& flags) {
   json results = json::array();
   std::string md =
       "| " + std::string(flags.ablation.empty() ? "method" : flags.ablation) +
-      " | test top-1 (%) | trainable params | + head | train time (s) | peak RSS (MiB) | inference (ms/img) "
-      "| task folder (KB) |\n|---|---|---|---|---|---|---|---|\n";
+      " | test top-1 (%) | trainable params | + head | lr | train time (s) | peak RSS (MiB) | inference (ms/img) "
+      "| task folder (KB) |\n|---|---|---|---|---|---|---|---|---|\n";
   std::string csv =
-      "label,test_acc_mean,test_acc_std,seeds,trainable_params,head_params,train_seconds,peak_rss_mb,"
+      "label,test_acc_mean,test_acc_std,seeds,trainable_params,head_params,lr,train_seconds,peak_rss_mb,"
       "infer_ms_per_image,task_kb\n";
   std::vector<TrainRun> runs;
   for (const Variant& row : rows)
@@ -109,11 +110,13 @@ void run_compare(const CompareFlags& flags) {
     const auto fmt = format_number;
     md += "| " + row.label + " | " + fmt("%.2f", mean) + (seeds > 1 ? " ± " + fmt("%.2f", sd) : "") + " | " +
           std::to_string(last.at("trainable_params").get<int64_t>()) + " | " +
-          std::to_string(last.at("head_params").get<int64_t>()) + " | " + fmt("%.1f", seconds / n) + " | " +
+          std::to_string(last.at("head_params").get<int64_t>()) + " | " + fmt("%g", last.at("lr").get<double>()) +
+          " | " + fmt("%.1f", seconds / n) + " | " +
           fmt("%.0f", rss) + " | " + fmt("%.3f", infer / n) + " | " + fmt("%.1f", kb) + " |\n";
     csv += row.label + "," + fmt("%.4f", mean) + "," + fmt("%.4f", sd) + "," + std::to_string(seeds) + "," +
            std::to_string(last.at("trainable_params").get<int64_t>()) + "," +
-           std::to_string(last.at("head_params").get<int64_t>()) + "," + fmt("%.2f", seconds / n) + "," +
+           std::to_string(last.at("head_params").get<int64_t>()) + "," + fmt("%g", last.at("lr").get<double>()) + "," +
+           fmt("%.2f", seconds / n) + "," +
            fmt("%.1f", rss) + "," + fmt("%.4f", infer / n) + "," + fmt("%.1f", kb) + "\n";
   }
   const std::string base = (fs::path(flags.out) / "compare").string();
@@ -130,7 +133,9 @@ void add_compare_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "compare",
       "Train one task with several methods (or SCT ablations), each in its own process, and tabulate them. "
-      "Options not listed here go to every sct train (task, model, checkpoint, --epochs, --set ...). Example:\n"
+      "Each method trains with its own recipe (lr, weight decay, tune grid from configs/methods/<model>.json; "
+      "see sct train --method-recipe). Options not listed here go to every sct train (task, model, checkpoint, "
+      "--epochs, --protocol, --set ...). Example:\n"
       "  sct compare --methods sct,linear,lora --seeds 3 --out cmp --task fashion-mnist-1k --checkpoint b.safetensors");
   cmd->add_option("--methods", flags->methods,
                   "comma-separated: sct, linear, full, bias, lora, adapter, adaptformer, "

@@ -86,12 +86,12 @@ void run_suite(const SuiteFlags& flags) {
   for (const SuiteTask& t : tasks)
     if (std::find(groups.begin(), groups.end(), t.group) == groups.end()) groups.push_back(t.group);
   const auto fmt = format_number;
-  std::string md = "| method | trainable params |";
-  std::string rule = "|---|---|";
+  std::string md = "| method | trainable params | lr |";
+  std::string rule = "|---|---|---|";
   for (const SuiteTask& t : tasks) md += " " + t.name + " |", rule += "---|";
   for (const std::string& g : groups) md += " " + g + " mean |", rule += "---|";
   md += " mean |\n" + rule + "---|\n";
-  std::string csv = "method,task,group,seed,test_acc,trainable_params,head_params,train_seconds,peak_rss_mb\n";
+  std::string csv = "method,task,group,seed,test_acc,trainable_params,head_params,lr,train_seconds,peak_rss_mb\n";
   json results = json::array();
 
   std::vector<TrainRun> runs;
@@ -115,16 +115,21 @@ void run_suite(const SuiteFlags& flags) {
     std::vector<double> task_means;
     std::string cells;
     int64_t trainable = -1;
+    double lr = 0.0;  // of the first run: the method's recipe (tune can choose per task)
     for (const SuiteTask& t : tasks) {
       std::vector<double> accs;
       for (int s = 0; s < flags.seeds; ++s) {
         const uint64_t seed = flags.seed + uint64_t(s);
         const json& r = summaries[next++];
         accs.push_back(r.at("test_acc").get<double>());
-        if (trainable < 0) trainable = r.at("trainable_params").get<int64_t>();
+        if (trainable < 0) {
+          trainable = r.at("trainable_params").get<int64_t>();
+          lr = r.at("lr").get<double>();
+        }
         csv += method + "," + t.name + "," + t.group + "," + std::to_string(seed) + "," +
                fmt("%.4f", accs.back()) + "," + std::to_string(r.at("trainable_params").get<int64_t>()) + "," +
-               std::to_string(r.at("head_params").get<int64_t>()) + "," + fmt("%.2f", r.at("train_seconds").get<double>()) +
+               std::to_string(r.at("head_params").get<int64_t>()) + "," + fmt("%g", r.at("lr").get<double>()) + "," +
+               fmt("%.2f", r.at("train_seconds").get<double>()) +
                "," + fmt("%.1f", r.at("peak_rss_mb").get<double>()) + "\n";
         results.push_back({{"method", method}, {"task", t.name}, {"group", t.group}, {"seed", seed}, {"result", r}});
       }
@@ -133,7 +138,7 @@ void run_suite(const SuiteFlags& flags) {
       by_group[t.group].push_back(mean);
       task_means.push_back(mean);
     }
-    md += "| " + method + " | " + std::to_string(trainable) + " |" + cells;
+    md += "| " + method + " | " + std::to_string(trainable) + " | " + fmt("%g", lr) + " |" + cells;
     for (const std::string& g : groups) md += " " + fmt("%.1f", mean_std(by_group[g]).first) + " |";
     md += " " + fmt("%.1f", mean_std(task_means).first) + " |\n";
   }

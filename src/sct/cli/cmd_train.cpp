@@ -23,6 +23,7 @@
 #include "sct/peft/selection_heatmap.h"
 #include "sct/peft/task_dir.h"
 #include "sct/runtime/memory.h"
+#include "sct/train/method_recipe.h"
 #include "sct/train/protocol.h"
 #include "sct/train/recipe.h"
 
@@ -39,6 +40,7 @@ struct TrainFlags {
   std::vector<std::string> method_options;
   std::string selection;  // a file from `sct select`
   std::string recipe;     // "" = the task's recipe when there is one; "none"; a name or a .json
+  std::string method_recipe;  // "" = configs/methods/<model>.json when it has the method; "none"; a .json
   std::string protocol;
   int64_t epochs = 0;
   std::vector<std::string> overrides;
@@ -47,8 +49,20 @@ struct TrainFlags {
   std::string progress = "auto";
 };
 
-// The run's configuration: defaults, then the recipe, then the flags, then every --set.
-TrainConfig resolve_config(const TrainFlags& flags, const std::string& task, std::optional<VtabRecipe>& recipe) {
+// The method's entry in --method-recipe, or in configs/methods/<model>.json; none for "none".
+std::optional<MethodRecipe> resolve_method_recipe(const TrainFlags& flags) {
+  const std::string method = flags.method == "none" ? "linear" : flags.method;
+  if (flags.method_recipe == "none") return std::nullopt;
+  if (flags.method_recipe.empty()) return find_method_recipe(flags.model.model, method);
+  std::optional<MethodRecipe> r = load_method_recipe(flags.method_recipe, method);
+  if (!r) throw Error(flags.method_recipe + ": has no entry for method '" + method + "'");
+  return r;
+}
+
+// The run's configuration: defaults, then the task recipe, then the method recipe, then the flags,
+// then every --set.
+TrainConfig resolve_config(const TrainFlags& flags, const std::string& task, std::optional<VtabRecipe>& recipe,
+                           const std::optional<MethodRecipe>& method_recipe) {
   TrainConfig config;
   if (flags.recipe != "none") {
     try {
@@ -59,6 +73,13 @@ TrainConfig resolve_config(const TrainFlags& flags, const std::string& task, std
     }
   }
   if (recipe) recipe->apply_to(config);
+  if (method_recipe) {
+    method_recipe->apply_to(config);
+    std::cerr << "train: " << method_recipe->method << "'s settings from " << method_recipe->file << "\n";
+  } else if (recipe && flags.method != "sct" && flags.method_recipe != "none") {
+    std::cerr << "train: no method recipe for " << flags.method << " on " << flags.model.model << "; lr "
+              << config.lr << " is SCT's, from the task recipe (choose with --protocol tune)\n";
+  }
   config.seed = flags.model.runtime.seed;
   if (flags.epochs > 0) config.epochs = flags.epochs;
   if (!flags.protocol.empty()) config.protocol = parse_protocol(flags.protocol);
@@ -86,7 +107,8 @@ double inference_ms_per_image(VisionTransformerImpl& model, const VitConfig& cfg
 void run_train(TrainFlags flags) {
   const TaskData data(flags.task);
   std::optional<VtabRecipe> recipe;
-  const TrainConfig config = resolve_config(flags, data.name(), recipe);
+  const std::optional<MethodRecipe> method_recipe = resolve_method_recipe(flags);
+  const TrainConfig config = resolve_config(flags, data.name(), recipe, method_recipe);
   const std::optional<double> scale =
       flags.sct.resolved_scale(recipe ? std::optional<double>(recipe->scale) : std::nullopt);
   const bool scale_on_x = flags.sct.scale_on_x || (flags.sct.scale == "recipe" && recipe && recipe->scale_on_x);
@@ -162,9 +184,7 @@ void run_train(TrainFlags flags) {
   TrainerOptions options;
   options.resume = flags.resume;
   if (flags.progress != "auto") options.interactive = flags.progress == "bar";
-  const auto start = std::chrono::steady_clock::now();
   const ProtocolResult result = run_protocol(factory, pd, config, flags.out, options);
-  const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.complete) throw Error("training stopped before its last epoch; continue it with --resume");
 
   if (last_selection) {
@@ -193,12 +213,13 @@ void run_train(TrainFlags flags) {
                             {"test_acc", result.test_acc},
                             {"optimistic", result.optimistic},
                             {"lr", result.lr},
+                            {"method_recipe", method_recipe ? method_recipe->file : ""},
                             {"weight_decay", result.weight_decay},
                             {"epochs", config.epochs},
                             {"trainable_params", count.trainable - count.trainable_head},
                             {"head_params", count.trainable_head},
                             {"total_params", count.total},
-                            {"train_seconds", train_seconds},
+                            {"train_seconds", result.train_seconds},
                             {"peak_rss_mb", peak_rss_mb()},
                             {"infer_ms_per_image", infer_ms},
                             {"task_dir", task_dir},
@@ -236,6 +257,9 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--recipe", flags->recipe,
                   "training recipe: a task name or .json file (default: the task's own, configs/vtab1k), or none");
+  cmd->add_option("--method-recipe", flags->method_recipe,
+                  "the method's lr, weight decay and tune grid, laid over the task recipe: a .json file (default: "
+                  "configs/methods/<model>.json where it has the method), or none");
   cmd->add_option("--protocol", flags->protocol,
                   "final (train800val200 -> test, default), tune (lr x wd grid on train800 -> val200), or "
                   "reference-best-of-test (the released code's optimistic best of periodic test scores)");

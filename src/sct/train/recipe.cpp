@@ -74,13 +74,13 @@ void VtabRecipe::apply_to(TrainConfig& config) const {
   config.train_aug = train_aug;
 }
 
-std::vector<std::string> default_recipe_dirs() {
+std::vector<std::string> default_config_dirs(const std::string& kind) {
   std::vector<std::string> dirs;
-  if (const char* env = std::getenv("SCT_CONFIG_DIR"); env && *env) dirs.push_back((fs::path(env) / "vtab1k").string());
-  dirs.push_back("configs/vtab1k");
+  if (const char* env = std::getenv("SCT_CONFIG_DIR"); env && *env) dirs.push_back((fs::path(env) / kind).string());
+  dirs.push_back((fs::path("configs") / kind).string());
   if (const std::string exe = executable_dir(); !exe.empty()) {
-    dirs.push_back((fs::path(exe) / "configs" / "vtab1k").string());
-    dirs.push_back((fs::path(exe).parent_path() / "configs" / "vtab1k").string());
+    dirs.push_back((fs::path(exe) / "configs" / kind).string());
+    dirs.push_back((fs::path(exe).parent_path() / "configs" / kind).string());
   }
   return dirs;
 }

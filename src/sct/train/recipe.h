@@ -25,14 +25,14 @@ struct VtabRecipe {
   void apply_to(TrainConfig& config) const;
 };
 
-// Where task names are looked up, in order: $SCT_CONFIG_DIR/vtab1k, ./configs/vtab1k, and
-// configs/vtab1k beside the running executable and beside its parent folder (a build folder inside
-// the source tree).
-std::vector<std::string> default_recipe_dirs();
+// Where configuration files of one kind ("vtab1k", "methods") are looked up, in order:
+// $SCT_CONFIG_DIR/<kind>, ./configs/<kind>, and configs/<kind> beside the running executable and
+// beside its parent folder (a build folder inside the source tree).
+std::vector<std::string> default_config_dirs(const std::string& kind);
 
 // `task_or_path`: a .json file, or a task name or alias (e.g. "cifar") looked up as <dir>/<task>.json
 // in `dirs`. Every field is required; unknown fields are errors. Throws sct::Error naming the file or
 // the folders searched.
-VtabRecipe load_recipe(const std::string& task_or_path, const std::vector<std::string>& dirs = default_recipe_dirs());
+VtabRecipe load_recipe(const std::string& task_or_path, const std::vector<std::string>& dirs = default_config_dirs("vtab1k"));
 
 }  // namespace sct

@@ -1,0 +1,91 @@
+#include "sct/train/method_recipe.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "sct/core/error.h"
+#include "sct/peft/peft_method.h"
+#include "sct/train/recipe.h"
+
+namespace sct {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void check_keys(const json& j, const std::vector<std::string>& allowed, const std::string& where) {
+  if (!j.is_object()) throw Error(where + ": must be a JSON object");
+  for (const auto& item : j.items())
+    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
+      throw Error(where + ": unknown field '" + item.key() + "'");
+}
+
+std::vector<double> positive_list(const json& j, const std::string& where) {
+  const auto v = j.get<std::vector<double>>();
+  if (v.empty() || std::any_of(v.begin(), v.end(), [](double x) { return !(x >= 0.0); }))
+    throw Error(where + ": must be a non-empty list of numbers >= 0");
+  return v;
+}
+
+}  // namespace
+
+void MethodRecipe::apply_to(TrainConfig& config) const {
+  if (lr) config.lr = *lr;
+  if (weight_decay) config.weight_decay = *weight_decay;
+  if (!tune_lrs.empty()) config.tune_lrs = tune_lrs;
+  if (!tune_weight_decays.empty()) config.tune_weight_decays = tune_weight_decays;
+}
+
+std::optional<MethodRecipe> load_method_recipe(const std::string& path, const std::string& method) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot open method recipe " + path);
+  const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw Error(path + ": not valid JSON");
+  check_keys(j, {"model", "source", "methods"}, path);
+  if (!j.contains("model") || !j.contains("methods")) throw Error(path + ": needs 'model' and 'methods'");
+  const std::vector<std::string> names = peft_method_names();
+  MethodRecipe r;
+  r.file = path;
+  try {
+    r.model = j.at("model").get<std::string>();
+    r.source = j.value("source", "");
+    const json& methods = j.at("methods");
+    check_keys(methods, names, path + " 'methods'");
+    if (!methods.contains(method)) return std::nullopt;
+    const json& e = methods.at(method);
+    const std::string where = path + " '" + method + "'";
+    check_keys(e, {"lr", "weight_decay", "tune_lrs", "tune_weight_decays"}, where);
+    r.method = method;
+    if (e.contains("lr")) r.lr = e.at("lr").get<double>();
+    if (e.contains("weight_decay")) r.weight_decay = e.at("weight_decay").get<double>();
+    if (e.contains("tune_lrs")) r.tune_lrs = positive_list(e.at("tune_lrs"), where + " tune_lrs");
+    if (e.contains("tune_weight_decays"))
+      r.tune_weight_decays = positive_list(e.at("tune_weight_decays"), where + " tune_weight_decays");
+    if ((r.lr && !(*r.lr > 0.0)) || (r.weight_decay && !(*r.weight_decay >= 0.0)))
+      throw Error(where + ": needs lr > 0 and weight_decay >= 0");
+  } catch (const json::exception& e) {
+    throw Error(path + ": " + e.what());
+  }
+  return r;
+}
+
+std::optional<MethodRecipe> find_method_recipe(const std::string& model, const std::string& method,
+                                               const std::vector<std::string>& dirs) {
+  for (const std::string& dir : dirs) {
+    const fs::path file = fs::path(dir) / (model + ".json");
+    if (!fs::is_regular_file(file)) continue;
+    std::optional<MethodRecipe> r = load_method_recipe(file.string(), method);
+    if (r && r->model != model)
+      throw Error(file.string() + ": holds the recipes of '" + r->model + "', not '" + model + "'");
+    return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<MethodRecipe> find_method_recipe(const std::string& model, const std::string& method) {
+  return find_method_recipe(model, method, default_config_dirs("methods"));
+}
+
+}  // namespace sct

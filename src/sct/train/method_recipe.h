@@ -1,0 +1,42 @@
+// The optimiser settings each method trains with on a given backbone (configs/methods/<model>.json).
+// A task recipe (recipe.h) is SCT's per-task setting; the other methods need learning rates of their
+// own -- full fine-tuning diverges at the rates that suit a 0.1%-sized module -- so sct train lays the
+// method's entry over the task recipe. The file names its source: a published script, or the
+// `sct compare --protocol tune` run that chose the values on val200.
+//
+//   {"model": "vit_pico_patch4_32", "source": "...",
+//    "methods": {"full": {"lr": 0.001, "weight_decay": 0.0001, "tune_lrs": [0.0003, 0.001, 0.003]}, ...}}
+//
+// Every entry field is optional; a method without an entry keeps the task recipe's values.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sct/train/train_config.h"
+
+namespace sct {
+
+struct MethodRecipe {
+  std::string file;  // where it came from, for messages and run summaries
+  std::string model;
+  std::string method;
+  std::string source;
+  std::optional<double> lr, weight_decay;
+  std::vector<double> tune_lrs, tune_weight_decays;  // the --protocol tune grid around lr
+
+  // Sets the fields the entry names.
+  void apply_to(TrainConfig& config) const;
+};
+
+// `method`'s entry in a method-recipe file; std::nullopt when the file has none for it. Throws
+// sct::Error naming the file for unreadable JSON, unknown methods or fields, or bad values.
+std::optional<MethodRecipe> load_method_recipe(const std::string& path, const std::string& method);
+
+// `method`'s entry in <dir>/<model>.json for the first of `dirs` holding that file (default: the
+// configs/methods folders, found like the task recipes); std::nullopt without a file or an entry.
+std::optional<MethodRecipe> find_method_recipe(const std::string& model, const std::string& method,
+                                               const std::vector<std::string>& dirs);
+std::optional<MethodRecipe> find_method_recipe(const std::string& model, const std::string& method);
+
+}  // namespace sct

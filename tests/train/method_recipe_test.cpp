@@ -1,0 +1,84 @@
+// Method recipes (configs/methods/<model>.json): the shipped files, what an entry sets, bad files.
+#include "sct/train/method_recipe.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "sct/core/error.h"
+#include "sct/peft/peft_method.h"
+#include "test_util.h"
+
+namespace sct {
+namespace {
+
+namespace fs = std::filesystem;
+
+// <source>/tests/fixtures -> <source>/configs/methods.
+std::string methods_dir() {
+  return (fs::path(SCT_FIXTURE_DIR) / ".." / ".." / "configs" / "methods").lexically_normal().string();
+}
+
+TEST(MethodRecipe, ShippedFilesParseAndNameTheirModel) {
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(methods_dir())) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    for (const std::string& method : peft_method_names()) {
+      const auto r = load_method_recipe(entry.path().string(), method);
+      if (r) EXPECT_EQ(r->model, entry.path().stem().string()) << entry.path();
+    }
+  }
+  EXPECT_GE(files, 2);
+  // ViT-B/16: NOAH's lr 1e-3 for lora; sct keeps its per-task recipe (no entry).
+  const auto lora = find_method_recipe("vit_base_patch16_224", "lora", {methods_dir()});
+  ASSERT_TRUE(lora);
+  EXPECT_EQ(*lora->lr, 0.001);
+  EXPECT_EQ(*lora->weight_decay, 0.0001);
+  EXPECT_FALSE(find_method_recipe("vit_base_patch16_224", "sct", {methods_dir()}));
+  EXPECT_FALSE(find_method_recipe("no_such_model", "lora", {methods_dir()}));
+}
+
+TEST(MethodRecipe, AnEntrySetsOnlyTheFieldsItNames) {
+  test::ScratchDir dir;
+  const std::string path = dir.file("m.json");
+  test::write_file(path, R"({"model": "m", "methods": {"full": {"lr": 0.0005, "tune_lrs": [0.0001, 0.0005]},
+                             "bias": {"weight_decay": 0.02}}})");
+  TrainConfig c;
+  c.lr = 0.013;
+  c.weight_decay = 1.0;
+  load_method_recipe(path, "full")->apply_to(c);
+  EXPECT_EQ(c.lr, 0.0005);
+  EXPECT_EQ(c.weight_decay, 1.0);
+  EXPECT_EQ(c.tune_lrs, (std::vector<double>{0.0001, 0.0005}));
+  EXPECT_TRUE(c.tune_weight_decays.empty());
+  load_method_recipe(path, "bias")->apply_to(c);
+  EXPECT_EQ(c.lr, 0.0005);
+  EXPECT_EQ(c.weight_decay, 0.02);
+  EXPECT_FALSE(load_method_recipe(path, "lora"));
+}
+
+TEST(MethodRecipe, BadFilesAreNamed) {
+  test::ScratchDir dir;
+  const auto fails = [&](const std::string& text, const std::string& part) {
+    const std::string path = dir.file("bad.json");
+    test::write_file(path, text);
+    test::expect_error([&] { load_method_recipe(path, "lora"); }, {path, part});
+  };
+  fails(R"({"model": "m", "methods": {"lora": {"lr": 0.001})", "not valid JSON");
+  fails(R"({"model": "m", "methods": {"lroa": {"lr": 0.001}}})", "unknown field 'lroa'");
+  fails(R"({"model": "m", "methods": {"lora": {"learning_rate": 0.001}}})", "unknown field 'learning_rate'");
+  fails(R"({"model": "m", "methods": {"lora": {"lr": 0}}})", "lr > 0");
+  fails(R"({"model": "m", "methods": {"lora": {"tune_lrs": []}}})", "tune_lrs");
+  fails(R"({"model": "m", "methods": {"lora": {"lr": "fast"}}})", "");
+  fails(R"({"methods": {}})", "'model'");
+  test::expect_error([&] { load_method_recipe(dir.file("missing.json"), "lora"); }, {"missing.json"});
+
+  // A file under another model's name is refused.
+  fs::create_directories(dir.file("methods"));
+  test::write_file(dir.file("methods/vit_x.json"), R"({"model": "vit_y", "methods": {"lora": {"lr": 0.001}}})");
+  test::expect_error([&] { find_method_recipe("vit_x", "lora", {dir.file("methods")}); }, {"vit_x.json", "vit_y"});
+}
+
+}  // namespace
+}  // namespace sct
