@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package sct needs (only those missing) and builds it in Release.
 # Usage: scripts/setup.sh            -> build/ with tests and benchmarks
+#        scripts/setup.sh sct        -> only the CLI, build/sct (what the demo needs; about half the build)
 # Quiet on success; on failure prints the log of the failing step and exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,5 +42,7 @@ fi
 jobs=$(nproc)
 step "cmake configure" cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 echo "setup: building with $jobs jobs (first build takes a few minutes)"
-step "build" cmake --build build -j "$jobs"
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+step "build" cmake --build build -j "$jobs" "${targets[@]}"
 echo "setup: ok, CLI at build/sct"
