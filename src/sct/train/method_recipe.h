@@ -1,8 +1,8 @@
 // The optimiser settings each method trains with on a given backbone (configs/methods/<model>.json).
 // A task recipe (recipe.h) is SCT's per-task setting; the other methods need learning rates of their
-// own -- full fine-tuning diverges at the rates that suit a 0.1%-sized module -- so sct train lays the
-// method's entry over the task recipe. The file names its source: a published script, or the
-// `sct compare --protocol tune` run that chose the values on val200.
+// own -- full fine-tuning wants rates ten times below those that suit a 0.1%-sized module -- so
+// sct train lays the method's entry over the task recipe. The file names its source: a published
+// script, or the `sct compare --protocol tune` run that chose the values on val200.
 //
 //   {"model": "vit_pico_patch4_32", "source": "...",
 //    "methods": {"full": {"lr": 0.001, "weight_decay": 0.0001, "tune_lrs": [0.0003, 0.001, 0.003]}, ...}}
