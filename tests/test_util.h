@@ -18,6 +18,11 @@ namespace sct::test {
 
 inline std::string fixture(const std::string& name) { return std::string(SCT_FIXTURE_DIR) + "/" + name; }
 
+// A shipped configuration folder: <source>/configs/<kind> (e.g. "vtab1k", "methods").
+inline std::string config_dir(const std::string& kind) {
+  return (std::filesystem::path(SCT_FIXTURE_DIR) / ".." / ".." / "configs" / kind).lexically_normal().string();
+}
+
 // Max abs error allowed against a PyTorch-made fixture (the llm.c pattern's tolerance).
 constexpr double kParityTol = 1e-4;
 

@@ -14,14 +14,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// <source>/tests/fixtures -> <source>/configs/methods.
-std::string methods_dir() {
-  return (fs::path(SCT_FIXTURE_DIR) / ".." / ".." / "configs" / "methods").lexically_normal().string();
-}
-
 TEST(MethodRecipe, ShippedFilesParseAndNameTheirModel) {
   int files = 0;
-  for (const auto& entry : fs::directory_iterator(methods_dir())) {
+  for (const auto& entry : fs::directory_iterator(test::config_dir("methods"))) {
     if (entry.path().extension() != ".json") continue;
     ++files;
     for (const std::string& method : peft_method_names()) {
@@ -31,12 +26,12 @@ TEST(MethodRecipe, ShippedFilesParseAndNameTheirModel) {
   }
   EXPECT_GE(files, 2);
   // ViT-B/16: NOAH's lr 1e-3 for lora; sct keeps its per-task recipe (no entry).
-  const auto lora = find_method_recipe("vit_base_patch16_224", "lora", {methods_dir()});
+  const auto lora = find_method_recipe("vit_base_patch16_224", "lora", {test::config_dir("methods")});
   ASSERT_TRUE(lora);
   EXPECT_EQ(*lora->lr, 0.001);
   EXPECT_EQ(*lora->weight_decay, 0.0001);
-  EXPECT_FALSE(find_method_recipe("vit_base_patch16_224", "sct", {methods_dir()}));
-  EXPECT_FALSE(find_method_recipe("no_such_model", "lora", {methods_dir()}));
+  EXPECT_FALSE(find_method_recipe("vit_base_patch16_224", "sct", {test::config_dir("methods")}));
+  EXPECT_FALSE(find_method_recipe("no_such_model", "lora", {test::config_dir("methods")}));
 }
 
 TEST(MethodRecipe, AnEntrySetsOnlyTheFieldsItNames) {

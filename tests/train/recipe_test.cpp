@@ -15,13 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// <source>/tests/fixtures -> <source>/configs/vtab1k.
-std::string recipe_dir() {
-  return (fs::path(SCT_FIXTURE_DIR) / ".." / ".." / "configs" / "vtab1k").lexically_normal().string();
-}
-
 TEST(Recipe, LiteralExpectations) {
-  const VtabRecipe c = load_recipe("cifar100", {recipe_dir()});
+  const VtabRecipe c = load_recipe("cifar100", {test::config_dir("vtab1k")});
   EXPECT_EQ(c.task, "cifar100");
   EXPECT_EQ(c.group, "natural");
   EXPECT_EQ(c.classes, 100);
@@ -33,14 +28,14 @@ TEST(Recipe, LiteralExpectations) {
   EXPECT_FALSE(c.scale_on_x);
   EXPECT_EQ(c.reported_top1, 75.3);
 
-  const VtabRecipe e = load_recipe("smallnorb_ele", {recipe_dir()});
+  const VtabRecipe e = load_recipe("smallnorb_ele", {test::config_dir("vtab1k")});
   EXPECT_EQ(e.classes, 9);  // not the reference config's 18
   EXPECT_EQ(e.lr, 0.0011);
   EXPECT_EQ(e.weight_decay, 0.0005);
   EXPECT_EQ(e.label_smoothing, 0.0);
   EXPECT_TRUE(e.scale_on_x);
 
-  const VtabRecipe k = load_recipe("kitti", {recipe_dir()});
+  const VtabRecipe k = load_recipe("kitti", {test::config_dir("vtab1k")});
   EXPECT_EQ(k.group, "structured");
   EXPECT_EQ(k.label_smoothing, 0.1);  // the one structured task with smoothing
   EXPECT_TRUE(k.train_aug);
@@ -48,10 +43,10 @@ TEST(Recipe, LiteralExpectations) {
 }
 
 TEST(Recipe, AliasesAndPathsResolve) {
-  EXPECT_EQ(load_recipe("cifar", {recipe_dir()}).task, "cifar100");
-  EXPECT_EQ(load_recipe("oxford_pet", {recipe_dir()}).task, "oxford_iiit_pet");
-  EXPECT_EQ(load_recipe(recipe_dir() + "/dtd.json").lr, 0.0032);
-  EXPECT_THROW(load_recipe("imagenet", {recipe_dir()}), Error);
+  EXPECT_EQ(load_recipe("cifar", {test::config_dir("vtab1k")}).task, "cifar100");
+  EXPECT_EQ(load_recipe("oxford_pet", {test::config_dir("vtab1k")}).task, "oxford_iiit_pet");
+  EXPECT_EQ(load_recipe(test::config_dir("vtab1k") + "/dtd.json").lr, 0.0032);
+  EXPECT_THROW(load_recipe("imagenet", {test::config_dir("vtab1k")}), Error);
   try {
     load_recipe("dtd", {"/nonexistent/a", "/nonexistent/b"});
     FAIL();
@@ -62,7 +57,7 @@ TEST(Recipe, AliasesAndPathsResolve) {
 
 TEST(Recipe, AppliesToTheTrainConfig) {
   TrainConfig c;
-  load_recipe("svhn", {recipe_dir()}).apply_to(c);
+  load_recipe("svhn", {test::config_dir("vtab1k")}).apply_to(c);
   EXPECT_EQ(c.task, "svhn");
   EXPECT_EQ(c.lr, 0.075);
   EXPECT_EQ(c.weight_decay, 0.03);
@@ -79,7 +74,7 @@ TEST(Recipe, MalformedFilesAreErrors) {
   };
   EXPECT_THROW(load_recipe(write("{")), Error);
   EXPECT_THROW(load_recipe(write(R"({"task": "dtd"})")), Error);  // fields missing
-  std::ifstream in(recipe_dir() + "/dtd.json");
+  std::ifstream in(test::config_dir("vtab1k") + "/dtd.json");
   std::stringstream good;
   good << in.rdbuf();
   std::string extra = good.str();
@@ -105,7 +100,7 @@ TEST(Recipe, EveryReferenceRowIsShippedAndMatches) {
     std::stringstream ss(line);
     for (std::string cell; std::getline(ss, cell, '\t');) f.push_back(cell);
     ASSERT_EQ(f.size(), 11u) << line;
-    const VtabRecipe r = load_recipe(f[0], {recipe_dir()});
+    const VtabRecipe r = load_recipe(f[0], {test::config_dir("vtab1k")});
     EXPECT_EQ(r.task, f[0]);
     EXPECT_EQ(r.group, f[2]) << f[0];
     EXPECT_EQ(r.classes, std::stoll(f[3])) << f[0];
@@ -117,13 +112,13 @@ TEST(Recipe, EveryReferenceRowIsShippedAndMatches) {
     EXPECT_EQ(r.scale_on_x, f[9] == "1") << f[0];
     EXPECT_EQ(r.reported_top1, std::stod(f[10])) << f[0];
     if (!f[1].empty()) {
-      EXPECT_EQ(load_recipe(f[1], {recipe_dir()}).task, f[0]);
+      EXPECT_EQ(load_recipe(f[1], {test::config_dir("vtab1k")}).task, f[0]);
     }
     ++rows;
   }
   EXPECT_EQ(rows, 19);
   int files = 0;
-  for (const auto& entry : fs::directory_iterator(recipe_dir())) files += entry.path().extension() == ".json";
+  for (const auto& entry : fs::directory_iterator(test::config_dir("vtab1k"))) files += entry.path().extension() == ".json";
   EXPECT_EQ(files, rows);  // nothing shipped that the table does not have
 }
 
