@@ -2,6 +2,7 @@
 
 #include "sct/core/error.h"
 #include "sct/model/drop_path.h"
+#include "sct/model/layer_norm.h"
 
 namespace sct {
 
@@ -15,10 +16,10 @@ BlockImpl::BlockImpl(const VitConfig& cfg, double drop_path_rate_) : drop_path_r
 
 at::Tensor BlockImpl::forward(at::Tensor x) {
   x = hooks_(HookSite::BlockInput, x, x);
-  const at::Tensor h1 = hooks_(HookSite::Norm1, x, norm1(x));
+  const at::Tensor h1 = hooks_(HookSite::Norm1, x, layer_norm(x, norm1));
   const at::Tensor a = hooks_(HookSite::AttnBranch, x, attn(h1, hooks_));
   const at::Tensor x1 = hooks_(HookSite::AttnResidual, x, x + drop_path(a, drop_path_rate, is_training()));
-  const at::Tensor h2 = hooks_(HookSite::Norm2, x1, norm2(x1));
+  const at::Tensor h2 = hooks_(HookSite::Norm2, x1, layer_norm(x1, norm2));
   const at::Tensor m = hooks_(HookSite::MlpBranch, x1, mlp(h2, hooks_));
   const at::Tensor x2 = x1 + drop_path(m, drop_path_rate, is_training());
   return hooks_(HookSite::BlockOutput, x1, x2);

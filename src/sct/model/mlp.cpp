@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "sct/model/frozen_linear.h"
+
 namespace sct {
 
 MlpImpl::MlpImpl(int64_t width, int64_t hidden) {
@@ -10,8 +12,8 @@ MlpImpl::MlpImpl(int64_t width, int64_t hidden) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x, const HookChain& hooks) {
-  const at::Tensor h = at::gelu(hooks(HookSite::Fc1, x, fc1(x)));  // (B, N, hidden)
-  return hooks(HookSite::Fc2, h, fc2(h));                          // (B, N, D)
+  const at::Tensor h = at::gelu(hooks(HookSite::Fc1, x, frozen_linear(x, fc1)));  // (B, N, hidden)
+  return hooks(HookSite::Fc2, h, frozen_linear(h, fc2));                          // (B, N, D)
 }
 
 }  // namespace sct

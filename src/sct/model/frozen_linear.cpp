@@ -1,0 +1,50 @@
+#include "sct/model/frozen_linear.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace sct {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+at::Tensor compute(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const auto dtype = weight.scalar_type();
+  return at::linear(x.to(dtype), weight, bias.defined() ? bias.to(dtype) : bias);
+}
+
+struct FrozenLinearFunction : torch::autograd::Function<FrozenLinearFunction> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& bias) {
+    ctx->save_for_backward({weight});
+    ctx->saved_data["x_dtype"] = static_cast<int64_t>(x.scalar_type());
+    if (bias.defined()) ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
+    return compute(x, weight, bias);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const at::Tensor weight = ctx->get_saved_variables()[0];
+    const at::Tensor& g = grads[0];  // (..., out)
+    at::Tensor grad_x, grad_bias;
+    if (ctx->needs_input_grad(0))
+      grad_x = at::matmul(g.to(weight.scalar_type()), weight)
+                   .to(static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt()));
+    // Summed in fp32 whatever the compute dtype (a trainable bias is an fp32 master tensor).
+    if (ctx->needs_input_grad(2))
+      grad_bias = g.reshape({-1, g.size(-1)})
+                      .sum(0, /*keepdim=*/false, at::promote_types(g.scalar_type(), at::kFloat))
+                      .to(static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
+    return {grad_x, at::Tensor(), grad_bias};
+  }
+};
+
+}  // namespace
+
+at::Tensor frozen_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  if (weight.requires_grad()) return at::linear(x, weight, bias);
+  if (!at::GradMode::is_enabled()) return compute(x, weight, bias);
+  return FrozenLinearFunction::apply(x, weight, bias);
+}
+
+}  // namespace sct
