@@ -9,6 +9,7 @@ attn, written as the public code writes it: x[:, :, idx] = x[:, :, idx] + linear
 which trains with the head -- what `sct bench --method sct` times.
 
     /usr/bin/python3 bench/pytorch_bench.py --batch 16 --steps 3 --threads 2
+    /usr/bin/python3 bench/pytorch_bench.py --bf16 ...   # torch.autocast("cpu", bfloat16), as timm's --amp
     OPENBLAS_CORETYPE=SKYLAKEX /usr/bin/python3 bench/pytorch_bench.py ...   # tuned BLAS kernels
 
 Prints one JSON line with the same keys as `sct bench --json`.
@@ -79,6 +80,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="0 = PyTorch's default")
     ap.add_argument("--num-classes", type=int, default=100)
     ap.add_argument("--method", default="none", choices=["none", "sct"])
+    ap.add_argument("--bf16", action="store_true",
+                    help="mixed precision: torch.autocast('cpu', dtype=torch.bfloat16) around forward and loss")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -92,8 +95,11 @@ def main():
 
     model.eval()
 
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16)
+
     def infer():
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast():
             model(images)
 
     infer_s = time_per_call(infer, args.warmup, args.steps)
@@ -105,13 +111,15 @@ def main():
 
     def train():
         opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(images), labels).backward()
+        with autocast():
+            loss = torch.nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
         opt.step()
 
     train_s = time_per_call(train, args.warmup, args.steps)
     print(json.dumps({
         "impl": "pytorch-eager", "torch_version": torch.__version__, "model": args.model,
-        "method": args.method, "batch": args.batch, "steps": args.steps,
+        "method": args.method, "precision": "bf16" if args.bf16 else "fp32", "batch": args.batch, "steps": args.steps,
         "threads": torch.get_num_threads(), "blas_core": blas_core(),
         "train_img_per_s": args.batch / train_s, "infer_img_per_s": args.batch / infer_s,
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),

@@ -62,6 +62,7 @@ void run_bench(BenchFlags flags) {
     method = make_peft_method(method_config(flags.method, flags.method_options));
   }
   method->attach(model);
+  model.set_precision(built.precision);
   const ParameterCount count = count_parameters(model);
   std::cerr << describe(count) << "\n";
 
@@ -98,6 +99,8 @@ void run_bench(BenchFlags flags) {
       {"img_size", cfg.img_size},
       {"device", built.device.str()},
       {"threads", at::get_num_threads()},
+      {"precision", to_string(built.precision)},
+      {"cpu_bf16_isa", cpu_bf16_isa()},
       {"train_img_per_s", double(flags.batch) / train_s},
       {"infer_img_per_s", double(flags.batch) / infer_s},
       {"train_ms_per_step", train_s * 1e3},
@@ -112,7 +115,8 @@ void run_bench(BenchFlags flags) {
     return;
   }
   std::cout << std::fixed << std::setprecision(2) << cfg.name << " method " << method->name() << ", batch "
-            << flags.batch << ", " << at::get_num_threads() << " threads on " << built.device << "\n"
+            << flags.batch << ", " << at::get_num_threads() << " threads on " << built.device << ", "
+            << to_string(built.precision) << "\n"
             << "  inference  " << j["infer_img_per_s"].get<double>() << " img/s (" << infer_s * 1e3 << " ms/batch)\n"
             << "  training   " << j["train_img_per_s"].get<double>() << " img/s (" << train_s * 1e3 << " ms/step)\n"
             << "  peak RSS   " << std::setprecision(0) << peak_rss_mb() << " MiB\n";

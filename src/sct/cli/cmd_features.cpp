@@ -77,6 +77,8 @@ void run_features(const FeaturesFlags& flags) {
   BuiltModel built = build_model(flags.model, std::cerr);
   auto& model = *built.model;
   model.eval();
+  model.freeze();
+  model.set_precision(built.precision);
   const at::Tensor x = read_input(flags, model.config().img_size);
 
   std::vector<std::shared_ptr<StreamRecorderImpl>> recorders;

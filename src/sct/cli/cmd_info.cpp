@@ -7,10 +7,12 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "sct/cli/commands.h"
 #include "sct/runtime/blas.h"
 #include "sct/runtime/device.h"
+#include "sct/runtime/precision.h"
 #include "sct/runtime/threads.h"
 
 namespace sct::cli {
@@ -34,7 +36,11 @@ void run_info(const InfoFlags& flags) {
   const c10::Device device = parse_device(flags.device);  // so `--device cuda` fails clearly here too
   const int threads = configure_threads(flags.threads);
   const BlasStatus blas = blas_status();
-  const double gflops = measure_sgemm_gflops(flags.seconds);
+  const double gflops = measure_gemm_gflops(flags.seconds);
+  const double bf16_gflops = measure_gemm_gflops(flags.seconds, 1024, at::kBFloat16);
+  const std::string isa = cpu_bf16_isa();
+  std::ostringstream quiet;
+  const Precision automatic = resolve_precision(Precision::automatic, device, quiet);
   const bool cuda = cuda_available();
   nlohmann::json devices = nlohmann::json::array({"cpu"});
   for (int i = 0; cuda && i < cuda_device_count(); ++i) devices.push_back("cuda:" + std::to_string(i));
@@ -52,6 +58,9 @@ void run_info(const InfoFlags& flags) {
         {"replaced_core", blas.replaced_core},
         {"gemm_check", blas.kernels_verified ? "ok" : "FAILED"}}},
       {"sgemm_gflops", std::round(gflops * 10) / 10},
+      {"bf16_gemm_gflops", std::round(bf16_gflops * 10) / 10},
+      {"cpu_bf16_isa", isa.empty() ? "none" : isa},
+      {"precision_auto", to_string(automatic)},
       {"cuda_available", cuda},
       {"devices", devices},
       {"device", device.str()},
@@ -68,6 +77,8 @@ void run_info(const InfoFlags& flags) {
   std::cout << ", GEMM check " << (blas.kernels_verified ? "ok" : "FAILED") << "\n"
             << "sgemm    " << std::fixed << std::setprecision(1) << gflops << " GFLOPS (1024^3, " << threads
             << " threads)\n"
+            << "bf16     " << bf16_gflops << " GFLOPS GEMM; native bf16 ISA: " << (isa.empty() ? "none" : isa)
+            << "; --precision auto = " << to_string(automatic) << " on " << device.str() << "\n"
             << "cuda     " << (cuda ? "available" : "not available") << "\n"
             << "devices  " << devices.dump() << "\n";
 }

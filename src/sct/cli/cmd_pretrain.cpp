@@ -84,9 +84,10 @@ void run_pretrain(PretrainFlags flags, const std::string& command) {
   TrainConfig config = pretrain_defaults();
   config.seed = flags.model.runtime.seed;
   if (flags.epochs > 0) config.epochs = flags.epochs;
+  const c10::Device device = flags.model.runtime.apply();
+  config.precision = to_string(flags.model.runtime.resolved_precision(device, std::cerr));
   for (const std::string& s : flags.overrides) apply_override(config, s);
   config.validate();
-  const c10::Device device = flags.model.runtime.apply();
   if (!flags.model.checkpoint.empty()) throw Error("pretrain starts from random weights; --checkpoint is not taken");
 
   VitConfig vc = flags.model.config();
@@ -112,6 +113,7 @@ void run_pretrain(PretrainFlags flags, const std::string& command) {
 
   VisionTransformer model(vc);
   make_peft_method("full")->attach(*model);
+  model->set_precision(parse_precision(config.precision));
   model->to(device);
   TrainInputs inputs{train, val, "val", val ? 1 : 0, false};
   TrainerOptions options;

@@ -26,6 +26,8 @@ void run_select(SelectFlags flags) {
   const TaskData data(flags.task);
   flags.model.num_classes = data.num_classes();
   BuiltModel built = build_model(flags.model, std::cerr);
+  built.model->freeze();
+  built.model->set_precision(built.precision);
   const VitConfig& cfg = built.model->config();
   const auto cache = data.cache(parse_vtab_split(flags.split), cfg.img_size);
   const Normalization norm =

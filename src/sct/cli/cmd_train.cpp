@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 
 #include "sct/cli/commands.h"
 #include "sct/cli/model_flags.h"
@@ -22,6 +23,7 @@
 #include "sct/peft/sct_method.h"
 #include "sct/peft/selection_heatmap.h"
 #include "sct/peft/task_dir.h"
+#include "sct/runtime/device.h"
 #include "sct/runtime/memory.h"
 #include "sct/train/method_recipe.h"
 #include "sct/train/protocol.h"
@@ -81,6 +83,9 @@ TrainConfig resolve_config(const TrainFlags& flags, const std::string& task, std
               << config.lr << " is SCT's, from the task recipe (choose with --protocol tune)\n";
   }
   config.seed = flags.model.runtime.seed;
+  std::ostringstream quiet;  // build_model prints the precision's warnings
+  config.precision =
+      to_string(flags.model.runtime.resolved_precision(parse_device(flags.model.runtime.device), quiet));
   if (flags.epochs > 0) config.epochs = flags.epochs;
   if (!flags.protocol.empty()) config.protocol = parse_protocol(flags.protocol);
   for (const std::string& s : flags.overrides) apply_override(config, s);
@@ -151,6 +156,8 @@ void run_train(TrainFlags flags) {
       for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i].second);
     }
     model->to(base.device);
+    const Precision precision = parse_precision(c.precision);
+    model->set_precision(precision);  // selection's forward; nothing is frozen yet, so nothing converts
     std::unique_ptr<PeftMethod> method;
     if (flags.method == "sct") {
       const auto key = std::make_pair(&train, c.seed);
@@ -168,6 +175,7 @@ void run_train(TrainFlags flags) {
       method = make_peft_method(method_config);
     }
     method->attach(*model);
+    model->set_precision(precision);  // now the frozen weights become bf16
     last_method_config = method->config();
     last_model = model;
     return model;
@@ -202,6 +210,7 @@ void run_train(TrainFlags flags) {
   info.task = data.name();
   info.result = result.to_json();
   info.result["backbone"] = backbone_name;
+  info.result["precision"] = config.precision;  // what it was trained in; eval/predict choose their own
   const std::string task_dir = (fs::path(flags.out) / "task").string();
   save_task_dir(task_dir, info, *last_model);
 
@@ -216,6 +225,7 @@ void run_train(TrainFlags flags) {
                             {"method_recipe", method_recipe ? method_recipe->file : ""},
                             {"weight_decay", result.weight_decay},
                             {"epochs", config.epochs},
+                            {"precision", config.precision},
                             {"trainable_params", count.trainable - count.trainable_head},
                             {"head_params", count.trainable_head},
                             {"total_params", count.total},

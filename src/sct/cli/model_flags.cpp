@@ -15,6 +15,15 @@ void RuntimeFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd.add_option("--threads", threads, "CPU threads (default: every CPU this process may use)");
   cmd.add_option("--seed", seed, "random seed")->capture_default_str();
+  cmd.add_option("--precision", precision,
+                 "fp32, bf16 (mixed: bf16 GEMMs, fp32 statistics and master weights) or auto (bf16 where the "
+                 "device multiplies it natively: AMX-BF16 / AVX512-BF16 CPUs, Ampere+ GPUs; else fp32)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+      ->capture_default_str();
+}
+
+Precision RuntimeFlags::resolved_precision(const c10::Device& dev, std::ostream& log) const {
+  return resolve_precision(parse_precision(precision), dev, log);
 }
 
 c10::Device RuntimeFlags::apply() const {
@@ -62,11 +71,12 @@ VitConfig ModelFlags::config() const {
 BuiltModel build_model(const ModelFlags& flags, std::ostream& log) {
   BuiltModel built;
   built.device = flags.runtime.apply();
+  built.precision = flags.runtime.resolved_precision(built.device, log);
   const VitConfig cfg = flags.config();
   built.model = VisionTransformer(cfg);
   log << "model " << cfg.name << ": " << cfg.img_size << "px, patch " << cfg.patch_size << ", width " << cfg.width
       << ", depth " << cfg.depth << ", heads " << cfg.heads << ", classes " << cfg.num_classes << "; device "
-      << built.device << ", " << at::get_num_threads() << " threads\n";
+      << built.device << ", " << at::get_num_threads() << " threads, " << to_string(built.precision) << "\n";
   if (!flags.checkpoint.empty()) {
     LoadOptions opts;
     opts.allow_unexpected = flags.allow_unexpected;

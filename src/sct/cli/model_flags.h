@@ -8,6 +8,7 @@
 
 #include "sct/io/checkpoint.h"
 #include "sct/model/vision_transformer.h"
+#include "sct/runtime/precision.h"
 
 namespace CLI {
 class App;
@@ -15,15 +16,18 @@ class App;
 
 namespace sct::cli {
 
-// --device, --threads, --seed: applied before any work.
+// --device, --threads, --seed, --precision: applied before any work.
 struct RuntimeFlags {
   std::string device = "cpu";
   int threads = 0;  // 0 = every CPU this process may use
   uint64_t seed = 42;
+  std::string precision = "auto";
 
   void add_to(CLI::App& cmd);
   // Sets threads and seeds; returns the validated device.
   c10::Device apply() const;
+  // --precision for `device`, with auto resolved (runtime/precision.h); warnings go to `log`.
+  Precision resolved_precision(const c10::Device& device, std::ostream& log) const;
 };
 
 struct ModelFlags {
@@ -42,6 +46,7 @@ struct ModelFlags {
 struct BuiltModel {
   VisionTransformer model{nullptr};
   c10::Device device = c10::kCPU;
+  Precision precision = Precision::fp32;  // resolved; the caller applies it after attaching a method
   LoadReport load;  // empty when no checkpoint was given (random init)
 };
 

@@ -25,6 +25,8 @@ TaskModel load_task_model(const TaskModelFlags& flags, std::ostream& log) {
   tm.model = VisionTransformer(tm.task.info.backbone);
   if (!flags.checkpoint.empty()) load_vit_checkpoint(*tm.model, flags.checkpoint);
   tm.method = apply_task(*tm.model, tm.task, flags.task_dir, flags.force);
+  tm.model->freeze();  // inference only: every GEMM weight may then be bf16
+  tm.model->set_precision(flags.runtime.resolved_precision(tm.device, log));
   tm.model->to(tm.device);
   tm.model->eval();
   log << "task " << tm.task.info.task << " (" << tm.method->name() << ", " << tm.task.info.backbone.num_classes

@@ -6,7 +6,9 @@
 
 #include "sct/core/error.h"
 #include "sct/core/shape.h"
+#include "sct/model/autocast.h"
 #include "sct/model/init.h"
+#include "sct/model/layer_norm.h"
 
 namespace sct {
 
@@ -88,21 +90,46 @@ std::vector<std::pair<std::string, at::Tensor>> VisionTransformerImpl::backbone_
   return out;
 }
 
+void VisionTransformerImpl::freeze() {
+  for (auto& p : parameters()) p.requires_grad_(false);
+}
+
+void VisionTransformerImpl::set_precision(Precision p) {
+  if (p == Precision::automatic) throw Error("set_precision: resolve 'auto' to fp32 or bf16 first");
+  if (p == Precision::fp32 && weights_bf16_)
+    throw Error("set_precision: this model's frozen weights are already bf16; build it again for fp32");
+  precision_ = p;
+  if (p != Precision::bf16) return;
+  torch::NoGradGuard no_grad;
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (!m->as<torch::nn::LinearImpl>() && !m->as<torch::nn::Conv2dImpl>()) continue;
+    for (auto& t : m->parameters(/*recurse=*/false))
+      if (!t.requires_grad()) {
+        t.set_data(t.to(at::kBFloat16));
+        weights_bf16_ = true;
+      }
+  }
+}
+
 at::Tensor VisionTransformerImpl::forward_features(const at::Tensor& images) {
   if (images.dim() != 4 || images.size(1) != cfg_.in_chans || images.size(2) != cfg_.img_size ||
       images.size(3) != cfg_.img_size)
     throw Error("model '" + cfg_.name + "' expects images of shape (B, " + std::to_string(cfg_.in_chans) +
                 ", " + std::to_string(cfg_.img_size) + ", " + std::to_string(cfg_.img_size) + "), got " +
                 shape_str(images.sizes()));
-  at::Tensor x = patch_embed(images);                                    // (B, G*G, D)
+  const AutocastGuard autocast(images.device(), precision_ == Precision::bf16);
+  // The residual stream is fp32 in either precision (the class token's dtype), as under autocast.
+  at::Tensor x = patch_embed(images).to(cls_token.scalar_type());        // (B, G*G, D)
   x = at::cat({cls_token.expand({x.size(0), -1, -1}), x}, 1) + pos_embed;  // (B, N, D)
   for (const auto& b : *blocks) x = b->as<BlockImpl>()->forward(x);
-  return norm(x);
+  return layer_norm(x, norm);
 }
 
 at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features) {
   const at::Tensor pooled = features.select(1, 0);  // CLS token, (B, D)
-  return head ? head(pooled) : pooled;
+  if (!head) return pooled;
+  const AutocastGuard autocast(features.device(), precision_ == Precision::bf16);
+  return head(pooled).to(features.scalar_type());  // the loss and the softmax of predictions in fp32
 }
 
 at::Tensor VisionTransformerImpl::forward(const at::Tensor& images) {

@@ -13,6 +13,7 @@
 
 #include "sct/model/block.h"
 #include "sct/model/vit_config.h"
+#include "sct/runtime/precision.h"
 
 namespace sct {
 
@@ -42,6 +43,15 @@ class VisionTransformerImpl : public torch::nn::Module {
   // The pretrained part: every parameter and buffer except the head's and the hooks'.
   std::vector<std::pair<std::string, at::Tensor>> backbone_tensors();
 
+  // requires_grad = false on every parameter (inference, feature extraction, selection).
+  void freeze();
+  // Runs every forward in `p` from now on (fp32 or bf16, not automatic). bf16 converts the frozen GEMM
+  // weights (Linear and Conv2d tensors without requires_grad: attach the method first) to bf16 once,
+  // here; trainable tensors, LayerNorm parameters, the class token and the position embedding stay
+  // fp32. Going back to fp32 after that is an error: the bf16 weights lost their low bits.
+  void set_precision(Precision p);
+  Precision precision() const { return precision_; }
+
   const VitConfig& config() const { return cfg_; }
   int64_t depth() const { return cfg_.depth; }
   BlockImpl& block(int64_t i) { return *blocks[i]->as<BlockImpl>(); }
@@ -55,6 +65,8 @@ class VisionTransformerImpl : public torch::nn::Module {
 
  private:
   VitConfig cfg_;
+  Precision precision_ = Precision::fp32;
+  bool weights_bf16_ = false;
 };
 TORCH_MODULE(VisionTransformer);
 

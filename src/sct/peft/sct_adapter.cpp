@@ -79,10 +79,13 @@ at::Tensor SctLinearImpl::forward(const at::Tensor& flat) {
   const at::Tensor x = flat.gather(1, indices.expand({flat.size(0), indices.size(0)}));  // (M, K)
   const at::Tensor& w = linear->weight;                                                  // (K, K)
   const at::Tensor& b = linear->bias;                                                    // (K)
-  // add_ into addmm's fresh result is safe under autograd: addmm saves its inputs, not its output.
-  if (!scale) return at::addmm(b, x, w.t()).add_(x);                       // x + (W x + b)
-  if (!scale_on_x) return at::addmm(b, x, w.t(), *scale, *scale).add_(x);  // x + s (W x + b)
-  return at::addmm(b, x, w.t()).add_(x, *scale);                           // s x + W x + b
+  at::Tensor r = scale && !scale_on_x ? at::addmm(b, x, w.t(), *scale, *scale)  // s (W x + b)
+                                      : at::addmm(b, x, w.t());                // W x + b
+  // Under bf16 autocast the GEMM is bf16; the residual add stays in x's dtype (fp32), as eager
+  // PyTorch's x + linear(x) promotes it.
+  if (r.scalar_type() != x.scalar_type()) r = r.to(x.scalar_type());
+  // add_ into the fresh result is safe under autograd: addmm and to() save no output.
+  return scale_on_x ? r.add_(x, *scale) : r.add_(x);  // s x + W x + b, or x + [s] (W x + b)
 }
 
 void SctLinearImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {

@@ -116,10 +116,10 @@ BlasStatus blas_status() {
   return s;
 }
 
-double measure_sgemm_gflops(double seconds, int n) {
-  const at::Tensor a = at::randn({n, n});
-  const at::Tensor b = at::randn({n, n});
-  at::Tensor c = at::empty({n, n});
+double measure_gemm_gflops(double seconds, int n, c10::ScalarType dtype) {
+  const at::Tensor a = at::randn({n, n}).to(dtype);
+  const at::Tensor b = at::randn({n, n}).to(dtype);
+  at::Tensor c = at::empty({n, n}, a.options());
   for (int i = 0; i < 2; ++i) at::mm_out(c, a, b);  // warm-up: thread pool, page faults
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();

@@ -5,6 +5,8 @@
 #pragma once
 #include <string>
 
+#include <c10/core/ScalarType.h>
+
 namespace sct {
 
 struct BlasStatus {
@@ -26,7 +28,8 @@ BlasStatus blas_status();
 // True if `m x k` times `k x n` with the running BLAS matches a double-precision triple loop.
 bool blas_gemm_matches_reference(int m, int n, int k);
 
-// Measures single-precision GEMM throughput (n x n x n products) for about `seconds`.
-double measure_sgemm_gflops(double seconds, int n = 1024);
+// Measures GEMM throughput (n x n x n products through LibTorch's at::mm, which sends fp32 to the
+// BLAS and bf16 to oneDNN) for about `seconds`.
+double measure_gemm_gflops(double seconds, int n = 1024, c10::ScalarType dtype = c10::kFloat);
 
 }  // namespace sct

@@ -1,6 +1,9 @@
 #include "sct/runtime/device.h"
 
 #include <torch/cuda.h>
+#ifdef SCT_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
 
 #include "sct/core/error.h"
 
@@ -9,6 +12,15 @@ namespace sct {
 bool cuda_available() { return torch::cuda::is_available(); }
 
 int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
+
+int cuda_compute_capability(int index) {
+#ifdef SCT_WITH_CUDA
+  const cudaDeviceProp* p = at::cuda::getDeviceProperties(index);
+  return p->major * 10 + p->minor;
+#else
+  return 0;
+#endif
+}
 
 c10::Device parse_device(const std::string& name) {
   if (name == "cpu") return c10::Device(c10::kCPU);

@@ -36,6 +36,7 @@ void visit_fields(Config& c, Visit&& visit) {
   visit("tune_lrs", c.tune_lrs);
   visit("tune_weight_decays", c.tune_weight_decays);
   visit("workers", c.workers);
+  visit("precision", c.precision);
 }
 
 // Typed reads, stricter than nlohmann's get<>, which would truncate 0.5 into an integer field.
@@ -113,6 +114,8 @@ void TrainConfig::validate() const {
   require(drop_path >= 0.0 && drop_path < 1.0, "drop_path", "must be in [0, 1)");
   require(normalization == "imagenet" || normalization == "inception", "normalization",
           "must be imagenet or inception, got '" + normalization + "'");
+  require(precision == "fp32" || precision == "bf16", "precision",
+          "must be fp32 or bf16 (auto is resolved before a run), got '" + precision + "'");
   for (double v : tune_lrs) require(v >= 0.0, "tune_lrs", "must hold rates >= 0");
   for (double v : tune_weight_decays) require(v >= 0.0, "tune_weight_decays", "must hold decays >= 0");
   if (train_aug) RandAugmentConfig::parse(rand_augment).validate();

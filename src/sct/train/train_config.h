@@ -43,6 +43,7 @@ struct TrainConfig {
   std::vector<double> tune_lrs;            // tune: the grid; empty = {lr}
   std::vector<double> tune_weight_decays;  // tune: the grid; empty = {weight_decay}
   int workers = 0;                         // loader threads (<= 0: automatic); results do not depend on it
+  std::string precision = "fp32";          // fp32 | bf16: what the model was set to (checked by the trainer)
 
   void validate() const;  // throws sct::Error naming the field
 

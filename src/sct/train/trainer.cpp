@@ -111,8 +111,17 @@ Trainer::Trainer(VisionTransformer model, TrainInputs inputs, TrainConfig config
   if (model_->config().drop_path_rate != config_.drop_path)
     throw Error("the model was built with drop path " + std::to_string(model_->config().drop_path_rate) +
                 " but the configuration says " + std::to_string(config_.drop_path));
+  if (to_string(model_->precision()) != config_.precision)
+    throw Error("the model runs in " + to_string(model_->precision()) + " but the configuration says " +
+                config_.precision);
   bool any = false;
-  for (const at::Tensor& p : model_->parameters()) any = any || p.requires_grad();
+  for (const auto& p : model_->named_parameters()) {
+    any = any || p.value().requires_grad();
+    // Mixed precision keeps master weights: AdamW's small updates vanish in bf16's 8-bit mantissa.
+    if (p.value().requires_grad() && p.value().scalar_type() != at::kFloat)
+      throw Error("trainable tensor " + p.key() + " is " + std::string(c10::toString(p.value().scalar_type())) +
+                  "; trainable tensors must be fp32 (set_precision converts only frozen ones)");
+  }
   if (!any) throw Error("the model has no trainable parameters (attach a method first)");
 }
 
