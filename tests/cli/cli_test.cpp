@@ -15,6 +15,9 @@ namespace {
 const std::string kD12 =
     "--model custom --patch 8 --width 24 --depth 12 --heads 3 --num-classes 5 --img-size 48 "
     "--checkpoint " + test::fixture("vit_d12_w24_h3.npz");
+const std::string kD12At32 =
+    "--model custom --patch 8 --width 24 --depth 12 --heads 3 --num-classes 5 --img-size 32 "
+    "--checkpoint " + test::fixture("vit_d12_w24_h3.safetensors");
 
 TEST(Cli, InfoJsonReportsThreadsBlasAndDevices) {
   const auto r = test::run_cli("info --json --seconds 0.2");
@@ -40,11 +43,32 @@ TEST(Cli, ConvertNpzGivesTheTimmStateDict) {
   for (const auto& kv : ref) EXPECT_TRUE(at::equal(got.at(kv.first), kv.second)) << kv.first;
 }
 
+TEST(Cli, PrecisionFlagRunsBf16AsAutocastDoesAndRejectsUnknownNames) {
+  test::ScratchDir dir;
+  const std::string io = test::fixture("vit_d12_w24_h3.bf16_32.safetensors");
+  const TensorMap ref = load_safetensors(io);
+  const double autocast_err = test::max_abs_diff(ref.at("logits_bf16"), ref.at("logits_f64"));
+  for (const std::string p : {"fp32", "bf16"}) {
+    const std::string out = dir.file(p + ".safetensors");
+    const auto r = test::run_cli("features " + kD12At32 + " --input " + io + " --out " + out + " --logits --precision " + p);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("threads, " + p), std::string::npos) << r.output;
+    const double err = test::max_abs_diff(load_safetensors(out).at("logits"), ref.at("logits_f64"));
+    if (p == "fp32") EXPECT_LE(err, 1e-4);
+    else EXPECT_LT(err, 2.0 * autocast_err) << "autocast's own error " << autocast_err;
+  }
+  const auto bad = test::run_cli("features " + kD12At32 + " --input " + io + " --out " + dir.file("x") + " --precision fp16");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--precision"), std::string::npos) << bad.output;
+}
+
 TEST(Cli, FeaturesMatchPyTorchWithResampledPositions) {
   test::ScratchDir dir;
   const std::string out = dir.file("f.safetensors");
   const std::string io = test::fixture("vit_d12_w24_h3.io_48.safetensors");
-  const auto r = test::run_cli("features " + kD12 + " --input " + io + " --out " + out + " --blocks 0,11 --logits");
+  // The parity is fp32's; --precision auto would be bf16 on a CPU with AMX or AVX512-BF16.
+  const auto r = test::run_cli("features " + kD12 + " --input " + io + " --out " + out +
+                               " --blocks 0,11 --logits --precision fp32");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const TensorMap got = load_safetensors(out), ref = load_safetensors(io);
   EXPECT_LE(test::max_abs_diff(got.at("features"), ref.at("features")), 1e-4);

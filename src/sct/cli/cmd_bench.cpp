@@ -28,7 +28,7 @@ struct BenchFlags {
   std::string method = "none";
   std::vector<std::string> method_options;
   int64_t batch = 16, steps = 5, warmup = 1;
-  bool json = false;
+  bool json = false, recompute = false;
 };
 
 // Seconds per call of `fn`, averaged over `steps` calls after `warmup` untimed ones.
@@ -63,6 +63,7 @@ void run_bench(BenchFlags flags) {
   }
   method->attach(model);
   model.set_precision(built.precision);
+  model.set_recompute(flags.recompute);
   const ParameterCount count = count_parameters(model);
   std::cerr << describe(count) << "\n";
 
@@ -100,6 +101,7 @@ void run_bench(BenchFlags flags) {
       {"device", built.device.str()},
       {"threads", at::get_num_threads()},
       {"precision", to_string(built.precision)},
+      {"recompute", flags.recompute},
       {"cpu_bf16_isa", cpu_bf16_isa()},
       {"train_img_per_s", double(flags.batch) / train_s},
       {"infer_img_per_s", double(flags.batch) / infer_s},
@@ -137,6 +139,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--steps", flags->steps, "timed steps")->capture_default_str();
   cmd->add_option("--warmup", flags->warmup, "untimed steps first")->capture_default_str();
   cmd->add_flag("--json", flags->json, "one line of JSON");
+  cmd->add_flag("--recompute", flags->recompute, "recompute each block's activations in backward (less memory)");
   cmd->callback([flags] { run_bench(*flags); });
 }
 

@@ -47,7 +47,7 @@ struct TrainFlags {
   int64_t epochs = 0;
   std::vector<std::string> overrides;
   std::string out;
-  bool resume = false, json = false;
+  bool resume = false, json = false, recompute = false;
   std::string progress = "auto";
 };
 
@@ -87,6 +87,7 @@ TrainConfig resolve_config(const TrainFlags& flags, const std::string& task, std
   config.precision =
       to_string(flags.model.runtime.resolved_precision(parse_device(flags.model.runtime.device), quiet));
   if (flags.epochs > 0) config.epochs = flags.epochs;
+  if (flags.recompute) config.recompute = true;
   if (!flags.protocol.empty()) config.protocol = parse_protocol(flags.protocol);
   for (const std::string& s : flags.overrides) apply_override(config, s);
   config.validate();
@@ -278,6 +279,9 @@ void add_train_command(CLI::App& app) {
                   "override any training field, e.g. --set lr=0.002 --set tune_lrs=[0.001,0.002] (see config.json)");
   cmd->add_option("--out", flags->out, "run folder: config, metrics, training state, selection, task/")->required();
   cmd->add_flag("--resume", flags->resume, "continue a stopped run in --out");
+  cmd->add_flag("--recompute", flags->recompute,
+                "keep only each block's input for backward and recompute the block there: less memory for larger "
+                "batches, about a third more compute, the same results");
   cmd->add_flag("--json", flags->json, "print the result as one JSON line");
   cmd->add_option("--progress", flags->progress, "auto (a bar on a terminal), bar, or lines (one per epoch)")
       ->check(CLI::IsMember({"auto", "bar", "lines"}))

@@ -3,6 +3,7 @@
 #include "sct/core/error.h"
 #include "sct/model/drop_path.h"
 #include "sct/model/layer_norm.h"
+#include "sct/model/recompute.h"
 
 namespace sct {
 
@@ -15,6 +16,11 @@ BlockImpl::BlockImpl(const VitConfig& cfg, double drop_path_rate_) : drop_path_r
 }
 
 at::Tensor BlockImpl::forward(at::Tensor x) {
+  if (recompute && is_training()) return recompute_in_backward(x, [this](const at::Tensor& in) { return compute(in); });
+  return compute(std::move(x));
+}
+
+at::Tensor BlockImpl::compute(at::Tensor x) {
   x = hooks_(HookSite::BlockInput, x, x);
   const at::Tensor h1 = hooks_(HookSite::Norm1, x, layer_norm(x, norm1));
   const at::Tensor a = hooks_(HookSite::AttnBranch, x, attn(h1, hooks_));

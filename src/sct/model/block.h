@@ -32,8 +32,12 @@ class BlockImpl : public torch::nn::Module {
   Attention attn{nullptr};
   Mlp mlp{nullptr};
   double drop_path_rate;
+  // Training keeps only the block's input for backward and runs the block again there (recompute.h).
+  bool recompute = false;
 
  private:
+  at::Tensor compute(at::Tensor x);
+
   HookChain hooks_;
   std::vector<std::string> hook_names_;
 };

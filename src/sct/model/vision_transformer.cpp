@@ -94,6 +94,10 @@ void VisionTransformerImpl::freeze() {
   for (auto& p : parameters()) p.requires_grad_(false);
 }
 
+void VisionTransformerImpl::set_recompute(bool on) {
+  for (int64_t i = 0; i < depth(); ++i) block(i).recompute = on;
+}
+
 void VisionTransformerImpl::set_precision(Precision p) {
   if (p == Precision::automatic) throw Error("set_precision: resolve 'auto' to fp32 or bf16 first");
   if (p == Precision::fp32 && weights_bf16_)

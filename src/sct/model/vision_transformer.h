@@ -51,6 +51,8 @@ class VisionTransformerImpl : public torch::nn::Module {
   // fp32. Going back to fp32 after that is an error: the bf16 weights lost their low bits.
   void set_precision(Precision p);
   Precision precision() const { return precision_; }
+  // Per-block activation recomputation in training (recompute.h): less memory, about a third more compute.
+  void set_recompute(bool on);
 
   const VitConfig& config() const { return cfg_; }
   int64_t depth() const { return cfg_.depth; }

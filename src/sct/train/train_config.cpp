@@ -37,6 +37,7 @@ void visit_fields(Config& c, Visit&& visit) {
   visit("tune_weight_decays", c.tune_weight_decays);
   visit("workers", c.workers);
   visit("precision", c.precision);
+  visit("recompute", c.recompute);
 }
 
 // Typed reads, stricter than nlohmann's get<>, which would truncate 0.5 into an integer field.

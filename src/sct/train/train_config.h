@@ -44,6 +44,7 @@ struct TrainConfig {
   std::vector<double> tune_weight_decays;  // tune: the grid; empty = {weight_decay}
   int workers = 0;                         // loader threads (<= 0: automatic); results do not depend on it
   std::string precision = "fp32";          // fp32 | bf16: what the model was set to (checked by the trainer)
+  bool recompute = false;                  // per-block activation recomputation; results do not depend on it
 
   void validate() const;  // throws sct::Error naming the field
 
