@@ -51,7 +51,7 @@ const std::vector<MethodSpec>& registry() {
              c, [=](const VitConfig& cfg, const at::TensorOptions& o) { return Lora(cfg.width, rank, alpha, o); });
        }},
       {"adapter",
-       {{"bottleneck", 8}, {"placement", "both"}},
+       {{"bottleneck", 8}, {"placement", "mlp"}},
        [](const json& c) {
          const int64_t hidden = c.at("bottleneck").get<int64_t>();
          const std::string placement = c.at("placement").get<std::string>();
@@ -60,18 +60,25 @@ const std::vector<MethodSpec>& registry() {
          });
        }},
       {"adaptformer",
-       {{"bottleneck", 64}, {"scale", 0.1}},
+       {{"bottleneck", 64}, {"scale", 0.1}, {"dropout", 0.1}},
        [](const json& c) {
          const int64_t hidden = c.at("bottleneck").get<int64_t>();
          const double scale = c.at("scale").get<double>();
+         const double dropout = c.at("dropout").get<double>();
          return per_block<AdaptFormer>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
-           return AdaptFormer(cfg.width, hidden, scale, o);
+           return AdaptFormer(cfg.width, hidden, scale, dropout, o);
          });
        }},
       {"ssf", json::object(),
        [](const json& c) {
-         return per_block<Ssf>(
-             c, [](const VitConfig& cfg, const at::TensorOptions& o) { return Ssf(cfg.width, cfg.mlp_hidden(), o); });
+         return std::make_unique<PerBlockMethod>(
+             c,
+             [](const VitConfig& cfg, int64_t, const at::TensorOptions& o) {
+               return Ssf(SsfImpl::Level::Block, cfg.width, cfg.mlp_hidden(), o).ptr();
+             },
+             [](const VitConfig& cfg, const at::TensorOptions& o) {
+               return Ssf(SsfImpl::Level::Model, cfg.width, cfg.mlp_hidden(), o).ptr();
+             });
        }},
       {"vpt",
        {{"length", 10}},

@@ -25,7 +25,7 @@ class PeftMethod {
 // Every method name: sct, linear (alias none), full, bias, lora, adapter, adaptformer, ssf, vpt.
 std::vector<std::string> peft_method_names();
 // A method from its config() ({"name": ..., options}); options left out take their defaults
-// (lora rank 8 alpha 8; adapter bottleneck 8 placement both; adaptformer bottleneck 64 scale 0.1;
+// (lora rank 8 alpha 8; adapter bottleneck 8 placement mlp; adaptformer bottleneck 64 scale 0.1 dropout 0.1;
 // vpt length 10). Unknown names or options throw sct::Error. sct needs its "selection" (made from data).
 std::unique_ptr<PeftMethod> make_peft_method(const nlohmann::json& config);
 std::unique_ptr<PeftMethod> make_peft_method(const std::string& name);
