@@ -162,6 +162,11 @@ TEST(Methods, ConfigsRoundTripAndBadOptionsAreClearErrors) {
   EXPECT_EQ(make_peft_method(lora->config())->config(), lora->config());
   EXPECT_EQ(make_peft_method("none")->name(), "linear");
   EXPECT_EQ(make_peft_method("adapter")->config()["placement"], "mlp");
+  // Tune grid points are doubles; whole numbers become the integers that integer options need.
+  const json vpt = with_method_options(json{{"name", "vpt"}}, {{"length", 50.0}});
+  EXPECT_TRUE(vpt["length"].is_number_integer());
+  EXPECT_EQ(make_peft_method(vpt)->config()["length"], 50);
+  EXPECT_EQ(with_method_options(json{{"name", "adaptformer"}}, {{"scale", 0.5}})["scale"], 0.5);
   EXPECT_EQ(method_config("adapter", {"placement=both"})["placement"], "both");
 
   test::expect_error([] { make_peft_method("loar"); }, {"unknown method 'loar'", "lora", "vpt"});

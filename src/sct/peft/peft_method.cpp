@@ -1,5 +1,6 @@
 #include "sct/peft/peft_method.h"
 
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -152,6 +153,12 @@ json method_config(const std::string& name, const std::vector<std::string>& opti
     json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
     config[assignment.substr(0, eq)] = parsed.is_discarded() ? json(value) : parsed;
   }
+  return config;
+}
+
+json with_method_options(json config, const std::map<std::string, double>& options) {
+  for (const auto& [key, value] : options)
+    config[key] = value == std::floor(value) && std::abs(value) < 1e15 ? json(int64_t(value)) : json(value);
   return config;
 }
 
