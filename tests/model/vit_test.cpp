@@ -173,6 +173,10 @@ TEST(Vit, ModelHookSitesSitWhereDocumented) {
   m->attach("add", std::make_shared<AddAt>(HookSite::FinalNorm, 1.0));
   EXPECT_LE((m->forward_features(x) - (plain + 1.0)).abs().max().item<double>(), 1e-6);
   EXPECT_TRUE(at::equal(tokens->recorded.at(0), m->patch_embed(x)));
+  EXPECT_FALSE(tokens->is_training());  // attached to an eval model, it evaluates too
+  m->block(1).attach("late", std::make_shared<AddAt>(HookSite::Fc1, 0.0));
+  EXPECT_FALSE(m->block(1).named_children()["late"]->is_training());
+  m->block(1).detach_all();
   EXPECT_EQ(m->hook_names(), (std::vector<std::string>{"tokens", "add"}));
   EXPECT_THROW(m->attach("add", std::make_shared<AddAt>(HookSite::FinalNorm, 0.0)), Error);
 

@@ -38,7 +38,8 @@ class VisionTransformerImpl : public torch::nn::Module {
   void reset_head(int64_t num_classes);
 
   // Registers `hook` as submodule `name` (its parameters become <name>.*) and calls it at the
-  // model-level sites it asks for (HookSite::PatchEmbed, FinalNorm), as BlockImpl::attach for a block.
+  // model-level sites it asks for (HookSite::PatchEmbed, FinalNorm), as BlockImpl::attach for a block;
+  // it takes the model's train/eval mode.
   void attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook);
   // Detaches every hook: the model's and every block's.
   void detach_all();
