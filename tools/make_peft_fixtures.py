@@ -2,7 +2,9 @@
 """Generate the fixtures of the parameter-efficient fine-tuning baselines (LoRA, Adapter,
 AdaptFormer, SSF, VPT-deep, BitFit).
 
-FIXTURE_VERSION = 1
+FIXTURE_VERSION = 2  (2: Adapter one per block after the MLP by default, plus the two-adapter
+case; AdaptFormer added after the MLP's drop path with dropout, zero down bias; SSF's two model-level
+sites)
 
 Run with Debian's system python (torch + numpy only), after tools/make_fixtures.py:
 
@@ -29,11 +31,14 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import MODELS, OUT_DIR, VisionTransformer, read_safetensors, write_safetensors  # noqa: E402
 
-FIXTURE_VERSION = 1
+FIXTURE_VERSION = 2
 PEFT_DIR = os.path.join(OUT_DIR, "peft")
 MODEL = "vit_d2_w32_h4"
 
-METHODS = ["lora", "adapter", "adaptformer", "ssf", "vpt", "bias"]
+# Fixture case -> method. adapter is Adapter's default, one per block after the MLP; adapter_both adds
+# Houlsby's second one after attention (placement "both").
+CASES = {"lora": "lora", "adapter": "adapter", "adapter_both": "adapter", "adaptformer": "adaptformer",
+         "ssf": "ssf", "vpt": "vpt", "bias": "bias"}
 BATCH = 2
 SEED = 7300  # images / loss weights; method k draws from SEED + 1 + k
 
@@ -44,7 +49,8 @@ ADAPTER_DIM = 8
 ADAPTFORMER_DIM = 8
 ADAPTFORMER_SCALE = 0.1
 VPT_PROMPTS = 3
-SSF_SITES = ["norm1", "qkv", "proj", "norm2", "fc1", "fc2"]
+SSF_SITES = ["norm1", "qkv", "proj", "norm2", "fc1", "fc2"]  # per block
+SSF_MODEL_SITES = ["patch_embed", "norm"]  # after the patch embedding and after the final norm
 
 # Random values far from the real inits (zero LoRA b / adapter up, unit SSF scale) so that
 # every tensor changes the logits and receives a non-trivial gradient.
@@ -76,8 +82,9 @@ def bitfit_names(depth):
     return names + ["norm.bias"]
 
 
-def method_specs(method, arch):
+def method_specs(case, arch):
     """Ordered list of (name, shape, kind); kind picks the distribution in draw()."""
+    method = CASES[case]
     D, depth = arch["embed_dim"], arch["depth"]
     hidden = int(D * arch["mlp_ratio"])
 
@@ -92,7 +99,7 @@ def method_specs(method, arch):
                 specs += [(f"{b}.{part}.a", (LORA_RANK, D), "weight"),
                           (f"{b}.{part}.b", (D, LORA_RANK), "weight")]
         elif method == "adapter":
-            for where in ("attn", "mlp"):
+            for where in (("attn", "mlp") if case == "adapter_both" else ("mlp",)):
                 specs += linear(f"{b}.{where}.down", D, ADAPTER_DIM)
                 specs += linear(f"{b}.{where}.up", ADAPTER_DIM, D)
         elif method == "adaptformer":
@@ -104,16 +111,19 @@ def method_specs(method, arch):
                           (f"{b}.{site}.shift", (widths[site],), "shift")]
         elif method == "vpt":
             specs.append((f"{b}.prompts", (VPT_PROMPTS, D), "prompt"))
+    if method == "ssf":
+        for site in SSF_MODEL_SITES:
+            specs += [(f"ssf.{site}.scale", (D,), "scale"), (f"ssf.{site}.shift", (D,), "shift")]
     if method == "bias":
         specs = [(n, None, "bitfit") for n in bitfit_names(depth)]
     return specs
 
 
-def draw(method, arch, model, gen):
-    """Random float64 values for the method's tensors (for bias: the perturbed biases)."""
+def draw(case, arch, model, gen):
+    """Random float64 values for the case's tensors (for bias: the perturbed biases)."""
     std = dict(weight=WEIGHT_STD, bias=BIAS_STD, shift=SSF_STD, prompt=PROMPT_STD)
     params = {}
-    for name, shape, kind in method_specs(method, arch):
+    for name, shape, kind in method_specs(case, arch):
         if kind == "bitfit":
             base = model.get_parameter(name).detach()
             params[name] = base + BITFIT_STD * torch.randn(base.shape, generator=gen).double()
@@ -179,7 +189,7 @@ def block_forward(blk, x, i, method, p):
         x = torch.cat((x[:, :1], prompts.expand(x.shape[0], -1, -1), x[:, 1:]), dim=1)
 
     h = attention(blk.attn, ssf(blk.norm1(x), "norm1"), method, p, b, ssf)
-    if method == "adapter":  # Houlsby: on the branch, before its residual add
+    if f"{b}.attn.down.weight" in p:  # Houlsby's attention adapter (placement "both"): before the residual add
         h = h + bottleneck(h, p, b + ".attn", F.gelu)
     x = x + h
 
@@ -187,7 +197,9 @@ def block_forward(blk, x, i, method, p):
     m = ssf(blk.mlp.fc2(blk.mlp.act(m)), "fc2")
     if method == "adapter":
         m = m + bottleneck(m, p, b + ".mlp", F.gelu)
-    if method == "adaptformer":  # parallel to the MLP, reading the same residual stream
+    if method == "adaptformer":
+        # AdaptMLP "parallel": read from the MLP's input, added after the MLP's (here identity, eval)
+        # drop path; its dropout 0.1 after the ReLU is off in eval.
         x = x + m + ADAPTFORMER_SCALE * bottleneck(x, p, b, F.relu)
     else:
         x = x + m
@@ -199,17 +211,20 @@ def block_forward(blk, x, i, method, p):
 
 
 def peft_logits(model, images, method, p):
-    x = model.patch_embed(images)
+    def ssf(y, site):  # SSF's model-level sites, as SSF's PatchEmbed and VisionTransformer apply them
+        return y * p[f"ssf.{site}.scale"] + p[f"ssf.{site}.shift"] if method == "ssf" else y
+    x = ssf(model.patch_embed(images), "patch_embed")
     x = torch.cat((model.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
     x = x + model.pos_embed
     for i, blk in enumerate(model.blocks):
         x = block_forward(blk, x, i, method, p)
-    return model.head(model.norm(x)[:, 0])
+    return model.head(ssf(model.norm(x), "norm")[:, 0])
 
 
-def run(method, params, images, dtype, loss_weights=None):
+def run(case, params, images, dtype, loss_weights=None):
     """Logits and (when loss_weights is given) the gradients of sum(logits * loss_weights)
     with respect to the images and every trainable tensor (method tensors, then the head)."""
+    method = CASES[case]
     model, _ = load_model(dtype)
     if method == "bias":
         # BitFit trains the backbone's own biases: load the perturbed values into the model.
@@ -251,11 +266,17 @@ def merged_model(method, params):
             elif method == "ssf":
                 modules = dict(norm1=blk.norm1, qkv=blk.attn.qkv, proj=blk.attn.proj,
                                norm2=blk.norm2, fc1=blk.mlp.fc1, fc2=blk.mlp.fc2)
-                for site, mod in modules.items():
-                    scale, shift = params[f"{b}.{site}.scale"], params[f"{b}.{site}.shift"]
-                    mod.weight.mul_(scale.reshape(-1, *[1] * (mod.weight.dim() - 1)))
-                    mod.bias.mul_(scale).add_(shift)
+                fold_ssf(modules, params, b)
+        if method == "ssf":  # the conv's output channels, the final norm
+            fold_ssf(dict(patch_embed=model.patch_embed.proj, norm=model.norm), params, "ssf")
     return model
+
+
+def fold_ssf(modules, params, prefix):
+    for site, mod in modules.items():
+        scale, shift = params[f"{prefix}.{site}.scale"], params[f"{prefix}.{site}.shift"]
+        mod.weight.mul_(scale.reshape(-1, *[1] * (mod.weight.dim() - 1)))
+        mod.bias.mul_(scale).add_(shift)
 
 
 # --------------------------------------------------------------------------
@@ -271,36 +292,36 @@ def make_methods_fixture():
         plain = model(images.double())
     out = {"images": images, "loss_weights": loss_weights}
     worst32 = 0.0
-    for k, method in enumerate(METHODS):
-        params = draw(method, arch, model, torch.Generator().manual_seed(SEED + 1 + k))
+    for k, (case, method) in enumerate(CASES.items()):
+        params = draw(case, arch, model, torch.Generator().manual_seed(SEED + 1 + k))
 
         # Self-check: with the neutral values the method must reproduce the plain model
         # (this also pins the re-implemented block forward to make_fixtures' Block).
         if method in ("lora", "adapter", "adaptformer", "ssf"):
-            neutral, _ = run(method, identity_params(method, params), images, torch.float64)
-            assert torch.allclose(neutral, plain, rtol=0, atol=1e-12), f"{method}: not a no-op"
+            neutral, _ = run(case, identity_params(method, params), images, torch.float64)
+            assert torch.allclose(neutral, plain, rtol=0, atol=1e-12), f"{case}: not a no-op"
 
-        logits, grads = run(method, params, images, torch.float64, loss_weights)
+        logits, grads = run(case, params, images, torch.float64, loss_weights)
         if method in ("lora", "ssf"):
             with torch.no_grad():
                 merged = merged_model(method, params)(images.double())
-            assert torch.allclose(merged, logits, rtol=0, atol=1e-10), f"{method}: merge differs"
+            assert torch.allclose(merged, logits, rtol=0, atol=1e-10), f"{case}: merge differs"
         effect = (logits - plain).abs().max().item()
-        assert effect > 1e-2, f"{method}: changes the logits by only {effect}"
+        assert effect > 1e-2, f"{case}: changes the logits by only {effect}"
         for name, g in grads.items():
-            assert g is not None and g.abs().max().item() > 1e-6, f"{method}: no gradient for {name}"
+            assert g is not None and g.abs().max().item() > 1e-6, f"{case}: no gradient for {name}"
 
         for name, v in params.items():
-            out[f"{method}.{name}"] = v
-        out[f"{method}.logits"] = logits
+            out[f"{case}.{name}"] = v
+        out[f"{case}.logits"] = logits
         for name, g in grads.items():
-            out[f"{method}.grad.{name}"] = g
+            out[f"{case}.grad.{name}"] = g
 
         # Only informative: how far a float32 implementation lands from the stored values.
-        logits32, _ = run(method, {n: v.float() for n, v in params.items()}, images, torch.float32)
+        logits32, _ = run(case, {n: v.float() for n, v in params.items()}, images, torch.float32)
         err32 = (logits32.double() - logits).abs().max().item()
         worst32 = max(worst32, err32)
-        print(f"{method}: {len(params)} tensors, max|logit|={logits.abs().max().item():.3f} "
+        print(f"{case}: {len(params)} tensors, max|logit|={logits.abs().max().item():.3f} "
               f"effect={effect:.3f} max|grad images|={grads['images'].abs().max().item():.3f} "
               f"f32 logit err={err32:.1e}")
 
@@ -342,7 +363,7 @@ def write_readme(out):
         "",
         f"- `images` ({BATCH},3,{a['img_size']},{a['img_size']}) N(0,1); `loss_weights` "
         f"({BATCH},{a['num_classes']}) N(0,1): loss = sum(logits * loss_weights).",
-        "- per method `<m>`:",
+        "- per case `<m>` (a method, or `adapter_both`: adapter with placement both):",
         "  - `<m>.<name>`: every tensor of the method, under its C++ parameter name (table below);",
         "    linear weights (and LoRA a, b) N(0, 0.3^2), biases N(0, 0.1^2) unless said otherwise;",
         f"  - `<m>.logits` ({BATCH},{a['num_classes']}); `<m>.grad.images` "
@@ -358,20 +379,24 @@ def write_readme(out):
         f"`blocks.i.lora.{{q,v}}.b` ({D},{LORA_RANK}) | n1 = norm1(x), the qkv input; "
         f"qkv[..., 0:D] += n1 a_q^T b_q^T * alpha/r; qkv[..., 2D:3D] += n1 a_v^T b_v^T * alpha/r "
         f"(k untouched, no bias). Real init has b = 0; here b is random. |",
-        f"| `adapter` (Houlsby, m = {ADAPTER_DIM}) | `blocks.i.adapter.{{attn,mlp}}.down.weight` "
-        f"({ADAPTER_DIM},{D}), `.down.bias` ({ADAPTER_DIM}), `.up.weight` ({D},{ADAPTER_DIM}), "
-        f"`.up.bias` ({D}) | h = attn(norm1(x)); h = h + up(gelu(down(h))); x = x + h; "
-        f"m = mlp(norm2(x)); m = m + up(gelu(down(m))) (the `mlp` adapter); x = x + m. "
-        f"GELU exact (erf). |",
+        f"| `adapter` (Houlsby, m = {ADAPTER_DIM}, one per block: the default placement `mlp`) | "
+        f"`blocks.i.adapter.mlp.down.weight` ({ADAPTER_DIM},{D}), `.down.bias` ({ADAPTER_DIM}), "
+        f"`.up.weight` ({D},{ADAPTER_DIM}), `.up.bias` ({D}) | x = x + attn(norm1(x)); "
+        f"m = mlp(norm2(x)); m = m + up(gelu(down(m))); x = x + m. GELU exact (erf). |",
+        f"| `adapter_both` (method `adapter`, placement `both`) | `blocks.i.adapter.{{attn,mlp}}.*`, "
+        f"each as above | h = attn(norm1(x)); h = h + up(gelu(down(h))) (the `attn` adapter); x = x + h; "
+        f"then the MLP and its adapter as for `adapter`. |",
         f"| `adaptformer` (m = {ADAPTFORMER_DIM}, s = {ADAPTFORMER_SCALE:g}) | "
         f"`blocks.i.adaptformer.down.{{weight,bias}}` ({ADAPTFORMER_DIM},{D}) / ({ADAPTFORMER_DIM}), "
         f"`blocks.i.adaptformer.up.{{weight,bias}}` ({D},{ADAPTFORMER_DIM}) / ({D}) | "
         f"x' = x + attn(norm1(x)); out = x' + mlp(norm2(x')) + s * up(relu(down(x'))) "
-        f"(no LayerNorm inside the adapter). |",
+        f"(no LayerNorm inside the adapter). In training (not here: eval) the branch is added after the "
+        f"MLP's drop path, with dropout 0.1 after the ReLU. |",
         f"| `ssf` | `blocks.i.ssf.<site>.{{scale,shift}}` for site = norm1 ({D}), qkv ({3 * D}), "
         f"proj ({D}), norm2 ({D}), fc1 ({hidden}), fc2 ({D}) | y = y * scale + shift on the output "
-        f"of norm1, attn.qkv, attn.proj, norm2, mlp.fc1 (before GELU), mlp.fc2, in every block; "
-        f"nothing on patch_embed or the final norm. Here scale ~ N(1, {SSF_STD}^2), "
+        f"of norm1, attn.qkv, attn.proj, norm2, mlp.fc1 (before GELU), mlp.fc2, in every block; and, "
+        f"once, `ssf.patch_embed.{{scale,shift}}` ({D}) on the patch tokens (before CLS and pos_embed) "
+        f"and `ssf.norm.{{scale,shift}}` ({D}) after the final norm. Here scale ~ N(1, {SSF_STD}^2), "
         f"shift ~ N(0, {SSF_STD}^2) (real init uses 0.02). |",
         f"| `vpt` (deep, P = {VPT_PROMPTS}) | `blocks.i.vpt.prompts` ({VPT_PROMPTS},{D}), "
         f"N(0, {PROMPT_STD:g}^2) | at each block input x = cat(x[:, :1], prompts, x[:, 1:]) "
@@ -386,7 +411,7 @@ def write_readme(out):
         "The script asserts that LoRA with b = 0, adapter / AdaptFormer with up weight and bias",
         "= 0, and SSF with scale = 1, shift = 0 reproduce the plain model's logits; that LoRA and",
         "SSF folded into the backbone weights (W_q += alpha/r b a; W' = diag(scale) W,",
-        "b' = scale * b + shift) give the same logits through the unmodified forward; that every",
+        "b' = scale * b + shift, also into the patch-embedding conv and the final norm) give the same logits through the unmodified forward; that every",
         "method moves the logits by more than 1e-2; and that every stored gradient is non-zero.",
         "",
         "## Keys",

@@ -160,6 +160,39 @@ TEST(Vit, HookSitesSitWhereDocumented) {
                Error);
 }
 
+// The model's own sites: PatchEmbed sees the patch tokens before CLS and pos_embed, FinalNorm the
+// final norm's output; the hook's tensors are hook tensors, not backbone; detach_all removes it.
+TEST(Vit, ModelHookSitesSitWhereDocumented) {
+  VisionTransformer m(tiny());
+  m->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({2, 3, 16, 16});
+  const at::Tensor plain = m->forward_features(x);
+  auto tokens = std::make_shared<StreamRecorderImpl>(HookSite::PatchEmbed);
+  m->attach("tokens", tokens);
+  m->attach("add", std::make_shared<AddAt>(HookSite::FinalNorm, 1.0));
+  EXPECT_LE((m->forward_features(x) - (plain + 1.0)).abs().max().item<double>(), 1e-6);
+  EXPECT_TRUE(at::equal(tokens->recorded.at(0), m->patch_embed(x)));
+  EXPECT_FALSE(tokens->is_training());  // attached to an eval model, it evaluates too
+  m->block(1).attach("late", std::make_shared<AddAt>(HookSite::Fc1, 0.0));
+  EXPECT_FALSE(m->block(1).named_children()["late"]->is_training());
+  m->block(1).detach_all();
+  EXPECT_EQ(m->hook_names(), (std::vector<std::string>{"tokens", "add"}));
+  EXPECT_THROW(m->attach("add", std::make_shared<AddAt>(HookSite::FinalNorm, 0.0)), Error);
+
+  auto scaled = std::make_shared<StreamRecorderImpl>(HookSite::FinalNorm);
+  scaled->register_parameter("w", at::ones({1}));
+  m->attach("scaled", scaled);
+  EXPECT_TRUE(m->is_hook_tensor("scaled.w"));
+  EXPECT_FALSE(m->is_hook_tensor("norm.weight"));
+  for (const auto& [name, t] : m->backbone_tensors()) EXPECT_NE(name, "scaled.w");
+  m->block(0).attach("obs", std::make_shared<StreamRecorderImpl>(HookSite::BlockOutput));
+  m->detach_all();
+  EXPECT_TRUE(m->hook_names().empty());
+  EXPECT_TRUE(m->block(0).hook_names().empty());
+  EXPECT_TRUE(at::equal(m->forward_features(x), plain));
+}
+
 TEST(Vit, EveryParameterGetsAGradient) {
   VisionTransformer m(tiny());
   m->train();

@@ -23,8 +23,8 @@ using nlohmann::json;
 
 
 struct MethodCase {
-  std::string name;
-  json config;  // the fixture's sizes
+  std::string name;  // the fixture's case: a method, or adapter_both
+  json config;       // the fixture's sizes
 };
 
 void PrintTo(const MethodCase& c, std::ostream* os) { *os << c.name; }
@@ -66,6 +66,8 @@ TEST_P(MethodParity, LogitsAndGradientsMatchPyTorch) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, MethodParity,
                          testing::Values(MethodCase{"lora", {{"name", "lora"}, {"rank", 4}, {"alpha", 8}}},
                                          MethodCase{"adapter", {{"name", "adapter"}, {"bottleneck", 8}}},
+                                         MethodCase{"adapter_both",
+                                                    {{"name", "adapter"}, {"bottleneck", 8}, {"placement", "both"}}},
                                          MethodCase{"adaptformer", {{"name", "adaptformer"}, {"bottleneck", 8}}},
                                          MethodCase{"ssf", {{"name", "ssf"}}},
                                          MethodCase{"vpt", {{"name", "vpt"}, {"length", 3}}},
@@ -98,17 +100,17 @@ TEST(Methods, TrainableCountsOnVitBase) {
   const std::vector<std::pair<json, int64_t>> cases = {
       {{{"name", "linear"}}, 0},
       {{{"name", "lora"}}, 294912},                                        // 12 * 2 * (8 * 768 * 2)
-      {{{"name", "adapter"}}, 12 * 2 * (768 * 8 + 8 + 8 * 768 + 768)},     // Houlsby: after attn and MLP
-      {{{"name", "adapter"}, {"placement", "mlp"}}, 12 * 13064},           // 0.16M, the paper's Adapter-8
+      {{{"name", "adapter"}}, 156768},  // 12 * (768*8 + 8 + 8*768 + 768): one after each MLP, the papers' 0.16M
+      {{{"name", "adapter"}, {"placement", "both"}}, 2 * 156768},          // Houlsby: after attention too
       {{{"name", "adaptformer"}}, 12 * (768 * 64 + 64 + 64 * 768 + 768)},  // 1.19M
-      {{{"name", "ssf"}}, 12 * 2 * (4 * 768 + 3 * 768 + 3072)},            // 0.20M
+      {{{"name", "ssf"}}, 205824},  // 74 sites: 12 * 2 * (4*768 + 3*768 + 3072) in blocks, 2 * 2 * 768 on the model
       {{{"name", "vpt"}}, 12 * 10 * 768},
       {{{"name", "bias"}}, 768 + 12 * (4 * 768 + 3 * 768 + 3072) + 768},  // 0.10M
       {{{"name", "full"}}, 85798656},
   };
   VisionTransformer model(cfg);  // one model (building ViT-B takes seconds); each method starts bare
   for (const auto& [config, expected] : cases) {
-    for (int64_t i = 0; i < model->depth(); ++i) model->block(i).detach_all();
+    model->detach_all();
     make_peft_method(config)->attach(*model);
     const ParameterCount count = count_parameters(*model);
     EXPECT_EQ(count.trainable - count.trainable_head, expected) << config.dump();
@@ -116,12 +118,56 @@ TEST(Methods, TrainableCountsOnVitBase) {
   }
 }
 
+// AdaptFormer's branch joins after the MLP's drop path (AdaptFormer's code: x = residual +
+// drop_path(mlp(...)) + adapt_x), and its dropout acts in training only. With both residual branches
+// of the backbone zeroed, drop path can only touch the adapter branch if it sat inside it.
+TEST(Methods, AdaptFormerJoinsAfterDropPathWithDropoutInTrainingOnly) {
+  VitConfig cfg = test::tiny_vit_config(/*drop_path=*/0.9);
+  const auto model_with = [&](double dropout) {
+    at::manual_seed(5);
+    VisionTransformer model(cfg);
+    make_peft_method(json{{"name", "adaptformer"}, {"bottleneck", 4}, {"dropout", dropout}})->attach(*model);
+    torch::NoGradGuard no_grad;
+    for (int64_t i = 0; i < model->depth(); ++i) {
+      BlockImpl& b = model->block(i);
+      for (at::Tensor t : {b.attn->proj->weight, b.attn->proj->bias, b.mlp->fc2->weight, b.mlp->fc2->bias})
+        t.zero_();
+      for (auto& kv : b.named_parameters())
+        if (kv.key().rfind("adaptformer.", 0) == 0) kv.value().normal_(0.0, 0.5);
+    }
+    return model;
+  };
+  at::manual_seed(6);
+  const at::Tensor images = at::randn({4, 3, 16, 16});
+  torch::NoGradGuard no_grad;
+  VisionTransformer plain = model_with(0.0);
+  plain->eval();
+  const at::Tensor eval_out = plain->forward(images);
+  plain->train();
+  EXPECT_LE(test::max_abs_diff(plain->forward(images), eval_out), 1e-6);  // drop path 0.9 left it alone
+  VisionTransformer dropped = model_with(0.5);
+  dropped->eval();
+  EXPECT_LE(test::max_abs_diff(dropped->forward(images), eval_out), 1e-6);  // no dropout in eval
+  dropped->train();
+  EXPECT_GT(test::max_abs_diff(dropped->forward(images), eval_out), 1e-3);
+  // Its down-projection bias starts at zero, as AdaptFormer initialises it.
+  VisionTransformer fresh(cfg);
+  make_peft_method("adaptformer")->attach(*fresh);
+  EXPECT_TRUE(at::equal(fresh->named_parameters()["blocks.0.adaptformer.down.bias"], at::zeros({64})));
+}
+
 TEST(Methods, ConfigsRoundTripAndBadOptionsAreClearErrors) {
   const auto lora = make_peft_method(method_config("lora", {"rank=4"}));
   EXPECT_EQ(lora->config(), (json{{"name", "lora"}, {"rank", 4}, {"alpha", 8.0}}));
   EXPECT_EQ(make_peft_method(lora->config())->config(), lora->config());
   EXPECT_EQ(make_peft_method("none")->name(), "linear");
-  EXPECT_EQ(method_config("adapter", {"placement=mlp"})["placement"], "mlp");
+  EXPECT_EQ(make_peft_method("adapter")->config()["placement"], "mlp");
+  // Tune grid points are doubles; whole numbers become the integers that integer options need.
+  const json vpt = with_method_options(json{{"name", "vpt"}}, {{"length", 50.0}});
+  EXPECT_TRUE(vpt["length"].is_number_integer());
+  EXPECT_EQ(make_peft_method(vpt)->config()["length"], 50);
+  EXPECT_EQ(with_method_options(json{{"name", "adaptformer"}}, {{"scale", 0.5}})["scale"], 0.5);
+  EXPECT_EQ(method_config("adapter", {"placement=both"})["placement"], "both");
 
   test::expect_error([] { make_peft_method("loar"); }, {"unknown method 'loar'", "lora", "vpt"});
   test::expect_error([] { make_peft_method(method_config("lora", {"rnk=4"})); }, {"no option 'rnk'", "rank"});
@@ -146,6 +192,7 @@ TEST(Methods, MergedLoraAndSsfMatchTheUnmergedModel) {
       if (ref.count(name + "." + kv.key())) kv.value().copy_(ref.at(name + "." + kv.key()));
     const at::Tensor unmerged = model->forward(images);
     merge_hooks(*model);
+    EXPECT_TRUE(model->hook_names().empty());
     for (int64_t i = 0; i < model->depth(); ++i) EXPECT_TRUE(model->block(i).hook_names().empty());
     EXPECT_LE(test::max_abs_diff(model->forward(images), unmerged), 1e-5) << name;
     EXPECT_LE(test::max_abs_diff(unmerged, ref.at(name + ".logits")), test::kParityTol) << name;

@@ -25,11 +25,17 @@ TEST(MethodRecipe, ShippedFilesParseAndNameTheirModel) {
     }
   }
   EXPECT_GE(files, 2);
-  // ViT-B/16: NOAH's lr 1e-3 for lora; sct keeps its per-task recipe (no entry).
-  const auto lora = find_method_recipe("vit_base_patch16_224", "lora", {test::config_dir("methods")});
-  ASSERT_TRUE(lora);
-  EXPECT_EQ(*lora->lr, 0.001);
-  EXPECT_EQ(*lora->weight_decay, 0.0001);
+  // ViT-B/16: every comparison method at NOAH's setting (lr 1e-3, wd 1e-4, no augmentation, no label
+  // smoothing); sct keeps its per-task recipe (no entry).
+  for (const std::string& method : peft_method_names()) {
+    if (method == "sct") continue;
+    const auto r = find_method_recipe("vit_base_patch16_224", method, {test::config_dir("methods")});
+    ASSERT_TRUE(r) << method;
+    EXPECT_EQ(*r->lr, 0.001) << method;
+    EXPECT_EQ(*r->weight_decay, 0.0001) << method;
+    EXPECT_EQ(r->train_aug, false) << method;
+    EXPECT_EQ(r->label_smoothing, 0.0) << method;
+  }
   EXPECT_FALSE(find_method_recipe("vit_base_patch16_224", "sct", {test::config_dir("methods")}));
   EXPECT_FALSE(find_method_recipe("no_such_model", "lora", {test::config_dir("methods")}));
 }
@@ -38,18 +44,24 @@ TEST(MethodRecipe, AnEntrySetsOnlyTheFieldsItNames) {
   test::ScratchDir dir;
   const std::string path = dir.file("m.json");
   test::write_file(path, R"({"model": "m", "methods": {"full": {"lr": 0.0005, "tune_lrs": [0.0001, 0.0005]},
-                             "bias": {"weight_decay": 0.02}}})");
-  TrainConfig c;
+                             "bias": {"weight_decay": 0.02, "train_aug": false, "label_smoothing": 0.0}}})");
+  TrainConfig c;  // as a task recipe with augmentation and smoothing leaves it
   c.lr = 0.013;
   c.weight_decay = 1.0;
+  c.train_aug = true;
+  c.label_smoothing = 0.1;
   load_method_recipe(path, "full")->apply_to(c);
   EXPECT_EQ(c.lr, 0.0005);
   EXPECT_EQ(c.weight_decay, 1.0);
   EXPECT_EQ(c.tune_lrs, (std::vector<double>{0.0001, 0.0005}));
   EXPECT_TRUE(c.tune_weight_decays.empty());
+  EXPECT_TRUE(c.train_aug);
+  EXPECT_EQ(c.label_smoothing, 0.1);
   load_method_recipe(path, "bias")->apply_to(c);
   EXPECT_EQ(c.lr, 0.0005);
   EXPECT_EQ(c.weight_decay, 0.02);
+  EXPECT_FALSE(c.train_aug);
+  EXPECT_EQ(c.label_smoothing, 0.0);
   EXPECT_FALSE(load_method_recipe(path, "lora"));
 }
 
@@ -66,6 +78,8 @@ TEST(MethodRecipe, BadFilesAreNamed) {
   fails(R"({"model": "m", "methods": {"lora": {"lr": 0}}})", "lr > 0");
   fails(R"({"model": "m", "methods": {"lora": {"tune_lrs": []}}})", "tune_lrs");
   fails(R"({"model": "m", "methods": {"lora": {"lr": "fast"}}})", "");
+  fails(R"({"model": "m", "methods": {"lora": {"label_smoothing": 1.0}}})", "label_smoothing in [0, 1)");
+  fails(R"({"model": "m", "methods": {"lora": {"train_aug": "no"}}})", "");
   fails(R"({"methods": {}})", "'model'");
   test::expect_error([&] { load_method_recipe(dir.file("missing.json"), "lora"); }, {"missing.json"});
 

@@ -55,8 +55,10 @@ TEST(TrainConfig, EveryFieldRoundTripsThroughJson) {
   c.tune_lrs = {0.1, 0.01};
   c.tune_weight_decays = {1e-4};
   c.workers = 3;
+  c.method_options = {{"length", 50}};
+  c.tune_method_options = {{"length", {1, 10}}, {"rank", {4}}};
   const json j = c.to_json();
-  EXPECT_EQ(j.size(), 20u);
+  EXPECT_EQ(j.size(), 22u);
   EXPECT_EQ(j.at("protocol"), "reference-best-of-test");
   const TrainConfig back = TrainConfig::from_json(json::parse(j.dump()));
   EXPECT_EQ(back.to_json(), j);
@@ -100,7 +102,10 @@ TEST(TrainConfig, KeyValueOverrides) {
   apply_override(c, "tune_lrs=[0.1,0.01]");
   apply_override(c, "task=123");  // JSON text is still a fine string
   apply_override(c, "normalization=\"inception\"");
+  apply_override(c, "tune_method_options={\"length\":[1,10,50]}");
   EXPECT_EQ(c.lr, 0.013);
+  EXPECT_EQ(c.tune_method_options, (std::map<std::string, std::vector<double>>{{"length", {1, 10, 50}}}));
+  EXPECT_THROW(apply_override(c, "method_options={\"length\":\"long\"}"), Error);
   EXPECT_EQ(c.protocol, Protocol::ReferenceBestOfTest);
   EXPECT_TRUE(c.train_aug);
   EXPECT_EQ(c.tune_lrs, (std::vector<double>{0.1, 0.01}));
@@ -133,6 +138,7 @@ TEST(TrainConfig, ValidateNamesTheField) {
   fails_on("label_smoothing=1", "label_smoothing");
   fails_on("drop_path=1.5", "drop_path");
   fails_on("weight_decay=-1", "weight_decay");
+  fails_on("tune_method_options={\"length\":[]}", "tune_method_options");
   fails_on("normalization=imagenet21k", "normalization");
   fails_on("eval_every=0", "eval_every");
   fails_on("tune_lrs=[0.1,-1]", "tune_lrs");

@@ -499,6 +499,42 @@ TEST(Protocol, TuneChoosesOnValidationAndRetrainsOnEverything) {
   EXPECT_EQ(json::parse(lines_of(dir.file("tune") + "/tune/lr0.0_wd0.05/metrics.jsonl").back()).count("val_acc"), 1u);
 }
 
+// Method options are axes of the tune grid too (vpt's prompt length): every (lr, options) point
+// trains on train800, and the best point's options go to the retraining and the summary.
+TEST(Protocol, TuneCrossesTheMethodOptionAxes) {
+  Data d;
+  test::ScratchDir dir;
+  ProtocolData data{d.train, d.test, cache_of(48, 13),
+                    std::make_shared<CacheEvalSource>(cache_of(20, 14), Normalization{}, 10)};
+  TrainConfig c = tiny_config();
+  c.protocol = Protocol::Tune;
+  c.epochs = 2;
+  c.tune_lrs = {0.01};
+  c.method_options = {{"rank", 8}};
+  c.tune_method_options = {{"length", {1, 5}}, {"rank", {2}}};
+  std::vector<std::map<std::string, double>> seen;
+  const ModelFactory factory = [&](const TrainConfig& config, const ImageCache&) {
+    seen.push_back(config.method_options);
+    VisionTransformer m(tiny_vit());
+    LastBlockMethod().attach(*m);
+    return m;
+  };
+  const ProtocolResult r = run_protocol(factory, data, c, dir.file("tune"), quiet());
+  ASSERT_TRUE(r.complete);
+  ASSERT_EQ(r.trials.size(), 2u);
+  using Options = std::map<std::string, double>;
+  EXPECT_EQ(r.trials[0].method_options, (Options{{"length", 1}, {"rank", 2}}));  // the grid's rank wins
+  EXPECT_EQ(r.trials[1].method_options, (Options{{"length", 5}, {"rank", 2}}));
+  const TuneTrial& best = r.trials[1].val_acc > r.trials[0].val_acc ? r.trials[1] : r.trials[0];
+  EXPECT_EQ(r.method_options, best.method_options);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], r.trials[0].method_options);
+  EXPECT_EQ(seen[2], r.method_options);  // the retraining
+  EXPECT_TRUE(fs::exists(dir.file("tune") + "/tune/lr0.01_wd0.05_length5.0_rank2.0/result.json"));
+  std::ifstream summary(dir.file("tune") + "/summary.json");
+  EXPECT_EQ(json::parse(summary).at("method_options"), json(r.method_options));
+}
+
 TEST(Metrics, JsonRoundTripAndCsv) {
   MetricsLog log("val", false);
   EpochMetrics a;

@@ -120,9 +120,15 @@ void run_train(TrainFlags flags) {
   const bool scale_on_x = flags.sct.scale_on_x || (flags.sct.scale == "recipe" && recipe && recipe->scale_on_x);
   // Checked before any work: an unknown method or option fails at once.
   const nlohmann::json method_config = sct::method_config(flags.method, flags.method_options);
-  if (flags.method != "sct") make_peft_method(method_config);
-  if (flags.method == "sct" && !flags.method_options.empty())
-    throw Error("--method-option is for the comparison methods; sct takes --k, --position, --strategy, --scale");
+  if (flags.method != "sct") {
+    make_peft_method(with_method_options(method_config, config.method_options));
+    for (const auto& [option, values] : config.tune_method_options)
+      make_peft_method(with_method_options(method_config, {{option, values.front()}}));
+  }
+  if (flags.method == "sct" &&
+      (!flags.method_options.empty() || !config.method_options.empty() || !config.tune_method_options.empty()))
+    throw Error("--method-option, method_options and tune_method_options are for the comparison methods; sct "
+                "takes --k, --position, --strategy, --scale");
 
   // The pretrained backbone, loaded once; every run of the protocol starts from a copy of it.
   flags.model.num_classes = data.num_classes();
@@ -173,7 +179,7 @@ void run_train(TrainFlags flags) {
       last_selection = s;
       method = std::make_unique<SctMethod>(std::move(s), scale, scale_on_x);
     } else {
-      method = make_peft_method(method_config);
+      method = make_peft_method(with_method_options(method_config, c.method_options));
     }
     method->attach(*model);
     model->set_precision(precision);  // now the frozen weights become bf16
@@ -262,18 +268,19 @@ void add_train_command(CLI::App& app) {
                   "sct, or a comparison method: linear, full, bias, lora, adapter, adaptformer, ssf, vpt")
       ->capture_default_str();
   cmd->add_option("--method-option", flags->method_options,
-                  "a comparison method's option, e.g. rank=8 alpha=8 (lora), bottleneck=8 placement=mlp (adapter), "
-                  "bottleneck=64 scale=0.1 (adaptformer), length=10 (vpt)");
+                  "a comparison method's option, e.g. rank=8 alpha=8 (lora), bottleneck=8 placement=mlp|both "
+                  "(adapter), bottleneck=64 scale=0.1 dropout=0.1 (adaptformer), length=10 (vpt); numeric options "
+                  "can be tuned: --protocol tune --set 'tune_method_options={\"length\":[1,10,50]}'");
   cmd->add_option("--selection", flags->selection, "channel selection file from sct select (skips selecting)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--recipe", flags->recipe,
                   "training recipe: a task name or .json file (default: the task's own, configs/vtab1k), or none");
   cmd->add_option("--method-recipe", flags->method_recipe,
-                  "the method's lr, weight decay and tune grid, laid over the task recipe: a .json file (default: "
-                  "configs/methods/<model>.json where it has the method), or none");
+                  "the method's lr, weight decay, augmentation, label smoothing and tune grid, laid over the task "
+                  "recipe: a .json file (default: configs/methods/<model>.json where it has the method), or none");
   cmd->add_option("--protocol", flags->protocol,
-                  "final (train800val200 -> test, default), tune (lr x wd grid on train800 -> val200), or "
-                  "reference-best-of-test (the released code's optimistic best of periodic test scores)");
+                  "final (train800val200 -> test, default), tune (lr x wd [x method options] grid on train800 -> "
+                  "val200), or reference-best-of-test (the released code's optimistic best of periodic test scores)");
   cmd->add_option("--epochs", flags->epochs, "epochs (default: the recipe's, 100)");
   cmd->add_option("--set", flags->overrides,
                   "override any training field, e.g. --set lr=0.002 --set tune_lrs=[0.001,0.002] (see config.json)");

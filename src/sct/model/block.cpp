@@ -35,6 +35,7 @@ void BlockImpl::attach(const std::string& name, std::shared_ptr<BlockHookImpl> h
   for (const auto& n : hook_names_)
     if (n == name) throw Error("a hook named '" + name + "' is already attached to this block");
   register_module(name, hook);
+  hook->train(is_training());  // a new module trains by default; it joins in the mode of what it joins
   hooks_.add(std::move(hook));
   hook_names_.push_back(name);
 }

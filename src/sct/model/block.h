@@ -23,7 +23,7 @@ class BlockImpl : public torch::nn::Module {
   at::Tensor forward(at::Tensor x);  // (B, N, D) -> (B, N, D)
 
   // Registers `hook` as submodule `name` (its parameters become blocks.<i>.<name>.*) and calls it
-  // at the sites it asks for, after the hooks attached before it.
+  // at the sites it asks for, after the hooks attached before it. The hook takes the block's train/eval mode.
   void attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook);
   void detach_all();
   const std::vector<std::string>& hook_names() const { return hook_names_; }

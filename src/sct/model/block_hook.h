@@ -1,8 +1,9 @@
 // The one mechanism through which PEFT methods and observers (the channel selector, feature
-// extraction) attach to a transformer block without editing it.
+// extraction) attach to a transformer block, or to the model around the blocks, without editing it.
 //
-// A block calls its hooks at fixed sites. At each site a hook receives what the site's operation
-// consumed (`input`) and produced (`output`) and returns the tensor that replaces `output`.
+// A block calls its hooks at fixed sites, the model its own at the two model-level sites. At each site a
+// hook receives what the site's operation consumed (`input`) and produced (`output`) and returns the
+// tensor that replaces `output`.
 // Observers return `output` unchanged.
 #pragma once
 #include <torch/nn/module.h>
@@ -27,12 +28,16 @@ enum class HookSite : int {
   Fc2,           // input: gelu(fc1),              output: fc2(.)            (B, N, D)
   MlpBranch,     // input: x',                     output: mlp(norm2(x'))    (B, N, D)
   BlockOutput,   // input: x',                     output: x' + mlp branch   (B, N, D)
+  // Model level (VisionTransformerImpl::attach):
+  PatchEmbed,    // input: images (B, 3, S, S),    output: patch tokens      (B, G*G, D), before CLS and pos_embed
+  FinalNorm,     // input: x after the last block, output: norm(x)           (B, N, D)
   kCount
 };
 
 constexpr uint32_t site_bit(HookSite s) { return 1u << static_cast<int>(s); }
 
 class BlockImpl;
+class VisionTransformerImpl;
 
 class BlockHookImpl : public torch::nn::Module {
  public:
@@ -43,6 +48,8 @@ class BlockHookImpl : public torch::nn::Module {
   // same without it (LoRA, SSF). Hooks that cannot (the default) are never asked to.
   virtual bool mergeable() const { return false; }
   virtual void merge_into(BlockImpl& block) {}
+  // The same for a hook attached to the model itself: folds into the patch embedding or the final norm.
+  virtual void merge_into_model(VisionTransformerImpl& model) {}
 };
 
 // The hooks of one block, in attachment order, with a mask so that sites nobody uses cost nothing.

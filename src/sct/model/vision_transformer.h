@@ -38,7 +38,15 @@ class VisionTransformerImpl : public torch::nn::Module {
   // A new classifier with PyTorch's default Linear init (what SCT trains); 0 removes the head.
   void reset_head(int64_t num_classes);
 
-  // True for tensors of attached hooks (PEFT modules, observers): "blocks.<i>.<hook>.*".
+  // Registers `hook` as submodule `name` (its parameters become <name>.*) and calls it at the
+  // model-level sites it asks for (HookSite::PatchEmbed, FinalNorm), as BlockImpl::attach for a block;
+  // it takes the model's train/eval mode.
+  void attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook);
+  // Detaches every hook: the model's and every block's.
+  void detach_all();
+  const std::vector<std::string>& hook_names() const { return hook_names_; }
+
+  // True for tensors of attached hooks (PEFT modules, observers): "<hook>.*" and "blocks.<i>.<hook>.*".
   bool is_hook_tensor(const std::string& name);
   // The pretrained part: every parameter and buffer except the head's and the hooks'.
   std::vector<std::pair<std::string, at::Tensor>> backbone_tensors();
@@ -69,6 +77,8 @@ class VisionTransformerImpl : public torch::nn::Module {
   VitConfig cfg_;
   Precision precision_ = Precision::fp32;
   bool weights_bf16_ = false;
+  HookChain hooks_;
+  std::vector<std::string> hook_names_;
 };
 TORCH_MODULE(VisionTransformer);
 

@@ -11,8 +11,8 @@ AdapterImpl::AdapterImpl(int64_t width, int64_t bottleneck, const std::string& p
   if (placement != "both" && placement != "mlp")
     throw Error("adapter: placement must be both or mlp, got '" + placement + "'");
   if (placement == "both")
-    attn = register_module("attn", Bottleneck(width, bottleneck, BottleneckImpl::Activation::Gelu, options));
-  mlp = register_module("mlp", Bottleneck(width, bottleneck, BottleneckImpl::Activation::Gelu, options));
+    attn = register_module("attn", Bottleneck(width, bottleneck, options));
+  mlp = register_module("mlp", Bottleneck(width, bottleneck, options));
 }
 
 uint32_t AdapterImpl::sites() const {

@@ -7,8 +7,7 @@
 
 namespace sct {
 
-BottleneckImpl::BottleneckImpl(int64_t width, int64_t hidden, Activation activation_, const at::TensorOptions& options)
-    : activation(activation_) {
+BottleneckImpl::BottleneckImpl(int64_t width, int64_t hidden, const at::TensorOptions& options) {
   if (hidden < 1) throw Error("bottleneck size must be >= 1, got " + std::to_string(hidden));
   down = register_module("down", torch::nn::Linear(width, hidden));
   up = register_module("up", torch::nn::Linear(hidden, width));
@@ -18,9 +17,6 @@ BottleneckImpl::BottleneckImpl(int64_t width, int64_t hidden, Activation activat
   to(options.device(), c10::typeMetaToScalarType(options.dtype()));
 }
 
-at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
-  const at::Tensor h = down(x);
-  return up(activation == Activation::Gelu ? at::gelu(h) : at::relu(h));
-}
+at::Tensor BottleneckImpl::forward(const at::Tensor& x) { return up(at::gelu(down(x))); }
 
 }  // namespace sct

@@ -1,5 +1,5 @@
-// down -> activation -> up, the bottleneck MLP of Adapter (Houlsby et al. 2019) and AdaptFormer
-// (Chen et al. 2022). The up-projection starts at zero, so a new bottleneck adds nothing until trained.
+// down -> GELU -> up, the bottleneck MLP of Adapter (Houlsby et al. 2019). The up-projection starts at
+// zero, so a new bottleneck adds nothing until trained.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/modules/linear.h>
@@ -9,13 +9,11 @@ namespace sct {
 
 class BottleneckImpl : public torch::nn::Module {
  public:
-  enum class Activation { Gelu, Relu };
   // down: PyTorch's default Linear init; up: zeros.
-  BottleneckImpl(int64_t width, int64_t hidden, Activation activation, const at::TensorOptions& options);
+  BottleneckImpl(int64_t width, int64_t hidden, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);  // (..., D) -> (..., D)
 
   torch::nn::Linear down{nullptr}, up{nullptr};
-  Activation activation;
 };
 TORCH_MODULE(Bottleneck);
 

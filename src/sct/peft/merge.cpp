@@ -6,21 +6,32 @@
 
 namespace sct {
 
+namespace {
+
+// `module`'s hook `name`, if it can be folded; throws naming `where` otherwise.
+std::shared_ptr<BlockHookImpl> mergeable_hook(torch::nn::Module& module, const std::string& name,
+                                              const std::string& where) {
+  auto hook = std::dynamic_pointer_cast<BlockHookImpl>(module.named_children()[name]);
+  if (!hook || !hook->mergeable())
+    throw Error(where + ": the '" + name + "' modules cannot be merged into the backbone (lora, ssf and bias can)");
+  return hook;
+}
+
+}  // namespace
+
 void merge_hooks(VisionTransformerImpl& model) {
+  // Every hook is checked before any is folded, so that a refusal leaves the model as it was.
+  std::vector<std::shared_ptr<BlockHookImpl>> model_hooks;
+  for (const std::string& name : model.hook_names()) model_hooks.push_back(mergeable_hook(model, name, "model"));
   std::vector<std::pair<BlockImpl*, std::shared_ptr<BlockHookImpl>>> hooks;
   for (int64_t i = 0; i < model.depth(); ++i) {
     BlockImpl& block = model.block(i);
-    const auto children = block.named_children();
-    for (const std::string& name : block.hook_names()) {
-      auto hook = std::dynamic_pointer_cast<BlockHookImpl>(children[name]);
-      if (!hook || !hook->mergeable())
-        throw Error("block " + std::to_string(i) + ": the '" + name +
-                    "' modules cannot be merged into the backbone (lora, ssf and bias can)");
-      hooks.emplace_back(&block, std::move(hook));
-    }
+    for (const std::string& name : block.hook_names())
+      hooks.emplace_back(&block, mergeable_hook(block, name, "block " + std::to_string(i)));
   }
+  for (auto& hook : model_hooks) hook->merge_into_model(model);
   for (auto& [block, hook] : hooks) hook->merge_into(*block);
-  for (int64_t i = 0; i < model.depth(); ++i) model.block(i).detach_all();
+  model.detach_all();
 }
 
 }  // namespace sct

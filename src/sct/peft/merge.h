@@ -6,8 +6,9 @@
 
 namespace sct {
 
-// Folds every attached hook into the block weights and detaches the hooks. Throws sct::Error naming
-// the first hook that cannot be folded (SCT, Adapter, AdaptFormer, VPT), leaving the model unchanged.
+// Folds every attached hook (the model's and the blocks') into the backbone weights and detaches the
+// hooks. Throws sct::Error naming the first hook that cannot be folded (SCT, Adapter, AdaptFormer, VPT),
+// leaving the model unchanged.
 void merge_hooks(VisionTransformerImpl& model);
 
 }  // namespace sct

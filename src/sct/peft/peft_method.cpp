@@ -1,5 +1,6 @@
 #include "sct/peft/peft_method.h"
 
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -51,7 +52,7 @@ const std::vector<MethodSpec>& registry() {
              c, [=](const VitConfig& cfg, const at::TensorOptions& o) { return Lora(cfg.width, rank, alpha, o); });
        }},
       {"adapter",
-       {{"bottleneck", 8}, {"placement", "both"}},
+       {{"bottleneck", 8}, {"placement", "mlp"}},
        [](const json& c) {
          const int64_t hidden = c.at("bottleneck").get<int64_t>();
          const std::string placement = c.at("placement").get<std::string>();
@@ -60,18 +61,25 @@ const std::vector<MethodSpec>& registry() {
          });
        }},
       {"adaptformer",
-       {{"bottleneck", 64}, {"scale", 0.1}},
+       {{"bottleneck", 64}, {"scale", 0.1}, {"dropout", 0.1}},
        [](const json& c) {
          const int64_t hidden = c.at("bottleneck").get<int64_t>();
          const double scale = c.at("scale").get<double>();
+         const double dropout = c.at("dropout").get<double>();
          return per_block<AdaptFormer>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
-           return AdaptFormer(cfg.width, hidden, scale, o);
+           return AdaptFormer(cfg.width, hidden, scale, dropout, o);
          });
        }},
       {"ssf", json::object(),
        [](const json& c) {
-         return per_block<Ssf>(
-             c, [](const VitConfig& cfg, const at::TensorOptions& o) { return Ssf(cfg.width, cfg.mlp_hidden(), o); });
+         return std::make_unique<PerBlockMethod>(
+             c,
+             [](const VitConfig& cfg, int64_t, const at::TensorOptions& o) {
+               return Ssf(SsfImpl::Level::Block, cfg.width, cfg.mlp_hidden(), o).ptr();
+             },
+             [](const VitConfig& cfg, const at::TensorOptions& o) {
+               return Ssf(SsfImpl::Level::Model, cfg.width, cfg.mlp_hidden(), o).ptr();
+             });
        }},
       {"vpt",
        {{"length", 10}},
@@ -145,6 +153,12 @@ json method_config(const std::string& name, const std::vector<std::string>& opti
     json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
     config[assignment.substr(0, eq)] = parsed.is_discarded() ? json(value) : parsed;
   }
+  return config;
+}
+
+json with_method_options(json config, const std::map<std::string, double>& options) {
+  for (const auto& [key, value] : options)
+    config[key] = value == std::floor(value) && std::abs(value) < 1e15 ? json(int64_t(value)) : json(value);
   return config;
 }
 

@@ -3,9 +3,22 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
-#include "sct/model/block.h"
+#include "sct/model/vision_transformer.h"
 
 namespace sct {
+
+namespace {
+
+// y = y * scale + shift folded into the layer that produced y: weight (out, ...) scaled along its
+// output dimension, bias scaled and shifted.
+void fold(const ScaleShiftImpl& op, at::Tensor weight, at::Tensor bias) {
+  std::vector<int64_t> shape(weight.dim(), 1);
+  shape[0] = -1;
+  weight.mul_(op.scale.view(shape));
+  bias.mul_(op.scale).add_(op.shift);
+}
+
+}  // namespace
 
 ScaleShiftImpl::ScaleShiftImpl(int64_t width, const at::TensorOptions& options) {
   scale = register_parameter("scale", at::empty({width}, options));
@@ -15,10 +28,13 @@ ScaleShiftImpl::ScaleShiftImpl(int64_t width, const at::TensorOptions& options) 
   shift.normal_(0.0, 0.02);
 }
 
-SsfImpl::SsfImpl(int64_t width, int64_t hidden, const at::TensorOptions& options) {
-  const std::pair<const char*, HookSite> sites[] = {{"norm1", HookSite::Norm1},   {"qkv", HookSite::Qkv},
-                                                    {"proj", HookSite::AttnProj}, {"norm2", HookSite::Norm2},
-                                                    {"fc1", HookSite::Fc1},       {"fc2", HookSite::Fc2}};
+SsfImpl::SsfImpl(Level level, int64_t width, int64_t hidden, const at::TensorOptions& options) {
+  const std::vector<std::pair<const char*, HookSite>> sites =
+      level == Level::Model ? std::vector<std::pair<const char*, HookSite>>{{"patch_embed", HookSite::PatchEmbed},
+                                                                             {"norm", HookSite::FinalNorm}}
+                            : std::vector<std::pair<const char*, HookSite>>{
+                                  {"norm1", HookSite::Norm1}, {"qkv", HookSite::Qkv}, {"proj", HookSite::AttnProj},
+                                  {"norm2", HookSite::Norm2}, {"fc1", HookSite::Fc1}, {"fc2", HookSite::Fc2}};
   for (const auto& [name, site] : sites) {
     const int64_t w = site == HookSite::Qkv ? 3 * width : site == HookSite::Fc1 ? hidden : width;
     parts.push_back({name, site, register_module(name, ScaleShift(w, options))});
@@ -37,39 +53,39 @@ at::Tensor SsfImpl::apply(HookSite site, const at::Tensor&, at::Tensor output) {
   return output;
 }
 
-}  // namespace sct
-
-namespace sct {
-
 void SsfImpl::merge_into(BlockImpl& block) {
   torch::NoGradGuard no_grad;
   for (const auto& p : parts) {
-    at::Tensor weight, bias;
     switch (p.site) {
       case HookSite::Norm1:
-        weight = block.norm1->weight, bias = block.norm1->bias;
+        fold(*p.op, block.norm1->weight, block.norm1->bias);
         break;
       case HookSite::Qkv:
-        weight = block.attn->qkv->weight, bias = block.attn->qkv->bias;
+        fold(*p.op, block.attn->qkv->weight, block.attn->qkv->bias);
         break;
       case HookSite::AttnProj:
-        weight = block.attn->proj->weight, bias = block.attn->proj->bias;
+        fold(*p.op, block.attn->proj->weight, block.attn->proj->bias);
         break;
       case HookSite::Norm2:
-        weight = block.norm2->weight, bias = block.norm2->bias;
+        fold(*p.op, block.norm2->weight, block.norm2->bias);
         break;
       case HookSite::Fc1:
-        weight = block.mlp->fc1->weight, bias = block.mlp->fc1->bias;
+        fold(*p.op, block.mlp->fc1->weight, block.mlp->fc1->bias);
         break;
       case HookSite::Fc2:
-        weight = block.mlp->fc2->weight, bias = block.mlp->fc2->bias;
+        fold(*p.op, block.mlp->fc2->weight, block.mlp->fc2->bias);
         break;
       default:
-        continue;
+        break;
     }
-    // (out, in) linear weights scale by row; LayerNorm weights are (D) like the scale.
-    weight.mul_(weight.dim() == 2 ? p.op->scale.unsqueeze(1) : p.op->scale);
-    bias.mul_(p.op->scale).add_(p.op->shift);
+  }
+}
+
+void SsfImpl::merge_into_model(VisionTransformerImpl& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : parts) {
+    if (p.site == HookSite::PatchEmbed) fold(*p.op, model.patch_embed->proj->weight, model.patch_embed->proj->bias);
+    if (p.site == HookSite::FinalNorm) fold(*p.op, model.norm->weight, model.norm->bias);
   }
 }
 

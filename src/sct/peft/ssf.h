@@ -1,7 +1,8 @@
-// SSF (Lian et al. 2022): a learned per-channel scale and shift, y = y * scale + shift, after norm1, qkv,
-// the attention projection, norm2, fc1 and fc2 of every block. scale ~ N(1, 0.02^2), shift ~ N(0, 0.02^2).
-// Tensors blocks.<i>.ssf.<site>.{scale,shift}. Mergeable: each folds into the preceding linear or
-// LayerNorm. (The SSF code also scales the patch embedding and the final norm; these are per-block hooks.)
+// SSF (Lian et al. 2022): a learned per-channel scale and shift, y = y * scale + shift, at 74 sites of
+// ViT-B as the SSF code places them: after norm1, qkv, the attention projection, norm2, fc1 and fc2 of
+// every block (12 x 6), after the patch embedding and after the final norm (2, on the model).
+// scale ~ N(1, 0.02^2), shift ~ N(0, 0.02^2). Tensors blocks.<i>.ssf.<site>.{scale,shift} and
+// ssf.{patch_embed,norm}.{scale,shift}. Mergeable: each folds into the layer before it.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
@@ -23,15 +24,19 @@ TORCH_MODULE(ScaleShift);
 
 class SsfImpl : public BlockHookImpl {
  public:
-  SsfImpl(int64_t width, int64_t mlp_hidden, const at::TensorOptions& options);
+  // Block: the six sites of a block (attached to every block). Model: the patch embedding and the
+  // final norm (attached to the model once).
+  enum class Level { Block, Model };
+  SsfImpl(Level level, int64_t width, int64_t mlp_hidden, const at::TensorOptions& options);
   uint32_t sites() const override;
   at::Tensor apply(HookSite site, const at::Tensor& input, at::Tensor output) override;
-  // Each scale-shift into the layer before it: weight rows (LayerNorm: weight) times scale, bias
-  // times scale plus shift.
+  // Each scale-shift into the layer before it: weight rows (conv: output channels; LayerNorm: weight)
+  // times scale, bias times scale plus shift.
   bool mergeable() const override { return true; }
   void merge_into(BlockImpl& block) override;
+  void merge_into_model(VisionTransformerImpl& model) override;
 
-  // site name (norm1, qkv, proj, norm2, fc1, fc2), the hook site, and its scale-shift.
+  // site name (norm1, qkv, proj, norm2, fc1, fc2; patch_embed, norm), the hook site, and its scale-shift.
   struct Part {
     std::string name;
     HookSite site;

@@ -34,6 +34,8 @@ std::vector<double> positive_list(const json& j, const std::string& where) {
 void MethodRecipe::apply_to(TrainConfig& config) const {
   if (lr) config.lr = *lr;
   if (weight_decay) config.weight_decay = *weight_decay;
+  if (train_aug) config.train_aug = *train_aug;
+  if (label_smoothing) config.label_smoothing = *label_smoothing;
   if (!tune_lrs.empty()) config.tune_lrs = tune_lrs;
   if (!tune_weight_decays.empty()) config.tune_weight_decays = tune_weight_decays;
 }
@@ -56,15 +58,19 @@ std::optional<MethodRecipe> load_method_recipe(const std::string& path, const st
     if (!methods.contains(method)) return std::nullopt;
     const json& e = methods.at(method);
     const std::string where = path + " '" + method + "'";
-    check_keys(e, {"lr", "weight_decay", "tune_lrs", "tune_weight_decays"}, where);
+    check_keys(e, {"lr", "weight_decay", "train_aug", "label_smoothing", "tune_lrs", "tune_weight_decays"}, where);
     r.method = method;
     if (e.contains("lr")) r.lr = e.at("lr").get<double>();
     if (e.contains("weight_decay")) r.weight_decay = e.at("weight_decay").get<double>();
+    if (e.contains("train_aug")) r.train_aug = e.at("train_aug").get<bool>();
+    if (e.contains("label_smoothing")) r.label_smoothing = e.at("label_smoothing").get<double>();
     if (e.contains("tune_lrs")) r.tune_lrs = positive_list(e.at("tune_lrs"), where + " tune_lrs");
     if (e.contains("tune_weight_decays"))
       r.tune_weight_decays = positive_list(e.at("tune_weight_decays"), where + " tune_weight_decays");
     if ((r.lr && !(*r.lr > 0.0)) || (r.weight_decay && !(*r.weight_decay >= 0.0)))
       throw Error(where + ": needs lr > 0 and weight_decay >= 0");
+    if (r.label_smoothing && !(*r.label_smoothing >= 0.0 && *r.label_smoothing < 1.0))
+      throw Error(where + ": needs label_smoothing in [0, 1)");
   } catch (const json::exception& e) {
     throw Error(path + ": " + e.what());
   }

@@ -1,11 +1,13 @@
-// The optimiser settings each method trains with on a given backbone (configs/methods/<model>.json).
+// The training settings each method trains with on a given backbone (configs/methods/<model>.json).
 // A task recipe (recipe.h) is SCT's per-task setting; the other methods need learning rates of their
-// own -- full fine-tuning wants rates ten times below those that suit a 0.1%-sized module -- so
-// sct train lays the method's entry over the task recipe. The file names its source: a published
-// script, or the `sct compare --protocol tune` run that chose the values on val200.
+// own -- full fine-tuning wants rates ten times below those that suit a 0.1%-sized module -- and the
+// published baselines train without SCT's RandAugment and label smoothing, so sct train lays the
+// method's entry over the task recipe. The file names its source: a published script, or the
+// `sct compare --protocol tune` run that chose the values on val200.
 //
-//   {"model": "vit_pico_patch4_32", "source": "...",
-//    "methods": {"full": {"lr": 0.001, "weight_decay": 0.0001, "tune_lrs": [0.0003, 0.001, 0.003]}, ...}}
+//   {"model": "vit_base_patch16_224", "source": "...",
+//    "methods": {"lora": {"lr": 0.001, "weight_decay": 0.0001, "train_aug": false, "label_smoothing": 0.0,
+//                         "tune_lrs": [0.0003, 0.001, 0.003]}, ...}}
 //
 // Every entry field is optional; a method without an entry keeps the task recipe's values.
 #pragma once
@@ -23,6 +25,8 @@ struct MethodRecipe {
   std::string method;
   std::string source;
   std::optional<double> lr, weight_decay;
+  std::optional<bool> train_aug;           // flip + RandAugment, or none
+  std::optional<double> label_smoothing;  // in [0, 1)
   std::vector<double> tune_lrs, tune_weight_decays;  // the --protocol tune grid around lr
 
   // Sets the fields the entry names.

@@ -25,7 +25,27 @@ TrainResult train_one(const ModelFactory& make_model, const TrainConfig& config,
 }
 
 // Every distinct double gets a distinct, readable folder name (nlohmann prints the shortest round trip).
-std::string trial_name(double lr, double wd) { return "lr" + json(lr).dump() + "_wd" + json(wd).dump(); }
+std::string trial_name(double lr, double wd, const std::map<std::string, double>& options) {
+  std::string name = "lr" + json(lr).dump() + "_wd" + json(wd).dump();
+  for (const auto& [option, value] : options) name += "_" + option + json(value).dump();
+  return name;
+}
+
+// Every point of the method-option axes (the cartesian product of the grids), in map order; one empty
+// point without axes.
+std::vector<std::map<std::string, double>> option_points(const std::map<std::string, std::vector<double>>& grids) {
+  std::vector<std::map<std::string, double>> points{{}};
+  for (const auto& [option, values] : grids) {
+    std::vector<std::map<std::string, double>> next;
+    for (const auto& point : points)
+      for (double v : values) {
+        next.push_back(point);
+        next.back()[option] = v;
+      }
+    points = std::move(next);
+  }
+  return points;
+}
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw Error("protocol needs " + what);
@@ -38,6 +58,7 @@ nlohmann::json ProtocolResult::to_json() const {
   for (const TuneTrial& t : trials)
     trials_json.push_back({{"lr", t.lr},
                            {"weight_decay", t.weight_decay},
+                           {"method_options", t.method_options},
                            {"val_acc", t.diverged ? json(nullptr) : json(t.val_acc)},
                            {"diverged", t.diverged}});
   return {{"protocol", protocol_name(protocol)},
@@ -46,6 +67,7 @@ nlohmann::json ProtocolResult::to_json() const {
           {"optimistic", optimistic},
           {"lr", lr},
           {"weight_decay", weight_decay},
+          {"method_options", method_options},
           {"trials", trials_json},
           {"train_seconds", train_seconds},
           {"run", run.to_json()}};
@@ -66,34 +88,38 @@ ProtocolResult run_protocol(const ModelFactory& make_model, const ProtocolData& 
     const std::vector<double> lrs = config.tune_lrs.empty() ? std::vector<double>{config.lr} : config.tune_lrs;
     const std::vector<double> wds =
         config.tune_weight_decays.empty() ? std::vector<double>{config.weight_decay} : config.tune_weight_decays;
+    const std::vector<std::map<std::string, double>> points = option_points(config.tune_method_options);
     const TuneTrial* best = nullptr;
-    result.trials.reserve(lrs.size() * wds.size());  // `best` points into it
+    result.trials.reserve(lrs.size() * wds.size() * points.size());  // `best` points into it
     for (double lr : lrs)
-      for (double wd : wds) {
-        TrainConfig trial = config;
-        trial.lr = lr;
-        trial.weight_decay = wd;
-        TrainInputs in;
-        in.eval = data.val200;
-        in.eval_name = "val";
-        const std::string dir = (fs::path(run_dir) / "tune" / trial_name(lr, wd)).string();
-        try {
-          result.run = train_one(make_model, trial, data.train800, in, dir, options);
-        } catch (const NonFiniteLoss& e) {
-          // A rate that diverges is an outcome of the search, not a failure of it.
-          result.trials.push_back({lr, wd, 0.0, true});
-          (options.log ? *options.log : std::cerr)
-              << "tune: " << trial_name(lr, wd) << " diverged: " << e.what() << "\n";
-          continue;
+      for (double wd : wds)
+        for (const auto& point : points) {
+          TrainConfig trial = config;
+          trial.lr = lr;
+          trial.weight_decay = wd;
+          for (const auto& [option, value] : point) trial.method_options[option] = value;
+          TrainInputs in;
+          in.eval = data.val200;
+          in.eval_name = "val";
+          const std::string name = trial_name(lr, wd, point);
+          const std::string dir = (fs::path(run_dir) / "tune" / name).string();
+          try {
+            result.run = train_one(make_model, trial, data.train800, in, dir, options);
+          } catch (const NonFiniteLoss& e) {
+            // A rate that diverges is an outcome of the search, not a failure of it.
+            result.trials.push_back({lr, wd, trial.method_options, 0.0, true});
+            (options.log ? *options.log : std::cerr) << "tune: " << name << " diverged: " << e.what() << "\n";
+            continue;
+          }
+          result.train_seconds += result.run.seconds();
+          if (!result.run.complete) return result;
+          result.trials.push_back({lr, wd, trial.method_options, *result.run.final_acc, false});
+          if (!best || result.trials.back().val_acc > best->val_acc) best = &result.trials.back();  // first of ties
         }
-        result.train_seconds += result.run.seconds();
-        if (!result.run.complete) return result;
-        result.trials.push_back({lr, wd, *result.run.final_acc, false});
-        if (!best || result.trials.back().val_acc > best->val_acc) best = &result.trials.back();  // first of ties
-      }
     if (!best) throw Error("tune: every grid point diverged (see " + (fs::path(run_dir) / "tune").string() + ")");
     chosen.lr = best->lr;
     chosen.weight_decay = best->weight_decay;
+    chosen.method_options = best->method_options;
     final_dir = (fs::path(run_dir) / "final").string();
   }
 
@@ -110,6 +136,7 @@ ProtocolResult run_protocol(const ModelFactory& make_model, const ProtocolData& 
   result.optimistic = in.optimistic;
   result.lr = chosen.lr;
   result.weight_decay = chosen.weight_decay;
+  result.method_options = chosen.method_options;
   if (result.complete) {
     result.test_acc = *(config.protocol == Protocol::ReferenceBestOfTest ? result.run.best_acc : result.run.final_acc);
     write_file_atomically((fs::path(run_dir) / "summary.json").string(),

@@ -1,16 +1,19 @@
 // The three ways a run turns training into one reported number (SCT-REFERENCE.md §3):
 //   final                   train on train800val200, report test top-1 after the last epoch (default)
 //   tune                    the paper's protocol: for every (lr, wd) of the grid train on train800 and
-//                           score on val200; retrain the best on train800val200 and report test top-1
+//                           score on val200; retrain the best on train800val200 and report test top-1.
+//                           tune_method_options adds axes over method options (vpt's prompt length)
 //   reference-best-of-test  the released code: train on train800val200, evaluate test every eval_every
 //                           epochs, report the best -- model selection on the test set, so every output
 //                           says optimistic: true
 // The models come from a factory, so that the driver, like the trainer, never knows the method.
 //
 // Run directory: final and reference-best-of-test train in <run> itself; tune trains each grid point
-// in <run>/tune/lr<lr>_wd<wd> and the retraining in <run>/final. <run>/summary.json holds the outcome.
+// in <run>/tune/lr<lr>_wd<wd>[_<option><value>...] and the retraining in <run>/final.
+// <run>/summary.json holds the outcome.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -40,6 +43,7 @@ struct ProtocolData {
 struct TuneTrial {
   double lr = 0.0;
   double weight_decay = 0.0;
+  std::map<std::string, double> method_options;  // the point on the tune_method_options axes
   double val_acc = 0.0;   // top-1 % on val200 after the last epoch
   bool diverged = false;  // stopped by a non-finite loss; never chosen
 };
@@ -51,6 +55,7 @@ struct ProtocolResult {
   bool optimistic = false;
   double lr = 0.0;  // of the reported run (tune: the chosen point)
   double weight_decay = 0.0;
+  std::map<std::string, double> method_options;
   std::vector<TuneTrial> trials;  // tune: the grid in order
   TrainResult run;                // the reported run
   double train_seconds = 0.0;     // TrainResult::seconds() of every training, the grid's included

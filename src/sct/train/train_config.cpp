@@ -35,6 +35,8 @@ void visit_fields(Config& c, Visit&& visit) {
   visit("protocol", c.protocol);
   visit("tune_lrs", c.tune_lrs);
   visit("tune_weight_decays", c.tune_weight_decays);
+  visit("method_options", c.method_options);
+  visit("tune_method_options", c.tune_method_options);
   visit("workers", c.workers);
   visit("precision", c.precision);
   visit("recompute", c.recompute);
@@ -65,6 +67,13 @@ void read(const json& v, std::vector<double>& out) {
   if (!v.is_array()) throw Error("expected an array of numbers, got " + v.dump());
   out.clear();
   for (const json& x : v) read(x, out.emplace_back());
+}
+
+template <typename T>
+void read(const json& v, std::map<std::string, T>& out) {
+  if (!v.is_object()) throw Error("expected an object, got " + v.dump());
+  out.clear();
+  for (const auto& item : v.items()) read(item.value(), out[item.key()]);
 }
 
 json write(const Protocol& p) { return protocol_name(p); }
@@ -119,6 +128,8 @@ void TrainConfig::validate() const {
           "must be fp32 or bf16 (auto is resolved before a run), got '" + precision + "'");
   for (double v : tune_lrs) require(v >= 0.0, "tune_lrs", "must hold rates >= 0");
   for (double v : tune_weight_decays) require(v >= 0.0, "tune_weight_decays", "must hold decays >= 0");
+  for (const auto& [option, values] : tune_method_options)
+    require(!values.empty(), "tune_method_options", "needs at least one value for '" + option + "'");
   if (train_aug) RandAugmentConfig::parse(rand_augment).validate();
   schedule().validate();
 }

@@ -3,6 +3,7 @@
 // every field can be overridden from JSON or from a "key=value" string.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
@@ -42,6 +43,10 @@ struct TrainConfig {
   Protocol protocol = Protocol::Final;
   std::vector<double> tune_lrs;            // tune: the grid; empty = {lr}
   std::vector<double> tune_weight_decays;  // tune: the grid; empty = {weight_decay}
+  // Numeric options of the comparison method laid over its config, e.g. {"length": 50} for vpt: what
+  // the tune protocol varies, one grid per option (e.g. {"length": [1, 10, 50]}), crossed with lr x wd.
+  std::map<std::string, double> method_options;
+  std::map<std::string, std::vector<double>> tune_method_options;
   int workers = 0;                         // loader threads (<= 0: automatic); results do not depend on it
   std::string precision = "fp32";          // fp32 | bf16: what the model was set to (checked by the trainer)
   bool recompute = false;                  // per-block activation recomputation; results do not depend on it

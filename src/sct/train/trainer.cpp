@@ -31,7 +31,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 // Fields that do not change what one run computes: a resumed run may differ in them. (The tune grid
 // is the protocol driver's; a run trains at one lr.)
-const char* const kResumeFreeFields[] = {"workers", "eval_batch_size", "tune_lrs", "tune_weight_decays", "recompute"};
+const char* const kResumeFreeFields[] = {"workers", "eval_batch_size", "tune_lrs", "tune_weight_decays",
+                                         "tune_method_options", "recompute"};
 
 // The keys whose values differ, for a resume refused because the configuration changed.
 std::string config_differences(json saved, json current) {
