@@ -57,8 +57,10 @@ TEST(TrainConfig, EveryFieldRoundTripsThroughJson) {
   c.workers = 3;
   c.method_options = {{"length", 50}};
   c.tune_method_options = {{"length", {1, 10}}, {"rank", {4}}};
+  c.precision = "bf16";
+  c.recompute = true;
   const json j = c.to_json();
-  EXPECT_EQ(j.size(), 22u);
+  EXPECT_EQ(j.size(), 24u);
   EXPECT_EQ(j.at("protocol"), "reference-best-of-test");
   const TrainConfig back = TrainConfig::from_json(json::parse(j.dump()));
   EXPECT_EQ(back.to_json(), j);
