@@ -44,4 +44,19 @@ inline VisionTransformer d2_fixture_model() {
   return model;
 }
 
+// vit_d12_w24_h3: 32 px, patch 8, width 24, 12 blocks, 3 heads, 5 classes, in training mode.
+inline VisionTransformer d12_fixture_model() {
+  VitConfig cfg;
+  cfg.name = "vit_d12_w24_h3";
+  cfg.img_size = 32;
+  cfg.patch_size = 8;
+  cfg.width = 24;
+  cfg.depth = 12;
+  cfg.heads = 3;
+  cfg.num_classes = 5;
+  VisionTransformer model(cfg);
+  load_vit_checkpoint(*model, fixture("vit_d12_w24_h3.safetensors"));
+  return model;
+}
+
 }  // namespace sct::test

@@ -63,17 +63,8 @@ TEST(Precision, TheEnvironmentOverrideIsChecked) {
   test::expect_error([] { cpu_bf16_isa(); }, {"SCT_CPU_BF16='amx'"});
 }
 
-VisionTransformer d12_fixture_model() {
-  VitConfig cfg;
-  cfg.name = "vit_d12_w24_h3";
-  cfg.img_size = 32;
-  cfg.patch_size = 8;
-  cfg.width = 24;
-  cfg.depth = 12;
-  cfg.heads = 3;
-  cfg.num_classes = 5;
-  VisionTransformer model(cfg);
-  load_vit_checkpoint(*model, test::fixture("vit_d12_w24_h3.safetensors"));
+VisionTransformer frozen_d12_model() {
+  VisionTransformer model = test::d12_fixture_model();
   model->eval();
   model->freeze();
   return model;
@@ -92,8 +83,8 @@ std::pair<at::Tensor, at::Tensor> logits_and_input_grad(VisionTransformerImpl& m
 
 TEST(MixedPrecision, Bf16MatchesPyTorchAutocastForwardAndBackward) {
   const TensorMap ref = load_safetensors(test::fixture("vit_d12_w24_h3.bf16_32.safetensors"));
-  VisionTransformer fp32 = d12_fixture_model();
-  VisionTransformer bf16 = d12_fixture_model();
+  VisionTransformer fp32 = frozen_d12_model();
+  VisionTransformer bf16 = frozen_d12_model();
   bf16->set_precision(Precision::bf16);
   const auto [logits32, grad32] = logits_and_input_grad(*fp32, ref);
   const auto [logits16, grad16] = logits_and_input_grad(*bf16, ref);

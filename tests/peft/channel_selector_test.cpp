@@ -18,19 +18,7 @@
 namespace sct {
 namespace {
 
-VisionTransformer d12_model() {
-  VitConfig cfg;
-  cfg.name = "vit_d12_w24_h3";
-  cfg.img_size = 32;
-  cfg.patch_size = 8;
-  cfg.width = 24;
-  cfg.depth = 12;
-  cfg.heads = 3;
-  cfg.num_classes = 5;
-  VisionTransformer model(cfg);
-  load_vit_checkpoint(*model, test::fixture("vit_d12_w24_h3.safetensors"));
-  return model;
-}
+VisionTransformer d12_model() { return test::d12_fixture_model(); }
 
 // A small random model for the oracles.
 VisionTransformer selector_model(double drop_path = 0.0) {
