@@ -193,6 +193,38 @@ TEST(Vit, ModelHookSitesSitWhereDocumented) {
   EXPECT_TRUE(at::equal(m->forward_features(x), plain));
 }
 
+// detach(name) removes one hook and keeps the others in their order (a later hook sees what the earlier
+// ones made); hook(name) returns the attached module; unknown names throw.
+TEST(Vit, DetachOneHookByNameKeepsTheOthersInOrder) {
+  VisionTransformer m(tiny());
+  m->eval();
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = at::randn({2, 3, 16, 16});
+  auto& b = m->block(2);
+  const auto add1 = std::make_shared<AddAt>(HookSite::AttnResidual, 1.0);
+  const auto add2 = std::make_shared<AddAt>(HookSite::AttnResidual, 2.0);
+  const auto seen = std::make_shared<StreamRecorderImpl>(HookSite::AttnResidual);
+  b.attach("one", add1);
+  b.attach("two", add2);
+  b.attach("seen", seen);
+  m->forward(x);
+  b.detach("two");
+  EXPECT_EQ(b.hook_names(), (std::vector<std::string>{"one", "seen"}));
+  EXPECT_EQ(b.named_children().find("two"), nullptr);
+  EXPECT_EQ(b.hook("one").get(), add1.get());
+  m->forward(x);
+  // The recorder, still after "one", now sees the residual plus 1 instead of plus 3.
+  EXPECT_LE((seen->recorded.at(0) - seen->recorded.at(1) - 2.0).abs().max().item<double>(), 1e-5);
+  EXPECT_THROW(b.detach("two"), Error);
+  EXPECT_THROW(b.hook("two"), Error);
+  b.attach("two", add2);  // the name is free again
+  EXPECT_EQ(b.hook_names(), (std::vector<std::string>{"one", "seen", "two"}));
+  m->attach("final", std::make_shared<AddAt>(HookSite::FinalNorm, 1.0));
+  m->detach("final");
+  EXPECT_TRUE(m->hook_names().empty());
+  EXPECT_THROW(m->detach("final"), Error);
+}
+
 TEST(Vit, EveryParameterGetsAGradient) {
   VisionTransformer m(tiny());
   m->train();

@@ -173,10 +173,57 @@ TEST(Methods, ConfigsRoundTripAndBadOptionsAreClearErrors) {
   test::expect_error([] { make_peft_method(method_config("lora", {"rnk=4"})); }, {"no option 'rnk'", "rank"});
   test::expect_error([] { make_peft_method(method_config("lora", {"rank=four"})); }, {"'rank'", "number"});
   test::expect_error([] { make_peft_method(method_config("lora", {"rank"})); }, {"key=value"});
-  test::expect_error([] { make_peft_method("sct"); }, {"selection"});
+  VisionTransformer untouched = test::d2_fixture_model();
+  test::expect_error([&] { make_peft_method("sct")->attach(*untouched); }, {"no channels selected", "prepare"});
   VisionTransformer model = test::d2_fixture_model();
   test::expect_error([&] { make_peft_method(method_config("adapter", {"placement=ffn"}))->attach(*model); },
                      {"placement"});
+}
+
+// SCT is in the registry like every method: its options are config keys (numbers given for its text
+// options become text), it is built unprepared until prepare() selects, and a selection given with it
+// decides the options it was made with.
+TEST(Methods, SctThroughTheRegistry) {
+  const auto sct = make_peft_method(method_config("sct", {"k=4", "blocks=1", "strategy=random", "scale=0.5"}));
+  EXPECT_TRUE(sct->needs_data());
+  EXPECT_EQ(sct->config(), (json{{"name", "sct"},
+                                 {"k", "4"},
+                                 {"position", "attn"},
+                                 {"strategy", "random"},
+                                 {"blocks", "1"},
+                                 {"reference_mlp_site", false},
+                                 {"scale", 0.5},
+                                 {"scale_on_x", false}}));
+  VisionTransformer model = test::d2_fixture_model();
+  MethodData data;  // no images: the random strategy needs none
+  data.model = model;
+  data.num_classes = 3;
+  data.seed = 5;
+  sct->prepare(data);
+  EXPECT_FALSE(sct->needs_data());
+  const json prepared = sct->config();
+  EXPECT_EQ(prepared.at("selection").at("blocks"), json({1}));
+  EXPECT_EQ(prepared.at("selection").at("k"), json({4}));
+  EXPECT_EQ(prepared.at("scale"), 0.5);
+  sct->attach(*model);
+  EXPECT_EQ(count_parameters(*model).trainable - count_parameters(*model).trainable_head, 4 * 4 + 4);
+  // A prepared config rebuilds the same method; one with options its selection decides is refused.
+  EXPECT_EQ(make_peft_method(prepared)->config(), prepared);
+  json conflicting = prepared;
+  conflicting["k"] = "8";
+  test::expect_error([&] { make_peft_method(conflicting); }, {"selection decides"});
+
+  test::expect_error([] { make_peft_method(method_config("sct", {"rank=4"})); }, {"no option 'rank'", "k, position"});
+  test::expect_error([] { make_peft_method(method_config("sct", {"strategy=best"})); }, {"unknown strategy 'best'"});
+  test::expect_error([] { make_peft_method(method_config("sct", {"k=0.5.5"})); }, {"0.5.5"});
+  test::expect_error([] { make_peft_method(method_config("sct", {"blocks=2,1"})); }, {"ascending"});
+  test::expect_error([] { make_peft_method(method_config("sct", {"scale=big"})); }, {"scale"});
+  // The help texts come from the registry.
+  EXPECT_EQ(peft_method_list(), "sct, linear, full, bias, lora, adapter, adaptformer, ssf, vpt");
+  EXPECT_NE(peft_method_options_help().find("sct: blocks=all k=1/8 position=attn reference_mlp_site=false scale_on_x=false strategy=salient"),
+            std::string::npos)
+      << peft_method_options_help();
+  EXPECT_NE(peft_method_options_help().find("vpt: length=10"), std::string::npos);
 }
 
 // LoRA and SSF fold into the backbone's weights: the merged plain ViT computes the same logits.

@@ -23,7 +23,7 @@
 #include "sct/peft/peft_method.h"
 #include "sct/train/evaluate.h"
 #include "sct/train/metrics.h"
-#include "sct/train/progress.h"
+#include "sct/core/progress.h"
 #include "sct/train/protocol.h"
 #include "sct/train/train_state.h"
 #include "test_util.h"

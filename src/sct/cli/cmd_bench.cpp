@@ -14,9 +14,8 @@
 
 #include "sct/cli/commands.h"
 #include "sct/cli/model_flags.h"
-#include "sct/cli/sct_flags.h"
+#include "sct/cli/method_flags.h"
 #include "sct/peft/peft_method.h"
-#include "sct/peft/sct_method.h"
 #include "sct/runtime/memory.h"
 
 namespace sct::cli {
@@ -24,9 +23,7 @@ namespace {
 
 struct BenchFlags {
   ModelFlags model;
-  SctFlags sct;
-  std::string method = "none";
-  std::vector<std::string> method_options;
+  MethodFlags method;
   int64_t batch = 16, steps = 5, warmup = 1;
   bool json = false, recompute = false;
 };
@@ -50,17 +47,12 @@ void run_bench(BenchFlags flags) {
   BuiltModel built = build_model(flags.model, std::cerr);
   auto& model = *built.model;
   const VitConfig& cfg = model.config();
-  std::unique_ptr<PeftMethod> method;
-  if (flags.method == "sct") {
-    // Which channels does not change the cost: a seeded random set of the requested K, without data.
-    SelectionOptions options = flags.sct.selection_options(cfg.depth, flags.model.runtime.seed);
-    options.strategy = "random";
-    method = std::make_unique<SctMethod>(
-        select_channels(built.model, cfg.num_classes, options, [](at::Tensor&, at::Tensor&) { return false; }),
-        flags.sct.resolved_scale(std::nullopt), flags.sct.scale_on_x);
-  } else {
-    method = make_peft_method(method_config(flags.method, flags.method_options));
-  }
+  const std::unique_ptr<PeftMethod> method = make_peft_method(flags.method.config());
+  MethodData md;  // no data: a method that learns from it prepares a stand-in of the same cost
+  md.model = built.model;
+  md.num_classes = cfg.num_classes;
+  md.seed = flags.model.runtime.seed;
+  method->prepare(md);
   method->attach(model);
   model.set_precision(built.precision);
   model.set_recompute(flags.recompute);
@@ -130,11 +122,8 @@ void add_bench_command(CLI::App& app) {
   auto flags = std::make_shared<BenchFlags>();
   CLI::App* cmd = app.add_subcommand("bench", "time inference and a training step on synthetic data");
   flags->model.add_to(*cmd);
-  cmd->add_option("--method", flags->method,
-                  "none / linear (frozen backbone, head trains), sct, full, bias, lora, adapter, adaptformer, ssf, vpt")
-      ->capture_default_str();
-  cmd->add_option("--method-option", flags->method_options, "a comparison method's option, e.g. rank=8");
-  flags->sct.add_to(*cmd, /*with_scale=*/true);
+  flags->method.method = "linear";
+  flags->method.add_to(*cmd, /*with_method=*/true, /*with_module=*/true);
   cmd->add_option("--batch", flags->batch, "images per step")->capture_default_str();
   cmd->add_option("--steps", flags->steps, "timed steps")->capture_default_str();
   cmd->add_option("--warmup", flags->warmup, "untimed steps first")->capture_default_str();

@@ -88,34 +88,34 @@ void run_compare(const CompareFlags& flags) {
       runs.push_back(std::move(run));
     }
   std::cerr << "compare: " << runs.size() << " runs, " << flags.jobs << " at a time\n";
-  const std::vector<json> summaries = run_train_processes(runs, flags.jobs);
+  const std::vector<TaskSummary> summaries = run_train_processes(runs, flags.jobs);
 
   size_t next = 0;
   for (const Variant& row : rows) {
     std::vector<double> accs;
-    json last;
+    TaskSummary last;
     double seconds = 0.0, rss = 0.0, infer = 0.0;
     const int seeds = std::max(flags.seeds, row.min_seeds);
     for (int s = 0; s < seeds; ++s) {
       last = summaries[next++];
-      accs.push_back(last.at("test_acc").get<double>());
-      seconds += last.at("train_seconds").get<double>();
-      rss = std::max(rss, last.at("peak_rss_mb").get<double>());
-      infer += last.at("infer_ms_per_image").get<double>();
-      results.push_back({{"label", row.label}, {"seed", flags.seed + uint64_t(s)}, {"result", last}});
+      accs.push_back(last.test_acc);
+      seconds += last.train_seconds;
+      rss = std::max(rss, last.peak_rss_mb);
+      infer += last.infer_ms_per_image;
+      results.push_back({{"label", row.label}, {"seed", flags.seed + uint64_t(s)}, {"result", last.to_json()}});
     }
     const auto [mean, sd] = mean_std(accs);
     const double n = double(seeds);
-    const double kb = last.at("task_dir_bytes").get<double>() / 1024.0;
+    const double kb = last.task_dir_bytes / 1024.0;
     const auto fmt = format_number;
     md += "| " + row.label + " | " + fmt("%.2f", mean) + (seeds > 1 ? " ± " + fmt("%.2f", sd) : "") + " | " +
-          std::to_string(last.at("trainable_params").get<int64_t>()) + " | " +
-          std::to_string(last.at("head_params").get<int64_t>()) + " | " + fmt("%g", last.at("lr").get<double>()) +
+          std::to_string(last.trainable_params) + " | " +
+          std::to_string(last.head_params) + " | " + fmt("%g", last.lr) +
           " | " + fmt("%.1f", seconds / n) + " | " +
           fmt("%.0f", rss) + " | " + fmt("%.3f", infer / n) + " | " + fmt("%.1f", kb) + " |\n";
     csv += row.label + "," + fmt("%.4f", mean) + "," + fmt("%.4f", sd) + "," + std::to_string(seeds) + "," +
-           std::to_string(last.at("trainable_params").get<int64_t>()) + "," +
-           std::to_string(last.at("head_params").get<int64_t>()) + "," + fmt("%g", last.at("lr").get<double>()) + "," +
+           std::to_string(last.trainable_params) + "," +
+           std::to_string(last.head_params) + "," + fmt("%g", last.lr) + "," +
            fmt("%.2f", seconds / n) + "," +
            fmt("%.1f", rss) + "," + fmt("%.4f", infer / n) + "," + fmt("%.1f", kb) + "\n";
   }

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/cli/commands.h"
-#include "sct/cli/task_data.h"
+#include "sct/cli/task_flags.h"
 #include "sct/cli/task_model.h"
 #include "sct/core/error.h"
 #include "sct/train/evaluate.h"

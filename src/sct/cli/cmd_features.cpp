@@ -12,12 +12,12 @@
 
 #include "sct/cli/commands.h"
 #include "sct/cli/model_flags.h"
-#include "sct/cli/sct_flags.h"
 #include "sct/core/error.h"
 #include "sct/data/normalize.h"
 #include "sct/data/preprocess.h"
 #include "sct/io/safetensors.h"
 #include "sct/model/stream_recorder.h"
+#include "sct/peft/channel_selector.h"
 
 namespace sct::cli {
 namespace {
@@ -82,7 +82,7 @@ void run_features(const FeaturesFlags& flags) {
   const at::Tensor x = read_input(flags, model.config().img_size);
 
   std::vector<std::shared_ptr<StreamRecorderImpl>> recorders;
-  const auto blocks = flags.blocks.empty() ? std::vector<int64_t>{} : parse_blocks(flags.blocks, model.depth());
+  const auto blocks = flags.blocks.empty() ? std::vector<int64_t>{} : parse_blocks(flags.blocks, model.depth(), "--blocks");
   for (int64_t i : blocks) {
     recorders.push_back(std::make_shared<StreamRecorderImpl>(HookSite::BlockOutput));
     model.block(i).attach("recorder", recorders.back());

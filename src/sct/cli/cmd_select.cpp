@@ -5,9 +5,10 @@
 
 #include "sct/cli/commands.h"
 #include "sct/cli/model_flags.h"
-#include "sct/cli/sct_flags.h"
-#include "sct/cli/task_data.h"
+#include "sct/cli/method_flags.h"
+#include "sct/cli/task_flags.h"
 #include "sct/model/backbone_fingerprint.h"
+#include "sct/peft/sct_method.h"
 #include "sct/peft/selection_heatmap.h"
 
 namespace sct::cli {
@@ -16,7 +17,7 @@ namespace {
 struct SelectFlags {
   ModelFlags model;
   TaskFlags task;
-  SctFlags sct;
+  MethodFlags sct;
   std::string split = "train800val200";
   std::string normalization = "imagenet";
   std::string out, heatmap;
@@ -32,14 +33,22 @@ void run_select(SelectFlags flags) {
   const auto cache = data.cache(parse_vtab_split(flags.split), cfg.img_size);
   const Normalization norm =
       flags.normalization == "inception" ? Normalization::inception() : Normalization::imagenet();
-  Selection s = select_on(built.model, *cache, data.num_classes(),
-                          flags.sct.selection_options(cfg.depth, flags.model.runtime.seed), norm,
-                          flags.sct.select_batch, std::cerr);
-  s.backbone_name = flags.model.checkpoint.empty() ? cfg.name + " (random init)" : flags.model.checkpoint;
-  s.backbone_sha256 = backbone_fingerprint(*built.model);
-  s.dataset = data.name() + "/" + flags.split;
+  const auto method = SctMethod::from_config(flags.sct.config());
+  MethodData md;
+  md.model = built.model;
+  md.train = cache.get();
+  md.num_classes = data.num_classes();
+  md.normalization = norm;
+  md.seed = flags.model.runtime.seed;
+  md.batch_size = flags.sct.select_batch;
+  md.dataset = data.name() + "/" + flags.split;
+  md.backbone_name = flags.model.checkpoint.empty() ? cfg.name + " (random init)" : flags.model.checkpoint;
+  md.backbone_sha256 = backbone_fingerprint(*built.model);
+  md.log = &std::cerr;
+  method->prepare(md);
+  const Selection& s = method->selection();
   s.save(flags.out);
-  std::cout << "wrote " << flags.out << " (" << s.blocks.size() << " blocks, K " << flags.sct.k << ")\n";
+  std::cout << "wrote " << flags.out << " (" << s.blocks.size() << " blocks, K " << method->options().k << ")\n";
   if (!flags.heatmap.empty()) {
     write_selection_heatmap(s, flags.heatmap);
     std::cout << "wrote " << flags.heatmap << "\n";
@@ -57,7 +66,7 @@ void add_select_command(CLI::App& app) {
       "  sct select --task fashion-mnist-1k --checkpoint ViT-B_16.npz --out sel.json --heatmap sel.png");
   flags->model.add_to(*cmd);
   flags->task.add_to(*cmd);
-  flags->sct.add_to(*cmd, /*with_scale=*/false);
+  flags->sct.add_to(*cmd, /*with_method=*/false, /*with_module=*/false);
   cmd->add_option("--split", flags->split, "training split to score on")
       ->check(CLI::IsMember({"train800", "val200", "train800val200"}))
       ->capture_default_str();

@@ -107,7 +107,7 @@ void run_suite(const SuiteFlags& flags) {
         runs.push_back(std::move(run));
       }
   std::cerr << "suite: " << runs.size() << " runs, " << flags.jobs << " at a time\n";
-  const std::vector<json> summaries = run_train_processes(runs, flags.jobs);
+  const std::vector<TaskSummary> summaries = run_train_processes(runs, flags.jobs);
 
   size_t next = 0;
   for (const std::string& method : methods) {
@@ -120,18 +120,18 @@ void run_suite(const SuiteFlags& flags) {
       std::vector<double> accs;
       for (int s = 0; s < flags.seeds; ++s) {
         const uint64_t seed = flags.seed + uint64_t(s);
-        const json& r = summaries[next++];
-        accs.push_back(r.at("test_acc").get<double>());
+        const TaskSummary& r = summaries[next++];
+        accs.push_back(r.test_acc);
         if (trainable < 0) {
-          trainable = r.at("trainable_params").get<int64_t>();
-          lr = r.at("lr").get<double>();
+          trainable = r.trainable_params;
+          lr = r.lr;
         }
         csv += method + "," + t.name + "," + t.group + "," + std::to_string(seed) + "," +
-               fmt("%.4f", accs.back()) + "," + std::to_string(r.at("trainable_params").get<int64_t>()) + "," +
-               std::to_string(r.at("head_params").get<int64_t>()) + "," + fmt("%g", r.at("lr").get<double>()) + "," +
-               fmt("%.2f", r.at("train_seconds").get<double>()) +
-               "," + fmt("%.1f", r.at("peak_rss_mb").get<double>()) + "\n";
-        results.push_back({{"method", method}, {"task", t.name}, {"group", t.group}, {"seed", seed}, {"result", r}});
+               fmt("%.4f", accs.back()) + "," + std::to_string(r.trainable_params) + "," +
+               std::to_string(r.head_params) + "," + fmt("%g", r.lr) + "," +
+               fmt("%.2f", r.train_seconds) +
+               "," + fmt("%.1f", r.peak_rss_mb) + "\n";
+        results.push_back({{"method", method}, {"task", t.name}, {"group", t.group}, {"seed", seed}, {"result", r.to_json()}});
       }
       const auto [mean, sd] = mean_std(accs);
       cells += " " + fmt("%.1f", mean) + (flags.seeds > 1 ? " ± " + fmt("%.1f", sd) : "") + " |";

@@ -1,5 +1,7 @@
 #include "sct/cli/train_process.h"
 
+#include <nlohmann/json.hpp>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,10 +67,10 @@ std::string summary_line(const std::string& path) {
 
 }  // namespace
 
-std::vector<nlohmann::json> run_train_processes(const std::vector<TrainRun>& runs, int jobs) {
+std::vector<TaskSummary> run_train_processes(const std::vector<TrainRun>& runs, int jobs) {
   jobs = std::max(1, jobs);
   const int threads_each = std::max(1, available_cpus() / jobs);
-  std::vector<nlohmann::json> results(runs.size());
+  std::vector<TaskSummary> results(runs.size());
   std::map<pid_t, Child> running;
   std::optional<size_t> failed;
   std::string failure;
@@ -103,7 +105,11 @@ std::vector<nlohmann::json> run_train_processes(const std::vector<TrainRun>& run
     else if (line.empty())
       error = "sct train for " + run.what + " printed no summary";
     else
-      results[child.index] = nlohmann::json::parse(line);
+      try {
+        results[child.index] = TaskSummary::from_json(nlohmann::json::parse(line));
+      } catch (const std::exception& e) {
+        error = "sct train for " + run.what + " printed a summary that does not read: " + e.what();
+      }
     if (!error.empty() && (!failed || child.index < *failed)) {
       failed = child.index;
       failure = error + "; its run folder: " + run.run_dir;

@@ -2,9 +2,10 @@
 // them: each run's peak memory is its own, a crash in one run names it, and on a small machine two
 // one-thread runs side by side train more images per second than one run on both cores.
 #pragma once
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "sct/run/task_run.h"
 
 namespace sct::cli {
 
@@ -19,7 +20,7 @@ struct TrainRun {
 // print, in the order of `runs`. With jobs > 1 a run without --threads gets available CPUs / jobs,
 // and one without --progress prints epoch lines instead of a progress bar.
 // After a failure no new run starts; once the running ones end, sct::Error names the first that failed.
-std::vector<nlohmann::json> run_train_processes(const std::vector<TrainRun>& runs, int jobs);
+std::vector<TaskSummary> run_train_processes(const std::vector<TrainRun>& runs, int jobs);
 
 // "a,b,,c" -> {"a", "b", "c"}.
 std::vector<std::string> split_commas(const std::string& text);

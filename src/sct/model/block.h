@@ -24,9 +24,12 @@ class BlockImpl : public torch::nn::Module {
 
   // Registers `hook` as submodule `name` (its parameters become blocks.<i>.<name>.*) and calls it
   // at the sites it asks for, after the hooks attached before it. The hook takes the block's train/eval mode.
-  void attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook);
-  void detach_all();
-  const std::vector<std::string>& hook_names() const { return hook_names_; }
+  void attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook) { hooks_.attach(*this, name, std::move(hook)); }
+  // Removes hook `name` (the others keep their order); throws if there is none.
+  void detach(const std::string& name) { hooks_.detach(*this, name); }
+  void detach_all() { hooks_.detach_all(*this); }
+  const std::shared_ptr<BlockHookImpl>& hook(const std::string& name) const { return hooks_.hook(*this, name); }
+  const std::vector<std::string>& hook_names() const { return hooks_.names(); }
 
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
@@ -38,8 +41,7 @@ class BlockImpl : public torch::nn::Module {
  private:
   at::Tensor compute(at::Tensor x);
 
-  HookChain hooks_;
-  std::vector<std::string> hook_names_;
+  HookSet hooks_;
 };
 TORCH_MODULE(Block);
 

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "sct/core/error.h"
+
 namespace sct {
 
 enum class HookSite : int {
@@ -73,6 +75,61 @@ class HookChain {
  private:
   std::vector<std::shared_ptr<BlockHookImpl>> hooks_;
   uint32_t mask_ = 0;
+};
+
+// The named hooks of one module (a block, or the model at its own sites): registered as its
+// submodules, called in attachment order. BlockImpl and VisionTransformerImpl both hold one.
+class HookSet {
+ public:
+  // Registers `hook` as `owner`'s submodule `name`; it takes the owner's train/eval mode.
+  void attach(torch::nn::Module& owner, const std::string& name, std::shared_ptr<BlockHookImpl> hook) {
+    if (find(name) != names_.size())
+      throw Error("a hook named '" + name + "' is already attached to this " + owner.name());
+    owner.register_module(name, hook);
+    hook->train(owner.is_training());  // a new module trains by default; it joins in the mode of what it joins
+    hooks_.push_back(std::move(hook));
+    names_.push_back(name);
+    rebuild();
+  }
+  // Removes hook `name`; the others keep their order. Throws if there is none.
+  void detach(torch::nn::Module& owner, const std::string& name) {
+    const size_t i = checked(owner, name);
+    owner.unregister_module(name);
+    hooks_.erase(hooks_.begin() + std::ptrdiff_t(i));
+    names_.erase(names_.begin() + std::ptrdiff_t(i));
+    rebuild();
+  }
+  void detach_all(torch::nn::Module& owner) {
+    for (const auto& n : names_) owner.unregister_module(n);
+    hooks_.clear();
+    names_.clear();
+    chain_.clear();
+  }
+  const std::shared_ptr<BlockHookImpl>& hook(const torch::nn::Module& owner, const std::string& name) const {
+    return hooks_[checked(owner, name)];
+  }
+  const std::vector<std::string>& names() const { return names_; }
+  const HookChain& chain() const { return chain_; }
+
+ private:
+  size_t find(const std::string& name) const {
+    size_t i = 0;
+    while (i < names_.size() && names_[i] != name) ++i;
+    return i;
+  }
+  size_t checked(const torch::nn::Module& owner, const std::string& name) const {
+    const size_t i = find(name);
+    if (i == names_.size()) throw Error("no hook named '" + name + "' is attached to this " + owner.name());
+    return i;
+  }
+  void rebuild() {
+    chain_.clear();
+    for (const auto& h : hooks_) chain_.add(h);
+  }
+
+  std::vector<std::shared_ptr<BlockHookImpl>> hooks_;
+  std::vector<std::string> names_;
+  HookChain chain_;
 };
 
 }  // namespace sct

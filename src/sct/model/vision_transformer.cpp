@@ -65,24 +65,13 @@ void VisionTransformerImpl::reset_head(int64_t num_classes) {
   head = head ? replace_module("head", fresh) : register_module("head", fresh);
 }
 
-void VisionTransformerImpl::attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook) {
-  for (const auto& n : hook_names_)
-    if (n == name) throw Error("a hook named '" + name + "' is already attached to the model");
-  register_module(name, hook);
-  hook->train(is_training());  // a new module trains by default; it joins in the mode of what it joins
-  hooks_.add(std::move(hook));
-  hook_names_.push_back(name);
-}
-
 void VisionTransformerImpl::detach_all() {
-  for (const auto& n : hook_names_) unregister_module(n);
-  hooks_.clear();
-  hook_names_.clear();
+  hooks_.detach_all(*this);
   for (int64_t i = 0; i < depth(); ++i) block(i).detach_all();
 }
 
 bool VisionTransformerImpl::is_hook_tensor(const std::string& name) {
-  for (const auto& hook : hook_names_)
+  for (const auto& hook : hooks_.names())
     if (name.rfind(hook + ".", 0) == 0) return true;
   const std::string prefix = "blocks.";
   if (name.rfind(prefix, 0) != 0) return false;
@@ -141,10 +130,10 @@ at::Tensor VisionTransformerImpl::forward_features(const at::Tensor& images) {
                 shape_str(images.sizes()));
   const AutocastGuard autocast(images.device(), precision_ == Precision::bf16);
   // The residual stream is fp32 in either precision (the class token's dtype), as under autocast.
-  at::Tensor x = hooks_(HookSite::PatchEmbed, images, patch_embed(images).to(cls_token.scalar_type()));  // (B, G*G, D)
+  at::Tensor x = hooks_.chain()(HookSite::PatchEmbed, images, patch_embed(images).to(cls_token.scalar_type()));  // (B, G*G, D)
   x = at::cat({cls_token.expand({x.size(0), -1, -1}), x}, 1) + pos_embed;  // (B, N, D)
   for (const auto& b : *blocks) x = b->as<BlockImpl>()->forward(x);
-  return hooks_(HookSite::FinalNorm, x, layer_norm(x, norm));
+  return hooks_.chain()(HookSite::FinalNorm, x, layer_norm(x, norm));
 }
 
 at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features) {

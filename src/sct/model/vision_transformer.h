@@ -41,10 +41,12 @@ class VisionTransformerImpl : public torch::nn::Module {
   // Registers `hook` as submodule `name` (its parameters become <name>.*) and calls it at the
   // model-level sites it asks for (HookSite::PatchEmbed, FinalNorm), as BlockImpl::attach for a block;
   // it takes the model's train/eval mode.
-  void attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook);
+  void attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook) { hooks_.attach(*this, name, std::move(hook)); }
+  void detach(const std::string& name) { hooks_.detach(*this, name); }
+  const std::shared_ptr<BlockHookImpl>& hook(const std::string& name) const { return hooks_.hook(*this, name); }
   // Detaches every hook: the model's and every block's.
   void detach_all();
-  const std::vector<std::string>& hook_names() const { return hook_names_; }
+  const std::vector<std::string>& hook_names() const { return hooks_.names(); }
 
   // True for tensors of attached hooks (PEFT modules, observers): "<hook>.*" and "blocks.<i>.<hook>.*".
   bool is_hook_tensor(const std::string& name);
@@ -77,8 +79,7 @@ class VisionTransformerImpl : public torch::nn::Module {
   VitConfig cfg_;
   Precision precision_ = Precision::fp32;
   bool weights_bf16_ = false;
-  HookChain hooks_;
-  std::vector<std::string> hook_names_;
+  HookSet hooks_;
 };
 TORCH_MODULE(VisionTransformer);
 

@@ -22,79 +22,22 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
 #include "sct/model/vision_transformer.h"
+#include "sct/peft/selection.h"
+#include "sct/peft/selection_spec.h"
 
 namespace sct {
-
-// How many channels each selected block keeps: a count, a fraction of the width (default 1/8: 96 of
-// 768), or one count per selected block (paper Tab. 1, e.g. 192 x 4 then 96 x 8).
-class KSpec {
- public:
-  KSpec() = default;  // 1/8 of the width
-  static KSpec count(int64_t k);
-  static KSpec fraction(double f);  // K = round(f * D)
-  static KSpec per_block(std::vector<int64_t> ks);
-  // "96" (count), "0.125" or "1/8" (fraction), "192,192,96" or "192x4,96x8" (per block).
-  static KSpec parse(const std::string& text);
-
-  // K of the `position`-th of `num_blocks` selected blocks; throws unless 1 <= K <= width.
-  int64_t resolve(size_t position, size_t num_blocks, int64_t width) const;
-  std::string str() const;
-
- private:
-  enum class Kind { Count, Fraction, PerBlock } kind_ = Kind::Fraction;
-  int64_t count_ = 0;
-  double fraction_ = 0.125;
-  std::vector<int64_t> per_block_;
-};
 
 struct SelectionOptions {
   std::string position = "attn";     // attn | mlp | both | qkv (the SCT module's position)
   bool reference_mlp_site = false;   // mlp part: rank on the block output, as the public code does
-  std::string strategy = "salient";  // salient | insalient | random | dataset
+  std::string strategy = "salient";  // salient | insalient | random | dataset (check_strategy)
   KSpec k;
   std::vector<int64_t> blocks;  // blocks to adapt, ascending; empty = all
   uint64_t seed = 42;           // random strategy only
-};
-
-// The last `count` of `depth` blocks (paper Fig. 9: SCT in the last 6 of 12 blocks is close to all 12).
-std::vector<int64_t> last_blocks(int64_t depth, int64_t count);
-
-// The channels of one SCT part in every selected block.
-struct SelectionPart {
-  std::string name;                           // attn | mlp | q | v
-  std::string site;                           // norm2_input | mlp_output | block_output | qkv_q | qkv_v
-  std::vector<std::vector<int64_t>> indices;  // per selected block: K channels in [0, D), ascending
-  // (L, D) float32, CPU: the score the channels were ranked by (class-averaged Z; the dataset-wide norm
-  // for the dataset strategy). Undefined for the random strategy when no data was observed.
-  at::Tensor scores;
-};
-
-struct Selection {
-  // Left empty by the selector, filled by the caller: what the channels were measured on.
-  std::string backbone_name, backbone_sha256, dataset;
-
-  std::string position, strategy;
-  bool reference_mlp_site = false;
-  uint64_t seed = 0;
-  int64_t width = 0, depth = 0, num_classes = 0, num_images = 0;
-  std::vector<int64_t> class_counts;  // (C) images per class
-  std::vector<int64_t> blocks;        // selected blocks, ascending
-  std::vector<int64_t> k;             // K per selected block
-  std::vector<SelectionPart> parts;   // in sct_parts(position) order
-
-  const SelectionPart& part(const std::string& name) const;
-  // The channel sets of the `position`-th selected block, one per part, as SctAdapter takes them.
-  std::vector<std::vector<int64_t>> channels(size_t position) const;
-
-  nlohmann::json to_json() const;
-  static Selection from_json(const nlohmann::json& j);  // validates; throws sct::Error
-  void save(const std::string& path) const;             // atomically
-  static Selection load(const std::string& path);
 };
 
 class ChannelSelector {

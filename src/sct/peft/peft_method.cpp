@@ -1,8 +1,8 @@
 #include "sct/peft/peft_method.h"
 
 #include <cmath>
-#include <cstdio>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
@@ -40,6 +40,16 @@ std::unique_ptr<PeftMethod> per_block(const json& config,
 
 const std::vector<MethodSpec>& registry() {
   static const std::vector<MethodSpec> specs = {
+      {"sct",
+       {{"k", "1/8"},
+        {"position", "attn"},
+        {"strategy", "salient"},
+        {"blocks", "all"},
+        {"reference_mlp_site", false},
+        {"scale", nullptr},
+        {"scale_on_x", false},
+        {"selection", nullptr}},
+       [](const json& c) { return SctMethod::from_config(c); }},
       {"linear", json::object(), [](const json&) { return std::make_unique<LinearProbe>(); }},
       {"full", json::object(), [](const json&) { return std::make_unique<FullFinetune>(); }},
       {"bias", json::object(), [](const json&) { return std::make_unique<BiasTuning>(); }},
@@ -93,18 +103,47 @@ const std::vector<MethodSpec>& registry() {
   return specs;
 }
 
-std::string known_names() {
-  std::string names = "sct";
-  for (const auto& spec : registry()) names += std::string(", ") + spec.name;
-  return names;
+// `value` for an option whose default is `fallback`: the same JSON type, or a number where a number is
+// expected; a number given for a text option (k=96, blocks=11) becomes its text; a null default
+// (sct's scale, selection) takes any value and leaves the check to the method.
+std::optional<json> typed_option(const json& value, const json& fallback) {
+  if (fallback.is_null() || value.type_name() == std::string(fallback.type_name()) ||
+      (value.is_number() && fallback.is_number()))
+    return value;
+  if (fallback.is_string() && value.is_number()) return json(value.dump());
+  return std::nullopt;
+}
+
+std::string option_list(const json& defaults, const char* separator, bool with_values) {
+  std::string out;
+  for (const auto& d : defaults.items()) {
+    if (d.value().is_null() && with_values) continue;  // set by the method itself (sct's selection)
+    out += (out.empty() ? "" : separator) + d.key();
+    if (with_values) out += "=" + (d.value().is_string() ? d.value().get<std::string>() : d.value().dump());
+  }
+  return out;
 }
 
 }  // namespace
 
 std::vector<std::string> peft_method_names() {
-  std::vector<std::string> names{"sct"};
+  std::vector<std::string> names;
   for (const auto& spec : registry()) names.push_back(spec.name);
   return names;
+}
+
+std::string peft_method_list() {
+  std::string names;
+  for (const auto& spec : registry()) names += (names.empty() ? "" : ", ") + std::string(spec.name);
+  return names;
+}
+
+std::string peft_method_options_help() {
+  std::string out;
+  for (const auto& spec : registry())
+    if (!spec.defaults.empty())
+      out += (out.empty() ? "" : "; ") + std::string(spec.name) + ": " + option_list(spec.defaults, " ", true);
+  return out;
 }
 
 std::unique_ptr<PeftMethod> make_peft_method(const std::string& name) { return make_peft_method(json{{"name", name}}); }
@@ -112,11 +151,6 @@ std::unique_ptr<PeftMethod> make_peft_method(const std::string& name) { return m
 std::unique_ptr<PeftMethod> make_peft_method(const json& config) {
   std::string name = config.is_object() ? config.value("name", "") : "";
   if (name == "none") name = "linear";
-  if (name == "sct") {
-    if (!config.contains("selection"))
-      throw Error("method sct needs a channel selection from data: use sct train (or sct select) on a task");
-    return SctMethod::from_config(config);
-  }
   for (const auto& spec : registry()) {
     if (name != spec.name) continue;
     json full = spec.defaults;
@@ -124,16 +158,15 @@ std::unique_ptr<PeftMethod> make_peft_method(const json& config) {
     for (const auto& item : config.items()) {
       if (item.key() == "name") continue;
       if (!spec.defaults.contains(item.key())) {
-        std::string known;
-        for (const auto& d : spec.defaults.items()) known += (known.empty() ? "" : ", ") + d.key();
+        const std::string known = option_list(spec.defaults, ", ", false);
         throw Error("method " + name + " has no option '" + item.key() + "'" +
                     (known.empty() ? std::string(" (it takes none)") : "; its options: " + known));
       }
-      if (item.value().type_name() != std::string(spec.defaults.at(item.key()).type_name()) &&
-          !(item.value().is_number() && spec.defaults.at(item.key()).is_number()))
+      const std::optional<json> value = typed_option(item.value(), spec.defaults.at(item.key()));
+      if (!value)
         throw Error("method " + name + ": option '" + item.key() + "' must be a " +
                     spec.defaults.at(item.key()).type_name() + ", got " + item.value().dump());
-      full[item.key()] = item.value();
+      full[item.key()] = *value;
     }
     try {
       return spec.make(full);
@@ -141,7 +174,7 @@ std::unique_ptr<PeftMethod> make_peft_method(const json& config) {
       throw Error("method " + name + ": " + e.what());
     }
   }
-  throw Error("unknown method " + (name.empty() ? config.dump() : "'" + name + "'") + "; known: " + known_names());
+  throw Error("unknown method " + (name.empty() ? config.dump() : "'" + name + "'") + "; known: " + peft_method_list());
 }
 
 json method_config(const std::string& name, const std::vector<std::string>& options) {
@@ -160,37 +193,6 @@ json with_method_options(json config, const std::map<std::string, double>& optio
   for (const auto& [key, value] : options)
     config[key] = value == std::floor(value) && std::abs(value) < 1e15 ? json(int64_t(value)) : json(value);
   return config;
-}
-
-void freeze_all_but_head(VisionTransformerImpl& model) {
-  for (auto& kv : model.named_parameters(true)) kv.value().set_requires_grad(kv.key().rfind("head.", 0) == 0);
-}
-
-ParameterCount count_parameters(VisionTransformerImpl& model) {
-  ParameterCount c;
-  for (const auto& kv : model.named_parameters(true)) {
-    const int64_t n = kv.value().numel();
-    c.total += n;
-    if (!kv.value().requires_grad()) continue;
-    c.trainable += n;
-    if (kv.key().rfind("head.", 0) == 0) c.trainable_head += n;
-  }
-  return c;
-}
-
-namespace {
-std::string thousands(int64_t n) {
-  std::string s = std::to_string(n);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return s;
-}
-}  // namespace
-
-std::string describe(const ParameterCount& c) {
-  char pct[32];
-  std::snprintf(pct, sizeof(pct), "%.4f", c.total ? 100.0 * double(c.trainable) / double(c.total) : 0.0);
-  return "trainable params: " + thousands(c.trainable - c.trainable_head) + " (+ head " + thousands(c.trainable_head) +
-         ") || all params: " + thousands(c.total) + " || trainable%: " + pct;
 }
 
 }  // namespace sct

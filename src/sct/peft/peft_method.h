@@ -1,20 +1,50 @@
 // A parameter-efficient fine-tuning method: which backbone tensors train and which modules attach
-// (through block hooks, block_hook.h). The trainer and the benchmark only see this interface.
+// (through block hooks, block_hook.h). The task run, the trainer and the benchmark only see this
+// interface; a method that learns something from data before it attaches (SCT's channel selection)
+// does it in prepare().
 #pragma once
+#include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
+#include "sct/data/normalize.h"
+
+#include "sct/model/parameter_count.h"
 #include "sct/model/vision_transformer.h"
 
 namespace sct {
+
+class ImageCache;
+
+// What prepare() gets: the backbone and the task's training split.
+struct MethodData {
+  VisionTransformer model{nullptr};   // the pretrained backbone, nothing attached, on its device
+  const ImageCache* train = nullptr;  // null: no data (sct bench): prepare a stand-in of the same cost
+  int64_t num_classes = 0;
+  Normalization normalization;
+  uint64_t seed = 42;
+  int64_t batch_size = 32;  // of the pass over `train`
+  // What prepare() records beside what it learns: the data's and the backbone's names.
+  std::string dataset, backbone_name, backbone_sha256;
+  std::ostream* log = nullptr;  // progress; none when null
+};
 
 class PeftMethod {
  public:
   virtual ~PeftMethod() = default;
   virtual std::string name() const = 0;
+  // Whether prepare() has work to do before attach() (SCT without a selection: yes).
+  virtual bool needs_data() const { return false; }
+  // Learns from `data` what attach() needs. A method that needs nothing, or was built from a finished
+  // preparation (a selection file), only checks that it suits `data`, warning on `data.log`.
+  virtual void prepare(const MethodData& data) {}
+  // Files that explain what prepare() learned, written into a run folder (SCT: selection.json and its
+  // heatmap selection.png).
+  virtual void write_outputs(const std::string& dir) const {}
   // Freezes the backbone tensors the method does not train and attaches its modules.
   // The classification head always trains.
   virtual void attach(VisionTransformerImpl& model) = 0;
@@ -25,9 +55,13 @@ class PeftMethod {
 
 // Every method name: sct, linear (alias none), full, bias, lora, adapter, adaptformer, ssf, vpt.
 std::vector<std::string> peft_method_names();
+// "sct, linear, ..." and, for help texts, every method's options with their defaults
+// ("lora: rank=8 alpha=8; ..."), both from the registry.
+std::string peft_method_list();
+std::string peft_method_options_help();
 // A method from its config() ({"name": ..., options}); options left out take their defaults
-// (lora rank 8 alpha 8; adapter bottleneck 8 placement mlp; adaptformer bottleneck 64 scale 0.1 dropout 0.1;
-// vpt length 10). Unknown names or options throw sct::Error. sct needs its "selection" (made from data).
+// (peft_method_options_help()). Unknown names or options, or options of the wrong type, throw
+// sct::Error. sct without a "selection" is built unprepared: prepare() selects its channels.
 std::unique_ptr<PeftMethod> make_peft_method(const nlohmann::json& config);
 std::unique_ptr<PeftMethod> make_peft_method(const std::string& name);
 inline std::unique_ptr<PeftMethod> make_peft_method(const char* name) { return make_peft_method(std::string(name)); }
@@ -36,17 +70,5 @@ nlohmann::json method_config(const std::string& name, const std::vector<std::str
 // `config` with numeric options set (TrainConfig::method_options, a tune grid point); whole numbers
 // become integers, so that {"length": 50.0} builds vpt's integer option.
 nlohmann::json with_method_options(nlohmann::json config, const std::map<std::string, double>& options);
-
-// Sets requires_grad on every parameter: true for the head, false for the rest.
-void freeze_all_but_head(VisionTransformerImpl& model);
-
-struct ParameterCount {
-  int64_t trainable = 0;       // everything with requires_grad, head included
-  int64_t trainable_head = 0;  // of which the head
-  int64_t total = 0;
-};
-ParameterCount count_parameters(VisionTransformerImpl& model);
-// PEFT-style: "trainable params: 111,744 (+ head 76,900) || all params: ... || trainable%: 0.2202"
-std::string describe(const ParameterCount& count);
 
 }  // namespace sct

@@ -12,12 +12,6 @@
 namespace sct {
 namespace {
 
-HookSite site_of(const std::string& part) {
-  if (part == "attn") return HookSite::AttnResidual;
-  if (part == "mlp") return HookSite::MlpBranch;
-  return HookSite::Qkv;  // "q", "v"
-}
-
 // True when `t` is the only handle on its memory, so that writing into it changes nobody else's tensor:
 // one reference to the TensorImpl and one to the storage. A view made while autograd tracks views keeps
 // its base alive (a second storage reference), which is private when only the view holds the base.
@@ -37,6 +31,14 @@ void SctAdapterOptions::validate() const {
   sct_parts(position);  // throws on an unknown position
   if (scale && !std::isfinite(*scale)) throw Error("sct: scale must be a finite number");
   if (scale_on_x && !scale) throw Error("sct: scale_on_x needs a scale");
+}
+
+SctPartSite sct_part_site(const std::string& part) {
+  if (part == "attn") return {HookSite::AttnResidual, 0, "norm2_input"};
+  if (part == "mlp") return {HookSite::MlpBranch, 0, "mlp_output"};
+  if (part == "q") return {HookSite::Qkv, 0, "qkv_q"};
+  if (part == "v") return {HookSite::Qkv, 2, "qkv_v"};
+  throw Error("sct: unknown part '" + part + "'; known: attn, mlp, q, v");
 }
 
 std::vector<std::string> sct_parts(const std::string& position) {
@@ -112,11 +114,10 @@ SctAdapterImpl::SctAdapterImpl(int64_t width, const std::vector<std::vector<int6
       if (c < 0 || c >= width)
         throw Error("sct: channel " + std::to_string(c) + " of part '" + names[i] + "' is outside [0, " +
                     std::to_string(width) + ")");
-    // q, k, v are consecutive D-wide slices of the fused qkv output.
-    if (names[i] == "v")
-      for (int64_t& c : idx) c += 2 * width;
+    const SctPartSite where = sct_part_site(names[i]);
+    for (int64_t& c : idx) c += where.offset * width;  // q, k, v: consecutive D-wide slices of qkv
     SctLinear linear(idx, options_.scale, options_.scale_on_x, tensor_options);
-    parts_.push_back({names[i], site_of(names[i]), register_module(names[i], linear)});
+    parts_.push_back({names[i], where.site, register_module(names[i], linear)});
   }
 }
 

@@ -39,6 +39,16 @@ struct SctAdapterOptions {
 // The part names of a position, in order ("attn" -> {"attn"}, "qkv" -> {"q", "v"}, ...).
 std::vector<std::string> sct_parts(const std::string& position);
 
+// Where a part acts, the one table the adapter and the channel selector share: the hook site, the
+// offset of the part's channels in the hooked tensor in widths (v: 2, its slice of the fused qkv
+// output), and the site's name in selection files.
+struct SctPartSite {
+  HookSite site;
+  int64_t offset;
+  const char* name;  // norm2_input | mlp_output | qkv_q | qkv_v
+};
+SctPartSite sct_part_site(const std::string& part);
+
 // One SCTM: a K x K linear on K channels of the last dimension.
 class SctLinearImpl : public torch::nn::Module {
  public:

@@ -1,37 +1,149 @@
 #include "sct/peft/sct_method.h"
 
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "sct/core/error.h"
+#include "sct/data/image_cache.h"
+#include "sct/peft/selection_heatmap.h"
+#include "sct/core/progress.h"
 
 namespace sct {
 
-SctMethod::SctMethod(Selection selection, std::optional<double> scale, bool scale_on_x)
-    : selection_(std::move(selection)) {
-  options_.position = selection_.position;
+namespace {
+
+SctAdapterOptions adapter_options(const std::string& position, std::optional<double> scale, bool scale_on_x) {
+  SctAdapterOptions o;
+  o.position = position;
+  o.scale = scale;
+  o.scale_on_x = scale_on_x;
+  o.validate();
+  return o;
+}
+
+// The CAIS pass over `data.train` in batches, with a progress line on a terminal.
+Selection select_on(const MethodData& data, const SelectionOptions& options) {
+  std::ostream* log = data.log;
+  const bool tty = log && stderr_is_tty();
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t n = data.train ? data.train->num_images() : 0;
+  int64_t begin = 0;
+  const at::Device device = data.model->pos_embed.device();
+  Selection s = select_channels(data.model, data.num_classes, options, [&](at::Tensor& images, at::Tensor& labels) {
+    if (begin >= n) return false;
+    const int64_t count = std::min(data.batch_size, n - begin);
+    images = data.train->normalized(data.normalization, begin, count).to(device);
+    labels = data.train->label_tensor(begin, count).to(device);
+    begin += count;
+    if (tty && begin > count) {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      char line[160];
+      std::snprintf(line, sizeof(line), "\rselect: %lld/%lld images, %.1f img/s, ETA %s   ",
+                    static_cast<long long>(begin - count), static_cast<long long>(n), double(begin - count) / s,
+                    format_duration(s / double(begin - count) * double(n - begin + count)).c_str());
+      *log << line << std::flush;
+    }
+    return true;
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (log && data.train)
+    *log << (tty ? "\r" : "") << "select: " << s.strategy << " channels at position " << s.position << " from " << n
+         << " images in " << format_duration(seconds) << "; K per block " << options.k.str() << " over "
+         << s.blocks.size() << " blocks                \n";
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json SctOptions::to_json() const {
+  return {{"k", k},
+          {"position", position},
+          {"strategy", strategy},
+          {"blocks", blocks},
+          {"reference_mlp_site", reference_mlp_site},
+          {"scale", scale ? nlohmann::json(*scale) : nlohmann::json(nullptr)},
+          {"scale_on_x", scale_on_x}};
+}
+
+bool SctOptions::same_selection_options(const SctOptions& o) const {
+  return k == o.k && position == o.position && strategy == o.strategy && blocks == o.blocks &&
+         reference_mlp_site == o.reference_mlp_site;
+}
+
+SctMethod::SctMethod(SctOptions options) : options_(std::move(options)) {
+  adapter_options(options_.position, options_.scale, options_.scale_on_x);
+  KSpec::parse(options_.k);
+  check_strategy(options_.strategy);
+  if (options_.blocks != "all")  // the syntax now, the range against the model's depth in prepare()
+    parse_blocks(options_.blocks, int64_t(1) << 20, "sct option blocks");
+}
+
+SctMethod::SctMethod(Selection selection, std::optional<double> scale, bool scale_on_x) {
+  options_.position = selection.position;
+  options_.strategy = selection.strategy;
+  options_.reference_mlp_site = selection.reference_mlp_site;
   options_.scale = scale;
   options_.scale_on_x = scale_on_x;
-  options_.validate();
-  if (selection_.parts.size() != sct_parts(options_.position).size())
-    throw Error("sct: the selection holds " + std::to_string(selection_.parts.size()) + " parts, position '" +
+  adapter_options(options_.position, scale, scale_on_x);
+  if (selection.parts.size() != sct_parts(options_.position).size())
+    throw Error("sct: the selection holds " + std::to_string(selection.parts.size()) + " parts, position '" +
                 options_.position + "' needs " + std::to_string(sct_parts(options_.position).size()));
+  selection_ = std::move(selection);
+}
+
+const Selection& SctMethod::selection() const {
+  if (!selection_) throw Error("sct: no channels selected yet: prepare() the method on the task's training data");
+  return *selection_;
+}
+
+void SctMethod::prepare(const MethodData& data) {
+  if (selection_) {
+    if (!data.backbone_sha256.empty() && !selection_->backbone_sha256.empty() &&
+        selection_->backbone_sha256 != data.backbone_sha256 && data.log)
+      *data.log << "warning: the channel selection was measured on another backbone ("
+                << selection_->backbone_name << ", " << selection_->backbone_sha256 << ")\n";
+  } else {
+    SelectionOptions o;
+    o.position = options_.position;
+    o.reference_mlp_site = options_.reference_mlp_site;
+    // Without data the channels cannot be ranked; a random set of the same K costs the same.
+    o.strategy = data.train ? options_.strategy : "random";
+    o.k = KSpec::parse(options_.k);
+    o.blocks = parse_blocks(options_.blocks, data.model->depth(), "sct option blocks");
+    o.seed = data.seed;
+    selection_ = select_on(data, o);
+    selection_->dataset = data.dataset;
+  }
+  if (!data.backbone_sha256.empty()) {
+    selection_->backbone_name = data.backbone_name;
+    selection_->backbone_sha256 = data.backbone_sha256;
+  }
 }
 
 void SctMethod::attach(VisionTransformerImpl& model) {
+  const Selection& s = selection();
   const VitConfig& cfg = model.config();
-  if (selection_.width != cfg.width || selection_.depth != cfg.depth)
-    throw Error("sct: the channel selection was made on a backbone of width " + std::to_string(selection_.width) +
-                " and depth " + std::to_string(selection_.depth) + ", the model '" + cfg.name + "' has " +
+  if (s.width != cfg.width || s.depth != cfg.depth)
+    throw Error("sct: the channel selection was made on a backbone of width " + std::to_string(s.width) +
+                " and depth " + std::to_string(s.depth) + ", the model '" + cfg.name + "' has " +
                 std::to_string(cfg.width) + " and " + std::to_string(cfg.depth));
   freeze_all_but_head(model);
+  const SctAdapterOptions options = adapter_options(options_.position, options_.scale, options_.scale_on_x);
   const auto tensor_options = at::TensorOptions().device(model.pos_embed.device()).dtype(model.pos_embed.scalar_type());
-  for (size_t b = 0; b < selection_.blocks.size(); ++b)
-    model.block(selection_.blocks[b])
-        .attach("sct", SctAdapter(cfg.width, selection_.channels(b), options_, tensor_options).ptr());
+  for (size_t b = 0; b < s.blocks.size(); ++b)
+    model.block(s.blocks[b]).attach("sct", SctAdapter(cfg.width, s.channels(b), options, tensor_options).ptr());
 }
 
 nlohmann::json SctMethod::config() const {
-  nlohmann::json selection = selection_.to_json();
+  if (!selection_) {
+    nlohmann::json j = options_.to_json();
+    j["name"] = name();
+    return j;
+  }
+  nlohmann::json selection = selection_->to_json();
   for (auto& part : selection["parts"]) part.erase("scores");  // measurements, not needed to rebuild
   return {{"name", name()},
           {"scale", options_.scale ? nlohmann::json(*options_.scale) : nlohmann::json(nullptr)},
@@ -39,12 +151,31 @@ nlohmann::json SctMethod::config() const {
           {"selection", std::move(selection)}};
 }
 
+void SctMethod::write_outputs(const std::string& dir) const {
+  if (!selection_) return;
+  selection_->save((std::filesystem::path(dir) / "selection.json").string());
+  if (selection_->parts.front().scores.defined())
+    write_selection_heatmap(*selection_, (std::filesystem::path(dir) / "selection.png").string());
+}
+
 std::unique_ptr<SctMethod> SctMethod::from_config(const nlohmann::json& config) {
   try {
-    const nlohmann::json& scale = config.at("scale");
-    return std::make_unique<SctMethod>(Selection::from_json(config.at("selection")),
-                                       scale.is_null() ? std::nullopt : std::optional<double>(scale.get<double>()),
-                                       config.at("scale_on_x").get<bool>());
+    SctOptions o;
+    const SctOptions defaults;
+    o.k = config.value("k", defaults.k);
+    o.position = config.value("position", defaults.position);
+    o.strategy = config.value("strategy", defaults.strategy);
+    o.blocks = config.value("blocks", defaults.blocks);
+    o.reference_mlp_site = config.value("reference_mlp_site", defaults.reference_mlp_site);
+    const nlohmann::json scale = config.value("scale", nlohmann::json(nullptr));
+    if (!scale.is_null() && !scale.is_number()) throw Error("sct: option scale must be null or a number, got " + scale.dump());
+    if (!scale.is_null()) o.scale = scale.get<double>();
+    o.scale_on_x = config.value("scale_on_x", defaults.scale_on_x);
+    const nlohmann::json selection = config.value("selection", nlohmann::json(nullptr));
+    if (selection.is_null()) return std::make_unique<SctMethod>(o);
+    if (!o.same_selection_options(defaults))
+      throw Error("sct: a given selection decides k, position, strategy, blocks and reference_mlp_site; leave them out");
+    return std::make_unique<SctMethod>(Selection::from_json(selection), o.scale, o.scale_on_x);
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("sct method configuration: ") + e.what());
   }

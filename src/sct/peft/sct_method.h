@@ -1,6 +1,7 @@
 // Salient Channel Tuning as a PEFT method (arXiv 2309.08513 §3): the backbone is frozen; one SCT module
-// (sct_adapter.h) per selected block and the new head train. The channels come from a Selection
-// (channel_selector.h), made once on the training split and stored with the run.
+// (sct_adapter.h) per selected block and the new head train. prepare() selects the channels
+// (channel_selector.h) once on the task's training split; the selection is stored with the run and
+// in the task folder, and a method built from it is ready to attach.
 #pragma once
 #include <memory>
 #include <optional>
@@ -12,26 +13,51 @@
 
 namespace sct {
 
+// sct's method options (its keys in the method registry; `sct train --k` and the like are aliases).
+struct SctOptions {
+  // What the selection decides: K per block (KSpec::parse), the module's position, which channels,
+  // which blocks (parse_blocks), and where the mlp part is ranked.
+  std::string k = "1/8", position = "attn", strategy = "salient", blocks = "all";
+  bool reference_mlp_site = false;
+  // The module's output scale (none: the released ViT code), or the selected channels' (scale_on_x).
+  std::optional<double> scale;
+  bool scale_on_x = false;
+
+  nlohmann::json to_json() const;
+  bool same_selection_options(const SctOptions& other) const;
+};
+
 class SctMethod : public PeftMethod {
  public:
-  // The position comes from the selection (its channels were ranked at that position's sites).
+  // Unprepared: prepare() selects the channels.
+  explicit SctMethod(SctOptions options);
+  // Prepared: the position comes from the selection (its channels were ranked at that position's sites).
   explicit SctMethod(Selection selection, std::optional<double> scale = std::nullopt, bool scale_on_x = false);
 
   std::string name() const override { return "sct"; }
+  bool needs_data() const override { return !selection_; }
+  // The CAIS pass over data.train (no augmentation) with a progress line; without data, a seeded random
+  // selection of the same K (what sct bench times). A prepared method warns when its selection was
+  // measured on another backbone.
+  void prepare(const MethodData& data) override;
   // Freezes all but the head, then attaches SctAdapter "sct" to each selected block (parameters
-  // blocks.<i>.sct.<part>.linear.*, on the model's device and dtype). Throws if the selection was made
-  // for another architecture.
+  // blocks.<i>.sct.<part>.linear.*, on the model's device and dtype). Throws if unprepared or if the
+  // selection was made for another architecture.
   void attach(VisionTransformerImpl& model) override;
-  // {"name": "sct", "scale": null | s, "scale_on_x": bool, "selection": the selection without its scores}
+  // Prepared: {"name": "sct", "scale": null | s, "scale_on_x": bool, "selection": the selection without
+  // its scores}; unprepared: {"name": "sct", every SctOptions key}.
   nlohmann::json config() const override;
+  // <dir>/selection.json (with the scores) and, when there are scores, <dir>/selection.png.
+  void write_outputs(const std::string& dir) const override;
+  // From config() or registry-completed options; a selection with options it decides throws.
   static std::unique_ptr<SctMethod> from_config(const nlohmann::json& config);
 
-  const Selection& selection() const { return selection_; }
-  const SctAdapterOptions& options() const { return options_; }
+  const Selection& selection() const;  // throws if unprepared
+  const SctOptions& options() const { return options_; }
 
  private:
-  Selection selection_;
-  SctAdapterOptions options_;
+  SctOptions options_;
+  std::optional<Selection> selection_;
 };
 
 // Trainable SCT parameters (head excluded): sum over parts and selected blocks of K^2 + K

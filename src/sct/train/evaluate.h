@@ -3,7 +3,7 @@
 #include <cstdint>
 
 #include "sct/model/vision_transformer.h"
-#include "sct/train/eval_source.h"
+#include "sct/data/eval_source.h"
 
 namespace sct {
 

@@ -21,7 +21,7 @@
 
 #include "sct/data/image_cache.h"
 #include "sct/model/vision_transformer.h"
-#include "sct/train/eval_source.h"
+#include "sct/data/eval_source.h"
 #include "sct/train/train_config.h"
 #include "sct/train/trainer.h"
 

@@ -74,6 +74,12 @@ void VtabRecipe::apply_to(TrainConfig& config) const {
   config.train_aug = train_aug;
 }
 
+nlohmann::json VtabRecipe::method_option(const std::string& key) const {
+  if (key == "scale") return scale;
+  if (key == "scale_on_x") return scale_on_x;
+  throw Error("the task recipe of " + task + " has no method option '" + key + "' (it has scale and scale_on_x)");
+}
+
 std::vector<std::string> default_config_dirs(const std::string& kind) {
   std::vector<std::string> dirs;
   if (const char* env = std::getenv("SCT_CONFIG_DIR"); env && *env) dirs.push_back((fs::path(env) / kind).string());

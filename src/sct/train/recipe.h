@@ -2,6 +2,7 @@
 // (configs/vtab1k/<task>.json, transcribed from shared/reference/vtab1k.tsv).
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct VtabRecipe {
 
   // Copies task, lr, weight_decay, label_smoothing and train_aug into `config`.
   void apply_to(TrainConfig& config) const;
+  // A method option the recipe sets: "scale" or "scale_on_x" (sct's); throws sct::Error for others.
+  nlohmann::json method_option(const std::string& key) const;
 };
 
 // Where configuration files of one kind ("vtab1k", "methods") are looked up, in order:

@@ -1,13 +1,17 @@
 #include "sct/train/train_config.h"
 
 #include <nlohmann/json.hpp>
-#include <set>
-#include <type_traits>
 
 #include "sct/core/error.h"
+#include "sct/core/json_fields.h"
 #include "sct/data/rand_augment.h"
 
 namespace sct {
+
+// Found by argument-dependent lookup from json_fields' readers and writers.
+static void read(const nlohmann::json& v, Protocol& out) { out = parse_protocol(v.get<std::string>()); }
+static nlohmann::json write(const Protocol& p) { return protocol_name(p); }
+
 namespace {
 
 using nlohmann::json;
@@ -40,53 +44,6 @@ void visit_fields(Config& c, Visit&& visit) {
   visit("workers", c.workers);
   visit("precision", c.precision);
   visit("recompute", c.recompute);
-}
-
-// Typed reads, stricter than nlohmann's get<>, which would truncate 0.5 into an integer field.
-void read(const json& v, std::string& out) { out = v.get<std::string>(); }
-void read(const json& v, bool& out) { out = v.get<bool>(); }
-void read(const json& v, double& out) {
-  if (!v.is_number()) throw Error("expected a number, got " + v.dump());
-  out = v.get<double>();
-}
-void read(const json& v, int64_t& out) {
-  if (!v.is_number_integer()) throw Error("expected an integer, got " + v.dump());
-  out = v.get<int64_t>();
-}
-void read(const json& v, int& out) {
-  int64_t wide = 0;
-  read(v, wide);
-  out = static_cast<int>(wide);
-}
-void read(const json& v, uint64_t& out) {
-  if (!v.is_number_unsigned()) throw Error("expected a non-negative integer, got " + v.dump());
-  out = v.get<uint64_t>();
-}
-void read(const json& v, Protocol& out) { out = parse_protocol(v.get<std::string>()); }
-void read(const json& v, std::vector<double>& out) {
-  if (!v.is_array()) throw Error("expected an array of numbers, got " + v.dump());
-  out.clear();
-  for (const json& x : v) read(x, out.emplace_back());
-}
-
-template <typename T>
-void read(const json& v, std::map<std::string, T>& out) {
-  if (!v.is_object()) throw Error("expected an object, got " + v.dump());
-  out.clear();
-  for (const auto& item : v.items()) read(item.value(), out[item.key()]);
-}
-
-json write(const Protocol& p) { return protocol_name(p); }
-template <typename T>
-json write(const T& value) {
-  return value;
-}
-
-std::string known_fields() {
-  TrainConfig c;
-  std::string names;
-  visit_fields(c, [&](const char* name, auto&) { names += (names.empty() ? "" : ", ") + std::string(name); });
-  return names;
 }
 
 void require(bool ok, const std::string& field, const std::string& rule) {
@@ -149,28 +106,11 @@ Normalization TrainConfig::resolved_normalization() const {
 }
 
 nlohmann::json TrainConfig::to_json() const {
-  json j = json::object();
-  visit_fields(*this, [&](const char* name, const auto& field) { j[name] = write(field); });
-  return j;
+  return json_fields::to_json(*this, [](auto& c, auto&& visit) { visit_fields(c, visit); });
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j, const TrainConfig& base) {
-  if (!j.is_object()) throw Error("config must be a JSON object, got " + j.dump());
-  TrainConfig c = base;
-  std::set<std::string> seen;
-  visit_fields(c, [&](const char* name, auto& field) {
-    seen.insert(name);
-    const auto it = j.find(name);
-    if (it == j.end()) return;
-    try {
-      read(*it, field);
-    } catch (const std::exception& e) {  // sct::Error or nlohmann's type_error
-      throw Error(std::string("config field '") + name + "': " + e.what());
-    }
-  });
-  for (const auto& item : j.items())
-    if (!seen.count(item.key())) throw Error("unknown config field '" + item.key() + "'; known: " + known_fields());
-  return c;
+  return json_fields::from_json(j, base, [](auto& c, auto&& visit) { visit_fields(c, visit); }, "config");
 }
 
 TrainConfig TrainConfig::from_json(const nlohmann::json& j) { return from_json(j, TrainConfig{}); }

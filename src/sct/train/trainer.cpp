@@ -14,10 +14,10 @@
 #include "sct/data/rand_augment.h"
 #include "sct/io/atomic_file.h"
 #include "sct/io/safetensors.h"
-#include "sct/peft/peft_method.h"
+#include "sct/model/parameter_count.h"
 #include "sct/train/evaluate.h"
 #include "sct/train/loss.h"
-#include "sct/train/progress.h"
+#include "sct/core/progress.h"
 #include "sct/train/train_state.h"
 
 namespace sct {

@@ -29,7 +29,7 @@
 #include "sct/core/error.h"
 #include "sct/data/image_cache.h"
 #include "sct/model/vision_transformer.h"
-#include "sct/train/eval_source.h"
+#include "sct/data/eval_source.h"
 #include "sct/train/metrics.h"
 #include "sct/train/train_config.h"
 

@@ -1,30 +1,20 @@
-#include "sct/cli/task_data.h"
-
-#include <CLI/CLI.hpp>
+#include "sct/data/task_data.h"
 
 #include "sct/core/error.h"
 
-namespace sct::cli {
+namespace sct {
 
-void TaskFlags::add_to(CLI::App& cmd, bool required) {
-  auto* opt = cmd.add_option("--task", task,
-                             "VTAB-1K task (e.g. cifar100, caltech101) or fashion-mnist-1k, which needs no --data");
-  if (required) opt->required();
-  cmd.add_option("--data", data, "root folder of the VTAB-1K tasks as NOAH extracts them (<root>/<task>/*.txt)");
-  cmd.add_option("--classes", num_classes, "class count, for a task outside the registry");
-}
-
-TaskData::TaskData(const TaskFlags& flags) {
-  if (flags.task.empty()) throw Error("--task is required");
-  if (flags.data.empty()) {
-    if (flags.task != kFashionMnist1kName)
-      throw Error("--task " + flags.task + " needs --data ROOT (only " + kFashionMnist1kName +
+TaskData::TaskData(const TaskSource& source) {
+  if (source.task.empty()) throw Error("no task given");
+  if (source.data.empty()) {
+    if (source.task != kFashionMnist1kName)
+      throw Error("task " + source.task + " needs a data root (--data; only " + kFashionMnist1kName +
                   " is built in, from Debian's Fashion-MNIST)");
     builtin_ = std::make_shared<FashionMnist1k>(load_fashion_mnist_1k());
     name_ = kFashionMnist1kName;
     num_classes_ = 10;
   } else {
-    disk_ = open_vtab_task(flags.data, flags.task, flags.num_classes);
+    disk_ = open_vtab_task(source.data, source.task, source.num_classes);
     name_ = disk_->name;
     num_classes_ = disk_->num_classes;
   }
@@ -55,4 +45,4 @@ std::shared_ptr<EvalSource> TaskData::eval_source(VtabSplit split, int64_t size,
   return std::make_shared<StreamEvalSource>(disk_->read_split(split), options);
 }
 
-}  // namespace sct::cli
+}  // namespace sct

@@ -1,4 +1,4 @@
-#include "sct/train/eval_source.h"
+#include "sct/data/eval_source.h"
 
 #include <ATen/ATen.h>
 

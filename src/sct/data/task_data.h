@@ -1,6 +1,5 @@
-// The data side of select / train / eval: a VTAB-1K-style task, read from NOAH's folder layout
-// (--data ROOT --task NAME) or, for fashion-mnist-1k without --data, drawn in memory from Debian's
-// Fashion-MNIST.
+// The data of one task: a VTAB-1K-style task read from NOAH's folder layout (root/name) or, for
+// fashion-mnist-1k without a root, drawn in memory from Debian's Fashion-MNIST.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,26 +10,19 @@
 #include "sct/data/fashion_mnist_1k.h"
 #include "sct/data/image_cache.h"
 #include "sct/data/vtab_task.h"
-#include "sct/train/eval_source.h"
+#include "sct/data/eval_source.h"
 
-namespace CLI {
-class App;
-}
+namespace sct {
 
-namespace sct::cli {
-
-struct TaskFlags {
+struct TaskSource {
   std::string task;
   std::string data;         // root of the VTAB-1K folders; optional for fashion-mnist-1k
   int64_t num_classes = 0;  // > 0: a task outside the registry, or an override
-
-  // `required`: whether --task must be given (eval takes it from the task folder).
-  void add_to(CLI::App& cmd, bool required = true);
 };
 
 class TaskData {
  public:
-  explicit TaskData(const TaskFlags& flags);
+  explicit TaskData(const TaskSource& source);
 
   const std::string& name() const { return name_; }
   int64_t num_classes() const { return num_classes_; }
@@ -49,4 +41,4 @@ class TaskData {
   std::shared_ptr<FashionMnist1k> builtin_;  // fashion-mnist-1k without --data
 };
 
-}  // namespace sct::cli
+}  // namespace sct

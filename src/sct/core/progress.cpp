@@ -1,4 +1,4 @@
-#include "sct/train/progress.h"
+#include "sct/core/progress.h"
 
 #include <unistd.h>
 

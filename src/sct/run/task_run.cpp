@@ -1,0 +1,244 @@
+#include "sct/run/task_run.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <tuple>
+
+#include "sct/core/error.h"
+#include "sct/core/json_fields.h"
+#include "sct/model/parameter_count.h"
+#include "sct/peft/peft_method.h"
+#include "sct/peft/task_dir.h"
+#include "sct/runtime/memory.h"
+
+namespace sct {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+template <typename Summary, typename Visit>
+void visit_fields(Summary& s, Visit&& visit) {
+  visit("task", s.task);
+  visit("method", s.method);
+  visit("protocol", s.protocol);
+  visit("test_acc", s.test_acc);
+  visit("optimistic", s.optimistic);
+  visit("lr", s.lr);
+  visit("weight_decay", s.weight_decay);
+  visit("method_recipe", s.method_recipe);
+  visit("epochs", s.epochs);
+  visit("precision", s.precision);
+  visit("trainable_params", s.trainable_params);
+  visit("head_params", s.head_params);
+  visit("total_params", s.total_params);
+  visit("train_seconds", s.train_seconds);
+  visit("peak_rss_mb", s.peak_rss_mb);
+  visit("infer_ms_per_image", s.infer_ms_per_image);
+  visit("task_dir", s.task_dir);
+  visit("task_dir_bytes", s.task_dir_bytes);
+}
+
+const auto kSummaryFields = [](auto& s, auto&& visit) { visit_fields(s, visit); };
+
+// The method's entry in spec.method_recipe, or in configs/methods/<model>.json; none for "none".
+std::optional<MethodRecipe> resolve_method_recipe(const TaskRunSpec& spec, const std::string& method,
+                                                  const std::string& model_name) {
+  if (spec.method_recipe == "none") return std::nullopt;
+  if (spec.method_recipe.empty()) return find_method_recipe(model_name, method);
+  std::optional<MethodRecipe> r = load_method_recipe(spec.method_recipe, method);
+  if (!r) throw Error(spec.method_recipe + ": has no entry for method '" + method + "'");
+  return r;
+}
+
+// Inference time of the trained model, per image, in batches of 32 synthetic images (the fastest of 3).
+double inference_ms_per_image(VisionTransformerImpl& model, const c10::Device& device) {
+  constexpr int64_t kBatch = 32;
+  const VitConfig& cfg = model.config();
+  const at::Tensor images =
+      at::randn({kBatch, cfg.in_chans, cfg.img_size, cfg.img_size}, at::TensorOptions().device(device));
+  model.eval();
+  double best = 1e30;
+  for (int r = 0; r < 3; ++r) {
+    c10::InferenceMode guard;
+    const auto t = std::chrono::steady_clock::now();
+    model.forward(images).to(at::kCPU);  // the copy waits for an asynchronous device
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  }
+  return 1e3 * best / double(kBatch);
+}
+
+}  // namespace
+
+nlohmann::json TaskSummary::to_json() const { return json_fields::to_json(*this, kSummaryFields); }
+
+TaskSummary TaskSummary::from_json(const nlohmann::json& j) {
+  TaskSummary s;
+  visit_fields(s, [&](const char* name, auto&) {
+    if (!j.is_object() || !j.contains(name)) throw Error(std::string("run summary: field '") + name + "' is missing");
+  });
+  return json_fields::from_json(j, s, kSummaryFields, "run summary");
+}
+
+ResolvedConfig resolve_task_config(const TaskRunSpec& spec, const std::string& task, const std::string& model_name,
+                                   std::ostream& log) {
+  ResolvedConfig r;
+  std::string method = spec.method.value("name", "");
+  if (method == "none") method = "linear";
+  if (spec.recipe != "none") {
+    try {
+      r.recipe = load_recipe(spec.recipe.empty() ? task : spec.recipe);
+    } catch (const Error&) {
+      if (!spec.recipe.empty()) throw;
+      log << "train: no recipe for task " << task << ", using the reference's defaults\n";
+    }
+  }
+  TrainConfig& config = r.config;
+  if (r.recipe) r.recipe->apply_to(config);
+  r.method_recipe = resolve_method_recipe(spec, method, model_name);
+  if (r.method_recipe) {
+    r.method_recipe->apply_to(config);
+    log << "train: " << method << "'s settings from " << r.method_recipe->file << "\n";
+  } else if (r.recipe && method != "sct" && spec.method_recipe != "none") {
+    log << "train: no method recipe for " << method << " on " << model_name << "; lr " << config.lr
+        << " is SCT's, from the task recipe (choose with --protocol tune)\n";
+  }
+  config.seed = spec.seed;
+  config.precision = to_string(spec.precision);
+  if (spec.epochs > 0) config.epochs = spec.epochs;
+  if (spec.recompute) config.recompute = true;
+  if (!spec.protocol.empty()) config.protocol = parse_protocol(spec.protocol);
+  for (const std::string& s : spec.overrides) apply_override(config, s);
+  config.validate();
+  return r;
+}
+
+nlohmann::json resolve_method_options(nlohmann::json method, const std::optional<VtabRecipe>& recipe) {
+  for (auto& item : method.items()) {
+    if (item.value() != "recipe") continue;
+    if (!recipe) throw Error("method option " + item.key() + "=recipe needs a task recipe (--recipe)");
+    item.value() = recipe->method_option(item.key());
+  }
+  return method;
+}
+
+TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const TaskData& data, std::ostream& log) {
+  const VitConfig cfg = backbone.model->config();
+  ResolvedConfig resolved = resolve_task_config(spec, data.name(), cfg.name, log);
+  const TrainConfig& config = resolved.config;
+  // Checked before any work: an unknown method or option, or a tune axis the method lacks, fails at once.
+  const nlohmann::json method_config = resolve_method_options(spec.method, resolved.recipe);
+  make_peft_method(with_method_options(method_config, config.method_options));
+  for (const auto& [option, values] : config.tune_method_options)
+    make_peft_method(with_method_options(method_config, {{option, values.front()}}));
+  if (cfg.num_classes != data.num_classes())
+    throw Error("the backbone's head has " + std::to_string(cfg.num_classes) + " classes, task " + data.name() +
+                " has " + std::to_string(data.num_classes()));
+  const Normalization norm = config.resolved_normalization();
+
+  TaskRunResult out;
+  std::shared_ptr<PeftMethod> last_method;
+  // The tune grid trains many times on the same split with the same seed: prepare once per split,
+  // seed and method config.
+  std::map<std::tuple<const ImageCache*, uint64_t, std::string>, std::shared_ptr<PeftMethod>> prepared;
+  const ModelFactory factory = [&](const TrainConfig& c, const ImageCache& train) {
+    VitConfig vc = cfg;
+    vc.drop_path_rate = c.drop_path;
+    VisionTransformer model(vc);
+    {
+      torch::NoGradGuard no_grad;
+      VisionTransformer pretrained = backbone.model;  // a handle: the const spec holds it
+      auto from = pretrained->backbone_tensors();
+      auto to = model->backbone_tensors();
+      for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i].second);
+    }
+    model->to(backbone.device);
+    const Precision precision = parse_precision(c.precision);
+    model->set_precision(precision);  // the preparation's forward; nothing is frozen yet, so nothing converts
+    const nlohmann::json mc = with_method_options(method_config, c.method_options);
+    std::shared_ptr<PeftMethod>& method = prepared[{&train, c.seed, mc.dump()}];
+    if (!method) {
+      method = make_peft_method(mc);
+      MethodData md;
+      md.model = model;
+      md.train = &train;
+      md.num_classes = data.num_classes();
+      md.normalization = norm;
+      md.seed = c.seed;
+      md.batch_size = spec.data_pass_batch;
+      md.dataset = data.name() + "/" + std::to_string(train.num_images()) + " training images";
+      md.backbone_name = backbone.name;
+      md.backbone_sha256 = backbone.sha256;
+      md.log = &log;
+      method->prepare(md);
+    }
+    method->attach(*model);
+    model->set_precision(precision);  // now the frozen weights become bf16
+    last_method = method;
+    out.model = model;
+    return model;
+  };
+
+  ProtocolData pd;
+  const int64_t size = cfg.img_size;
+  pd.train800val200 = data.cache(VtabSplit::Train800Val200, size);
+  pd.test = data.eval_source(VtabSplit::Test, size, norm, config.eval_batch_size);
+  if (config.protocol == Protocol::Tune) {
+    pd.train800 = data.cache(VtabSplit::Train800, size);
+    pd.val200 = data.eval_source(VtabSplit::Val200, size, norm, config.eval_batch_size);
+  }
+  TrainerOptions options = spec.trainer;
+  if (!options.log) options.log = &log;
+  out.protocol = run_protocol(factory, pd, config, spec.out, options);
+  if (!out.protocol.complete) throw Error("training stopped before its last epoch; continue it with --resume");
+  const ProtocolResult& result = out.protocol;
+
+  last_method->write_outputs(spec.out);
+  out.method = last_method->config();
+  out.config = config;
+  TaskInfo info;
+  info.method = out.method;
+  info.backbone = out.model->config();
+  info.backbone.drop_path_rate = 0.0;
+  info.backbone_sha256 = backbone.sha256;
+  info.class_names = data.class_names();
+  info.normalization = norm;
+  info.task = data.name();
+  info.result = result.to_json();
+  info.result["backbone"] = backbone.name;
+  info.result["precision"] = config.precision;  // what it was trained in; eval/predict choose their own
+  const std::string task_dir = (fs::path(spec.out) / "task").string();
+  save_task_dir(task_dir, info, *out.model);
+
+  const ParameterCount count = count_parameters(*out.model);
+  TaskSummary& s = out.summary;
+  s.task = data.name();
+  s.method = last_method->name();
+  s.protocol = protocol_name(result.protocol);
+  s.test_acc = result.test_acc;
+  s.optimistic = result.optimistic;
+  s.lr = result.lr;
+  s.weight_decay = result.weight_decay;
+  s.method_recipe = resolved.method_recipe ? resolved.method_recipe->file : "";
+  s.epochs = config.epochs;
+  s.precision = config.precision;
+  s.trainable_params = count.trainable - count.trainable_head;
+  s.head_params = count.trainable_head;
+  s.total_params = count.total;
+  s.train_seconds = result.train_seconds;
+  s.peak_rss_mb = peak_rss_mb();
+  s.infer_ms_per_image = inference_ms_per_image(*out.model, backbone.device);
+  s.task_dir = task_dir;
+  s.task_dir_bytes = int64_t(fs::file_size(fs::path(task_dir) / "adapter_model.safetensors") +
+                             fs::file_size(fs::path(task_dir) / "adapter_config.json"));
+  return out;
+}
+
+}  // namespace sct
