@@ -74,11 +74,18 @@ TEST(SuiteCli, TabulatesEveryMethodOnEveryTask) {
   EXPECT_NE(md.find("| linear | 0 | 0.001 |"), std::string::npos) << md;
   EXPECT_EQ(count_lines(out + "/suite.csv"), 5u);  // header + 2 methods x 2 tasks
 
-  // A failing run is named with its folder.
+  // An unknown method fails before any run; a failing run is named with its folder.
   r = test::run_cli("suite --tasks shape-count --methods nosuch --data " + data + " --out " + dir.file("bad") +
                     " --epochs 1 " + kTiny);
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("sct train for nosuch on shape-count (seed 42) failed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unknown method 'nosuch'"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.file("bad")));
+  r = test::run_cli("suite --tasks shape-count --methods linear --data " + data + " --out " + dir.file("bad") +
+                    " --epochs 1 --set lr=-1 " + kTiny);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("sct train for run linear/shape-count/seed42 failed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("its run folder: " + dir.file("bad") + "/linear/shape-count/seed42"), std::string::npos)
+      << r.output;
 
   r = test::run_cli("suite --tasks shape-colour --out " + out);
   EXPECT_NE(r.exit_code, 0);

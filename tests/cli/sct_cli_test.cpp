@@ -236,7 +236,7 @@ TEST(SctCli, CompareTabulatesEveryMethod) {
 
   r = test::run_cli("compare --ablation colour --out " + out + " " + kTask + " " + kModel);
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("--ablation"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("ablation 'colour'"), std::string::npos) << r.output;
 }
 
 // An ablation end to end, two runs at a time: the depth rows adapt 12, 6 and 3 blocks (K = 3, so
@@ -251,7 +251,7 @@ TEST(SctCli, CompareRunsAnAblation) {
   ASSERT_EQ(runs.size(), 3u);
   const std::vector<std::pair<std::string, int64_t>> rows = {{"all blocks", 12}, {"last 6", 6}, {"last 3", 3}};
   for (size_t i = 0; i < rows.size(); ++i) {
-    EXPECT_EQ(runs[i]["label"], rows[i].first);
+    EXPECT_EQ(runs[i]["row"], rows[i].first);
     EXPECT_EQ(runs[i]["result"]["trainable_params"], rows[i].second * 12) << rows[i].first;
   }
   EXPECT_EQ(read_json(out + "/last_3/seed42/selection.json")["blocks"], std::vector<int64_t>({9, 10, 11}));

@@ -27,7 +27,9 @@ void write_recipes(const test::ScratchDir& dir) {
                        "reported_top1": 0})");
   test::write_file(dir.file("methods.json"),
                    R"({"model": "tiny", "source": "test",
-                       "methods": {"lora": {"lr": 0.004, "label_smoothing": 0.0}}})");
+                       "methods": {"lora": {"lr": 0.004, "label_smoothing": 0.0},
+                                   "vpt": {"task_method_options": {"shape-count": {"length": 7}, "dtd": {"length": 3}},
+                                           "tune_method_options": {"length": [1, 2]}}}})");
 }
 
 TEST(TaskRun, ConfigLayersRecipeThenMethodRecipeThenSpecThenOverrides) {
@@ -74,6 +76,28 @@ TEST(TaskRun, ConfigLayersRecipeThenMethodRecipeThenSpecThenOverrides) {
   EXPECT_FALSE(r.recipe);
   spec.overrides = {"lr=-1"};
   test::expect_error([&] { resolve_task_config(spec, "shape-count", "tiny", log); }, {"lr"});
+}
+
+// A method recipe's per-task options (VPT's prompt length) apply to their task only, and an option the
+// user gives wins over them and over their tune axis.
+TEST(TaskRun, MethodRecipeSetsPerTaskOptionsUnlessTheUserGivesThem) {
+  test::ScratchDir dir;
+  write_recipes(dir);
+  TaskRunSpec spec;
+  spec.recipe = dir.file("task.json");  // task "shape-count"
+  spec.method_recipe = dir.file("methods.json");
+  spec.method = {{"name", "vpt"}};
+  std::ostringstream log;
+  ResolvedConfig r = resolve_task_config(spec, "shape-count", "tiny", log);
+  EXPECT_EQ(r.config.method_options, (std::map<std::string, double>{{"length", 7.0}}));
+  EXPECT_EQ(r.config.tune_method_options.at("length"), (std::vector<double>{1.0, 2.0}));
+  spec.method = {{"name", "vpt"}, {"length", 50}};
+  r = resolve_task_config(spec, "shape-count", "tiny", log);
+  EXPECT_TRUE(r.config.method_options.empty());
+  EXPECT_TRUE(r.config.tune_method_options.empty());
+  spec.recipe = "none";  // no task: no per-task option
+  spec.method = {{"name", "vpt"}};
+  EXPECT_TRUE(resolve_task_config(spec, "shape-count", "tiny", log).config.method_options.empty());
 }
 
 TEST(TaskRun, RecipeValuedMethodOptionsTakeTheTaskRecipes) {

@@ -36,6 +36,17 @@ TEST(MethodRecipe, ShippedFilesParseAndNameTheirModel) {
     EXPECT_EQ(r->train_aug, false) << method;
     EXPECT_EQ(r->label_smoothing, 0.0) << method;
   }
+  // VPT's prompt length per VTAB-1K task, and its search set as the tune axis.
+  const auto vpt = find_method_recipe("vit_base_patch16_224", "vpt", {test::config_dir("methods")});
+  EXPECT_EQ(vpt->task_method_options.size(), 19u);
+  EXPECT_EQ(vpt->task_method_options.at("cifar100").at("length"), 10.0);
+  EXPECT_EQ(vpt->task_method_options.at("oxford_flowers102").at("length"), 1.0);
+  EXPECT_EQ(vpt->task_method_options.at("smallnorb_ele").at("length"), 200.0);
+  EXPECT_EQ(vpt->tune_method_options.at("length"), (std::vector<double>{1, 5, 10, 50, 100, 200}));
+  TrainConfig c;
+  c.task = "svhn";
+  vpt->apply_to(c);
+  EXPECT_EQ(c.method_options.at("length"), 50.0);
   EXPECT_FALSE(find_method_recipe("vit_base_patch16_224", "sct", {test::config_dir("methods")}));
   EXPECT_FALSE(find_method_recipe("no_such_model", "lora", {test::config_dir("methods")}));
 }
@@ -81,6 +92,8 @@ TEST(MethodRecipe, BadFilesAreNamed) {
   fails(R"({"model": "m", "methods": {"lora": {"label_smoothing": 1.0}}})", "label_smoothing in [0, 1)");
   fails(R"({"model": "m", "methods": {"lora": {"train_aug": "no"}}})", "");
   fails(R"({"methods": {}})", "'model'");
+  fails(R"({"model": "m", "methods": {"lora": {"task_method_options": {"cifar": {"rank": 4}}}}})",
+        "'cifar' is an alias; name the task cifar100");
   test::expect_error([&] { load_method_recipe(dir.file("missing.json"), "lora"); }, {"missing.json"});
 
   // A file under another model's name is refused.

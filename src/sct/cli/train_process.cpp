@@ -6,15 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
-#include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "sct/core/error.h"
 #include "sct/runtime/threads.h"
@@ -67,25 +63,26 @@ std::string summary_line(const std::string& path) {
 
 }  // namespace
 
-std::vector<TaskSummary> run_train_processes(const std::vector<TrainRun>& runs, int jobs) {
-  jobs = std::max(1, jobs);
+std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<ExperimentRun>& runs, const std::string& dir) {
+  const int jobs = jobs_;
   const int threads_each = std::max(1, available_cpus() / jobs);
-  std::vector<TaskSummary> results(runs.size());
+  std::map<std::string, TaskSummary> results;
   std::map<pid_t, Child> running;
   std::optional<size_t> failed;
   std::string failure;
   size_t next = 0;
   while ((next < runs.size() && !failed) || !running.empty()) {
     if (next < runs.size() && !failed && int(running.size()) < jobs) {
-      const TrainRun& run = runs[next];
-      std::vector<std::string> args = {"train", "--json", "--out", run.run_dir};
+      const ExperimentRun& run = runs[next];
+      const std::string run_dir = (fs::path(dir) / run.id).string();
+      std::vector<std::string> args = {"train", "--json", "--out", run_dir};
       args.insert(args.end(), run.args.begin(), run.args.end());
       if (jobs > 1 && std::find(args.begin(), args.end(), "--threads") == args.end())
         args.insert(args.end(), {"--threads", std::to_string(threads_each)});
       // Two self-overwriting bars on one terminal would garble each other.
       if (jobs > 1 && std::find(args.begin(), args.end(), "--progress") == args.end())
         args.insert(args.end(), {"--progress", "lines"});
-      if (fs::exists(fs::path(run.run_dir) / "train_state.safetensors")) args.push_back("--resume");
+      if (fs::exists(fs::path(run_dir) / "train_state.safetensors")) args.push_back("--resume");
       running.insert(start(args, next++));
       continue;
     }
@@ -97,54 +94,27 @@ std::vector<TaskSummary> run_train_processes(const std::vector<TrainRun>& runs, 
     running.erase(it);
     const std::string line = summary_line(child.stdout_path);
     unlink(child.stdout_path.c_str());
-    const TrainRun& run = runs[child.index];
+    const ExperimentRun& run = runs[child.index];
+    const std::string what = "run " + run.id;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     std::string error;
     if (code != 0)
-      error = "sct train for " + run.what + " failed with status " + std::to_string(code);
+      error = "sct train for " + what + " failed with status " + std::to_string(code);
     else if (line.empty())
-      error = "sct train for " + run.what + " printed no summary";
+      error = "sct train for " + what + " printed no summary";
     else
       try {
-        results[child.index] = TaskSummary::from_json(nlohmann::json::parse(line));
+        results[run.id] = TaskSummary::from_json(nlohmann::json::parse(line));
       } catch (const std::exception& e) {
-        error = "sct train for " + run.what + " printed a summary that does not read: " + e.what();
+        error = "sct train for " + what + " printed a summary that does not read: " + e.what();
       }
     if (!error.empty() && (!failed || child.index < *failed)) {
       failed = child.index;
-      failure = error + "; its run folder: " + run.run_dir;
+      failure = error + "; its run folder: " + (fs::path(dir) / run.id).string();
     }
   }
   if (failed) throw Error(failure);
   return results;
-}
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::pair<double, double> mean_std(const std::vector<double>& values) {
-  if (values.empty()) return {0.0, 0.0};
-  double mean = 0.0, var = 0.0;
-  for (double v : values) mean += v / double(values.size());
-  for (double v : values) var += (v - mean) * (v - mean);
-  return {mean, values.size() > 1 ? std::sqrt(var / double(values.size() - 1)) : 0.0};
-}
-
-std::string format_number(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), format, v);
-  return buf;
-}
-
-std::string folder_name(std::string label) {
-  for (char& c : label)
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  return label;
 }
 
 }  // namespace sct::cli

@@ -105,6 +105,11 @@ ResolvedConfig resolve_task_config(const TaskRunSpec& spec, const std::string& t
   r.method_recipe = resolve_method_recipe(spec, method, model_name);
   if (r.method_recipe) {
     r.method_recipe->apply_to(config);
+    // A method option the user gives is the user's, over the recipe's value and its tune axis.
+    for (const auto& item : spec.method.items()) {
+      config.method_options.erase(item.key());
+      config.tune_method_options.erase(item.key());
+    }
     log << "train: " << method << "'s settings from " << r.method_recipe->file << "\n";
   } else if (r.recipe && method != "sct" && spec.method_recipe != "none") {
     log << "train: no method recipe for " << method << " on " << model_name << "; lr " << config.lr

@@ -38,6 +38,9 @@ void MethodRecipe::apply_to(TrainConfig& config) const {
   if (label_smoothing) config.label_smoothing = *label_smoothing;
   if (!tune_lrs.empty()) config.tune_lrs = tune_lrs;
   if (!tune_weight_decays.empty()) config.tune_weight_decays = tune_weight_decays;
+  if (const auto it = task_method_options.find(config.task); it != task_method_options.end())
+    for (const auto& [option, value] : it->second) config.method_options[option] = value;
+  if (!tune_method_options.empty()) config.tune_method_options = tune_method_options;
 }
 
 std::optional<MethodRecipe> load_method_recipe(const std::string& path, const std::string& method) {
@@ -58,7 +61,10 @@ std::optional<MethodRecipe> load_method_recipe(const std::string& path, const st
     if (!methods.contains(method)) return std::nullopt;
     const json& e = methods.at(method);
     const std::string where = path + " '" + method + "'";
-    check_keys(e, {"lr", "weight_decay", "train_aug", "label_smoothing", "tune_lrs", "tune_weight_decays"}, where);
+    check_keys(e,
+               {"lr", "weight_decay", "train_aug", "label_smoothing", "tune_lrs", "tune_weight_decays",
+                "task_method_options", "tune_method_options"},
+               where);
     r.method = method;
     if (e.contains("lr")) r.lr = e.at("lr").get<double>();
     if (e.contains("weight_decay")) r.weight_decay = e.at("weight_decay").get<double>();
@@ -67,6 +73,21 @@ std::optional<MethodRecipe> load_method_recipe(const std::string& path, const st
     if (e.contains("tune_lrs")) r.tune_lrs = positive_list(e.at("tune_lrs"), where + " tune_lrs");
     if (e.contains("tune_weight_decays"))
       r.tune_weight_decays = positive_list(e.at("tune_weight_decays"), where + " tune_weight_decays");
+    if (e.contains("task_method_options"))
+      for (const auto& task : e.at("task_method_options").items()) {
+        // Keys are task recipe names (TrainConfig::task); an alias of a shipped recipe would never match.
+        std::string name = task.key();
+        try {
+          name = load_recipe(task.key()).task;
+        } catch (const Error&) {  // a task of the user's own recipe
+        }
+        if (name != task.key())
+          throw Error(where + " task_method_options: '" + task.key() + "' is an alias; name the task " + name);
+        r.task_method_options[task.key()] = task.value().get<std::map<std::string, double>>();
+      }
+    if (e.contains("tune_method_options"))
+      for (const auto& axis : e.at("tune_method_options").items())
+        r.tune_method_options[axis.key()] = positive_list(axis.value(), where + " tune_method_options");
     if ((r.lr && !(*r.lr > 0.0)) || (r.weight_decay && !(*r.weight_decay >= 0.0)))
       throw Error(where + ": needs lr > 0 and weight_decay >= 0");
     if (r.label_smoothing && !(*r.label_smoothing >= 0.0 && *r.label_smoothing < 1.0))

@@ -7,10 +7,13 @@
 //
 //   {"model": "vit_base_patch16_224", "source": "...",
 //    "methods": {"lora": {"lr": 0.001, "weight_decay": 0.0001, "train_aug": false, "label_smoothing": 0.0,
-//                         "tune_lrs": [0.0003, 0.001, 0.003]}, ...}}
+//                         "tune_lrs": [0.0003, 0.001, 0.003]},
+//                "vpt": {..., "task_method_options": {"cifar100": {"length": 10}, ...},
+//                        "tune_method_options": {"length": [1, 5, 10, 50, 100, 200]}}, ...}}
 //
 // Every entry field is optional; a method without an entry keeps the task recipe's values.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,8 +31,12 @@ struct MethodRecipe {
   std::optional<bool> train_aug;           // flip + RandAugment, or none
   std::optional<double> label_smoothing;  // in [0, 1)
   std::vector<double> tune_lrs, tune_weight_decays;  // the --protocol tune grid around lr
+  // Method options per task (VPT's published prompt length per VTAB task), keyed by the task recipe's
+  // name, and the tune axes over method options.
+  std::map<std::string, std::map<std::string, double>> task_method_options;
+  std::map<std::string, std::vector<double>> tune_method_options;
 
-  // Sets the fields the entry names.
+  // Sets the fields the entry names; the method options of config.task when the entry has them.
   void apply_to(TrainConfig& config) const;
 };
 

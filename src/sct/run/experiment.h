@@ -1,0 +1,106 @@
+// An experiment: many task runs (methods, ablation rows, tasks, seeds), each keyed by an id, run by a
+// runner (one `sct train` process per run, or in process for tests), aggregated per (row, column) and
+// written as one table in Markdown, CSV and JSON, with a PNG of accuracy against trainable parameters.
+// `sct compare` and `sct suite` are experiments; so will be few-shot, domain shift and the frontier.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sct/run/task_run.h"
+
+namespace sct {
+
+// A row of an experiment's table: a label and the method config its runs train.
+struct ExperimentRow {
+  std::string label;
+  nlohmann::json method;  // {"name": ..., options}; checked by the registry when the row is made
+  int min_seeds = 1;      // the paper draws random channels three times
+};
+
+// One row per method name ("sct", "lora", ...), each checked against the registry.
+std::vector<ExperimentRow> method_rows(const std::vector<std::string>& methods);
+// The paper's SCT ablations (SCT-REFERENCE.md §2): channels (salient / insalient / random), score
+// (class-aware / dataset), position (attn / mlp / both), k (D/24, D/8, D/4), depth (all, last 6, last 3).
+std::vector<ExperimentRow> ablation_rows(const std::string& ablation);
+// `sct train`'s options for a method config: --method NAME --method-option key=value ...
+std::vector<std::string> method_args(const nlohmann::json& method);
+
+struct ExperimentRun {
+  std::string id;      // unique; the run's folder under the experiment's, e.g. "lora/shape-count/seed42"
+  std::string row;     // its table row (a method or an ablation label)
+  std::string column;  // its table column (a task); "" for a one-task experiment
+  uint64_t seed = 0;
+  std::vector<std::string> args;  // sct train's options, without --out and --json
+};
+
+class ExperimentRunner {
+ public:
+  virtual ~ExperimentRunner() = default;
+  // Runs every run in <dir>/<id> and returns the summaries by id. Throws sct::Error naming the first
+  // run that failed.
+  virtual std::map<std::string, TaskSummary> run(const std::vector<ExperimentRun>& runs, const std::string& dir) = 0;
+};
+
+// In process, one run after another, through `train(run, run_dir)`: tests, and callers that hold
+// their backbone.
+class FunctionRunner : public ExperimentRunner {
+ public:
+  using Train = std::function<TaskSummary(const ExperimentRun& run, const std::string& run_dir)>;
+  explicit FunctionRunner(Train train) : train_(std::move(train)) {}
+  std::map<std::string, TaskSummary> run(const std::vector<ExperimentRun>& runs, const std::string& dir) override;
+
+ private:
+  Train train_;
+};
+
+// The runs of one (row, column): test top-1 over seeds, and the costs of its runs.
+struct ExperimentCell {
+  std::vector<double> test_acc;  // per run, in run order
+  double mean = 0.0, std = 0.0;  // sample standard deviation, 0 for one run
+  double train_seconds = 0.0;    // mean over runs
+  double peak_rss_mb = 0.0;      // max over runs
+  double infer_ms_per_image = 0.0;  // mean over runs
+  int64_t trainable_params = 0, head_params = 0;  // of the first run
+  double lr = 0.0;                                // of the first run (tune may choose per run)
+  double task_kb = 0.0;                           // of the first run
+};
+
+struct ExperimentResults {
+  std::vector<std::string> rows, columns;  // in order of first appearance in the runs
+  std::map<std::pair<std::string, std::string>, ExperimentCell> cells;
+  const ExperimentCell& cell(const std::string& row, const std::string& column = "") const;  // throws if absent
+};
+
+// Groups the summaries by (row, column). Throws sct::Error for a duplicated id or a run without a summary.
+ExperimentResults aggregate(const std::vector<ExperimentRun>& runs, const std::map<std::string, TaskSummary>& summaries);
+
+// A table, written as Markdown and CSV (cells with commas or quotes quoted).
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> rows;
+  std::string markdown() const;
+  std::string csv() const;
+};
+
+// <base>.md (`table`), <base>.csv (`csv`, one line per cell or run), <base>.json (every run with its
+// summary) and <base>.png (test top-1 against trainable parameters, a point per row, mean over
+// columns), each atomically.
+void write_experiment(const std::string& base, const std::string& title, const Table& table, const Table& csv,
+                      const std::vector<ExperimentRun>& runs, const std::map<std::string, TaskSummary>& summaries,
+                      const ExperimentResults& results);
+
+// Mean and sample standard deviation (0 for fewer than two values).
+std::pair<double, double> mean_std(const std::vector<double>& values);
+// printf-style formatting of one number.
+std::string format_number(const char* format, double v);
+// `label` with every character but letters and digits replaced by '_', for folder names.
+std::string folder_name(std::string label);
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> split_commas(const std::string& text);
+
+}  // namespace sct

@@ -1,0 +1,170 @@
+// Experiments (run/experiment.h, compare.h, suite.h) without a subprocess: runs keyed by id, an
+// in-process runner with made-up summaries, aggregation by hand-computed numbers, and the files
+// every experiment writes.
+#include "sct/run/experiment.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <sstream>
+
+#include "sct/core/error.h"
+#include "sct/io/plot.h"
+#include "sct/run/compare.h"
+#include "sct/run/suite.h"
+#include "test_util.h"
+
+namespace sct {
+namespace {
+
+namespace fs = std::filesystem;
+
+TaskSummary summary(double acc, double seconds, double rss, int64_t trainable) {
+  TaskSummary s;
+  s.test_acc = acc;
+  s.train_seconds = seconds;
+  s.peak_rss_mb = rss;
+  s.infer_ms_per_image = seconds / 10.0;
+  s.trainable_params = trainable;
+  s.head_params = 10;
+  s.lr = 0.001;
+  s.task_dir_bytes = 2048;
+  return s;
+}
+
+TEST(Experiment, AggregatesByRowAndColumnInOrderOfAppearance) {
+  const std::vector<ExperimentRun> runs = {{"b/t1/s1", "b", "t1", 1, {}}, {"b/t1/s2", "b", "t1", 2, {}},
+                                           {"a/t1/s1", "a", "t1", 1, {}}, {"b/t0/s1", "b", "t0", 1, {}}};
+  const std::map<std::string, TaskSummary> s = {{"b/t1/s1", summary(80.0, 10.0, 100.0, 7)},
+                                                {"b/t1/s2", summary(84.0, 20.0, 300.0, 7)},
+                                                {"a/t1/s1", summary(50.0, 5.0, 50.0, 0)},
+                                                {"b/t0/s1", summary(60.0, 1.0, 10.0, 7)}};
+  const ExperimentResults r = aggregate(runs, s);
+  EXPECT_EQ(r.rows, (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(r.columns, (std::vector<std::string>{"t1", "t0"}));
+  const ExperimentCell& c = r.cell("b", "t1");
+  EXPECT_EQ(c.test_acc, (std::vector<double>{80.0, 84.0}));
+  EXPECT_DOUBLE_EQ(c.mean, 82.0);
+  EXPECT_NEAR(c.std, std::sqrt(8.0), 1e-12);  // sample std of {80, 84}
+  EXPECT_DOUBLE_EQ(c.train_seconds, 15.0);    // mean
+  EXPECT_DOUBLE_EQ(c.peak_rss_mb, 300.0);     // max
+  EXPECT_DOUBLE_EQ(c.infer_ms_per_image, 1.5);
+  EXPECT_EQ(c.trainable_params, 7);
+  EXPECT_DOUBLE_EQ(c.task_kb, 2.0);
+  EXPECT_DOUBLE_EQ(r.cell("a", "t1").std, 0.0);
+  test::expect_error([&] { r.cell("a", "t0"); }, {"row 'a'", "column 't0'"});
+
+  std::vector<ExperimentRun> twice = runs;
+  twice.push_back(runs[0]);
+  test::expect_error([&] { aggregate(twice, s); }, {"'b/t1/s1' is used twice"});
+  std::map<std::string, TaskSummary> missing = s;
+  missing.erase("a/t1/s1");
+  test::expect_error([&] { aggregate(runs, missing); }, {"'a/t1/s1' has no result"});
+}
+
+TEST(Experiment, RowsAreCheckedMethodConfigsAndBecomeTrainOptions) {
+  const std::vector<ExperimentRow> rows = ablation_rows("channels");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2].label, "random");
+  EXPECT_EQ(rows[2].min_seeds, 3);
+  EXPECT_EQ(method_args(rows[2].method),
+            (std::vector<std::string>{"--method", "sct", "--method-option", "strategy=random"}));
+  EXPECT_EQ(method_args({{"name", "lora"}, {"rank", 4}}),
+            (std::vector<std::string>{"--method", "lora", "--method-option", "rank=4"}));
+  EXPECT_EQ(ablation_rows("depth")[1].method, nlohmann::json({{"name", "sct"}, {"blocks", "last:6"}}));
+  test::expect_error([] { ablation_rows("colour"); }, {"ablation 'colour'", "channels"});
+  test::expect_error([] { method_rows({"sct", "lroa"}); }, {"unknown method 'lroa'"});
+  test::expect_error([] { method_rows({}); }, {"no method"});
+}
+
+TEST(Experiment, TablesQuoteCsvCells) {
+  Table t;
+  t.header = {"label", "acc"};
+  t.rows = {{"a,b", "1.0"}, {"say \"hi\"", "2.0"}};
+  EXPECT_EQ(t.markdown(), "| label | acc |\n|---|---|\n| a,b | 1.0 |\n| say \"hi\" | 2.0 |\n");
+  EXPECT_EQ(t.csv(), "label,acc\n\"a,b\",1.0\n\"say \"\"hi\"\"\",2.0\n");
+}
+
+// compare through an in-process runner: every row's runs get their seeds and method options, the
+// table and files come out of the made-up summaries.
+TEST(Experiment, CompareRunsEveryRowSeedAndWritesItsFiles) {
+  test::ScratchDir dir;
+  CompareSpec spec;
+  spec.rows = ablation_rows("channels");
+  spec.row_header = "channels";
+  spec.seeds = 2;
+  spec.train_args = {"--task", "x"};
+  spec.out = dir.file("cmp");
+  std::vector<std::string> seen;
+  FunctionRunner runner([&](const ExperimentRun& run, const std::string& run_dir) {
+    seen.push_back(run.id);
+    EXPECT_EQ(run_dir, (fs::path(spec.out) / run.id).string());
+    EXPECT_EQ(run.args.front(), "--seed");
+    EXPECT_EQ(run.args[1], std::to_string(run.seed));
+    EXPECT_EQ(run.args.back(), "x");
+    const bool random = run.row == "random";
+    EXPECT_EQ(std::find(run.args.begin(), run.args.end(), "strategy=random") != run.args.end(), random);
+    return summary(random ? 40.0 + double(run.seed - 42) : 70.0, 1.0, 1.0, 100);
+  });
+  std::ostringstream log;
+  const ExperimentReport report = run_compare(spec, runner, log);
+  // salient and insalient twice, random three times (its minimum).
+  EXPECT_EQ(seen, (std::vector<std::string>{"salient/seed42", "salient/seed43", "insalient/seed42",
+                                            "insalient/seed43", "random/seed42", "random/seed43", "random/seed44"}));
+  ASSERT_EQ(report.table.rows.size(), 3u);
+  EXPECT_EQ(report.table.header.front(), "channels");
+  EXPECT_EQ(report.table.rows[2][0], "random");
+  EXPECT_EQ(report.table.rows[2][1], "41.00 ± 1.00");  // 40, 41, 42
+  EXPECT_EQ(report.table.rows[0][1], "70.00 ± 0.00");
+  for (const char* ext : {".md", ".csv", ".json", ".png"})
+    EXPECT_TRUE(fs::exists(spec.out + "/compare" + ext)) << ext;
+  EXPECT_EQ(test::read_file(spec.out + "/compare.md"), report.table.markdown());
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(spec.out + "/compare.json"));
+  ASSERT_EQ(j.size(), 7u);
+  EXPECT_EQ(j[6]["id"], "random/seed44");
+  EXPECT_EQ(j[6]["result"]["test_acc"], 42.0);
+  EXPECT_FALSE(cv::imread(spec.out + "/compare.png").empty());
+}
+
+// suite: per task, per group and overall means from hand-made numbers.
+TEST(Experiment, SuiteAveragesTasksGroupsAndEverything) {
+  test::ScratchDir dir;
+  SuiteSpec spec;
+  spec.rows = method_rows({"sct", "linear"});
+  spec.tasks = suite_tasks("fashion-mnist-1k,shape-count,shape-position");
+  spec.data = dir.file("data");
+  spec.out = dir.file("suite");
+  const std::map<std::string, double> acc = {{"fashion-mnist-1k", 80.0}, {"shape-count", 60.0}, {"shape-position", 40.0}};
+  FunctionRunner runner([&](const ExperimentRun& run, const std::string&) {
+    EXPECT_NE(std::find(run.args.begin(), run.args.end(), spec.data), run.args.end());
+    return summary(acc.at(run.column) + (run.row == "sct" ? 10.0 : 0.0), 1.0, 1.0, run.row == "sct" ? 96 : 0);
+  });
+  std::ostringstream log;
+  const ExperimentReport report = run_suite(spec, runner, log);
+  EXPECT_EQ(report.table.header,
+            (std::vector<std::string>{"method", "trainable params", "lr", "fashion-mnist-1k", "shape-count",
+                                      "shape-position", "recognition mean", "structured mean", "mean"}));
+  EXPECT_EQ(report.table.rows[0],
+            (std::vector<std::string>{"sct", "96", "0.001", "90.0", "70.0", "50.0", "90.0", "60.0", "70.0"}));
+  EXPECT_EQ(report.table.rows[1][8], "60.0");
+  EXPECT_EQ(test::read_file(spec.out + "/suite.csv").substr(0, 7), "method,");
+  EXPECT_TRUE(fs::exists(spec.out + "/suite.png"));
+  test::expect_error([] { suite_tasks("shape-colour"); }, {"unknown suite task 'shape-colour'"});
+}
+
+TEST(Plot, RefusesEmptyRangesAndWritesThePanels) {
+  test::ScratchDir dir;
+  PlotPanel p{"acc", "params", {{"a", {{10.0, 50.0}, {100.0, 60.0}}, true}}, 1.0, 1000.0, 0.0, 100.0, true};
+  write_plot(dir.file("p.png"), "title", {p, p});
+  const cv::Mat image = cv::imread(dir.file("p.png"));
+  EXPECT_EQ(image.cols, 2 * 420);
+  EXPECT_EQ(image.rows, 328);
+  p.x_lo = 0.0;  // log axis from 0
+  test::expect_error([&] { write_plot(dir.file("q.png"), "t", {p}); }, {"q.png", "invalid range"});
+  test::expect_error([&] { write_plot(dir.file("q.png"), "t", {}); }, {"nothing to draw"});
+  EXPECT_FALSE(fs::exists(dir.file("q.png")));
+}
+
+}  // namespace
+}  // namespace sct
