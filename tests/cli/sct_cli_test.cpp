@@ -232,7 +232,7 @@ TEST(SctCli, CompareTabulatesEveryMethod) {
   const json runs = read_json(out + "/compare.json");
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[1]["result"]["test_acc"], read_json(out + "/lora/seed42/summary.json")["test_acc"]);
-  EXPECT_NE(r.output.find("| lora |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| lora (W_q and W_v, separate, as Hu et al.) |"), std::string::npos) << r.output;
 
   r = test::run_cli("compare --ablation colour --out " + out + " " + kTask + " " + kModel);
   EXPECT_NE(r.exit_code, 0);

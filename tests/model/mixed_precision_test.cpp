@@ -139,7 +139,7 @@ TEST(MixedPrecision, FrozenGemmWeightsBecomeBf16OnceAndTrainableTensorsStayFp32)
 std::unique_ptr<PeftMethod> method_named(const std::string& name, VisionTransformer model) {
   if (name != "sct") return make_peft_method(name);
   SelectionOptions options;
-  options.strategy = "random";
+  options.strategy = ChannelStrategy::Random;
   options.k = KSpec::count(4);
   return std::make_unique<SctMethod>(
       select_channels(model, 4, options, [](at::Tensor&, at::Tensor&) { return false; }));

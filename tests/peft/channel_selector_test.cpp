@@ -59,9 +59,9 @@ class ChannelSelectorParity : public testing::TestWithParam<FixtureCase> {};
 TEST_P(ChannelSelectorParity, ScoresAndIndicesMatchPyTorch) {
   const FixtureCase& c = GetParam();
   SelectionOptions opt;
-  opt.position = c.position;
+  opt.position = parse_sct_position(c.position);
   opt.reference_mlp_site = c.reference_mlp_site;
-  opt.strategy = c.strategy;  // K: the default 1/8 of 24 = 3
+  opt.strategy = parse_channel_strategy(c.strategy);  // K: the default 1/8 of 24 = 3
   const Selection sel = select_on_fixture(opt);
   const TensorMap ref = load_safetensors(test::fixture("sct/select_d12.safetensors"));
   EXPECT_EQ(sel.class_counts, (std::vector<int64_t>{4, 1, 2, 0, 2}));
@@ -98,7 +98,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ChannelSelectorParity, testing::ValuesIn(fixt
 TEST(ChannelSelector, ClassAwareScoreDiffersFromDatasetScoreOnFixture) {
   SelectionOptions opt;
   const Selection class_aware = select_on_fixture(opt);
-  opt.strategy = "dataset";
+  opt.strategy = ChannelStrategy::Dataset;
   const Selection dataset = select_on_fixture(opt);
   EXPECT_GT(test::max_abs_diff(class_aware.parts[0].scores, dataset.parts[0].scores), 1.0);
 }
@@ -130,11 +130,11 @@ TEST(ChannelSelector, HugeChannelIsSelected) {
       lin->bias[13].add_(50.0);
     }
     SelectionOptions opt;
-    opt.position = position;
+    opt.position = parse_sct_position(position);
     opt.k = KSpec::count(1);
     const Selection sel = select_tiny(model, opt);
     EXPECT_EQ(sel.part(position).indices[1], (std::vector<int64_t>{13})) << position;
-    opt.strategy = "insalient";
+    opt.strategy = ChannelStrategy::Insalient;
     EXPECT_FALSE(contains(select_tiny(model, opt).part(position).indices[1], 13)) << position;
   }
 }
@@ -150,25 +150,25 @@ TEST(ChannelSelector, TiesGoToTheLowerChannel) {
     }
   }
   SelectionOptions opt;
-  opt.position = "mlp";
-  opt.strategy = "insalient";
+  opt.position = SctPosition::Mlp;
+  opt.strategy = ChannelStrategy::Insalient;
   opt.k = KSpec::count(2);
   const Selection sel = select_tiny(model, opt);
   EXPECT_EQ(sel.part("mlp").scores[0][5].item<float>(), 0.0f);
   EXPECT_EQ(sel.part("mlp").indices[0], (std::vector<int64_t>{5, 9}));
 
-  EXPECT_EQ(rank_channels(at::tensor({1.0, 3.0, 3.0, 2.0, 3.0}), 2, "salient"), (std::vector<int64_t>{1, 2}));
-  EXPECT_EQ(rank_channels(at::tensor({1.0, 3.0, 3.0, 2.0, 3.0}), 4, "salient"), (std::vector<int64_t>{1, 2, 3, 4}));
-  EXPECT_EQ(rank_channels(at::tensor({2.0, 1.0, 1.0, 0.0, 1.0}), 2, "insalient"), (std::vector<int64_t>{1, 3}));
-  EXPECT_THROW(rank_channels(at::tensor({1.0, std::nan("")}), 1, "salient"), Error);
-  EXPECT_THROW(rank_channels(at::tensor({1.0, 2.0}), 3, "salient"), Error);
+  EXPECT_EQ(rank_channels(at::tensor({1.0, 3.0, 3.0, 2.0, 3.0}), 2, ChannelStrategy::Salient), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(rank_channels(at::tensor({1.0, 3.0, 3.0, 2.0, 3.0}), 4, ChannelStrategy::Salient), (std::vector<int64_t>{1, 2, 3, 4}));
+  EXPECT_EQ(rank_channels(at::tensor({2.0, 1.0, 1.0, 0.0, 1.0}), 2, ChannelStrategy::Insalient), (std::vector<int64_t>{1, 3}));
+  EXPECT_THROW(rank_channels(at::tensor({1.0, std::nan("")}), 1, ChannelStrategy::Salient), Error);
+  EXPECT_THROW(rank_channels(at::tensor({1.0, 2.0}), 3, ChannelStrategy::Salient), Error);
 }
 
 TEST(ChannelSelector, InsalientIsTheBottomK) {
   VisionTransformer model = selector_model();
   SelectionOptions opt;
   opt.k = KSpec::count(5);
-  opt.strategy = "insalient";
+  opt.strategy = ChannelStrategy::Insalient;
   const Selection sel = select_tiny(model, opt);
   for (size_t b = 0; b < 3; ++b) {
     const at::Tensor z = sel.parts[0].scores[int64_t(b)];
@@ -184,9 +184,9 @@ TEST(ChannelSelector, InsalientIsTheBottomK) {
 TEST(ChannelSelector, RandomIsSeededUniformAndNeedsNoData) {
   auto draw = [](uint64_t seed) {
     SelectionOptions opt;
-    opt.strategy = "random";
+    opt.strategy = ChannelStrategy::Random;
     opt.seed = seed;
-    opt.position = "both";
+    opt.position = SctPosition::Both;
     ChannelSelector selector(opt);
     selector.attach(selector_model(), 4);
     return selector.finish();
@@ -293,12 +293,8 @@ TEST(ChannelSelector, KSpecForms) {
 
 TEST(ChannelSelector, MisuseIsAClearError) {
   VisionTransformer model = selector_model();
-  SelectionOptions unknown_position;
-  unknown_position.position = "ffn";
-  EXPECT_THROW(ChannelSelector{unknown_position}, Error);
-  SelectionOptions unknown;
-  unknown.strategy = "loudest";
-  EXPECT_THROW(ChannelSelector{unknown}, Error);
+  EXPECT_THROW(parse_sct_position("ffn"), Error);
+  EXPECT_THROW(parse_channel_strategy("loudest"), Error);
 
   ChannelSelector selector(SelectionOptions{});
   EXPECT_THROW(selector.observe(at::zeros({2}, at::kLong)), Error);  // not attached
@@ -321,7 +317,7 @@ TEST(ChannelSelector, MisuseIsAClearError) {
 TEST(ChannelSelector, SelectionFileRoundTrip) {
   test::ScratchDir dir;
   SelectionOptions opt;
-  opt.position = "qkv";
+  opt.position = SctPosition::Qkv;
   opt.blocks = {0, 2};
   Selection sel = select_tiny(selector_model(), opt);
   sel.backbone_name = "tiny";

@@ -50,12 +50,12 @@ std::vector<AdapterCase> adapter_cases() {
 // Attaches the case's adapters with the fixture's channels and weights.
 void attach_case(VisionTransformerImpl& model, const AdapterCase& c, const TensorMap& ref) {
   SctAdapterOptions opt;
-  opt.position = c.position;
+  opt.position = parse_sct_position(c.position);
   opt.scale = c.scale;
   opt.scale_on_x = c.scale_on_x;
   for (int64_t i : c.blocks) {
     std::vector<std::vector<int64_t>> channels;
-    for (const auto& part : sct_parts(c.position))
+    for (const auto& part : sct_parts(parse_sct_position(c.position)))
       channels.push_back(to_vector(ref.at(c.name + ".blocks." + std::to_string(i) + ".sct." + part + ".indices")));
     model.block(i).attach("sct", SctAdapter(model.config().width, channels, opt).ptr());
   }
@@ -79,7 +79,7 @@ TEST_P(SctAdapterParity, LogitsAndGradientsMatchPyTorch) {
       EXPECT_TRUE(kv.value().requires_grad()) << kv.key();
       ++sct_tensors;
     }
-  EXPECT_EQ(sct_tensors, int64_t(c.blocks.size() * sct_parts(c.position).size() * 2));
+  EXPECT_EQ(sct_tensors, int64_t(c.blocks.size() * sct_parts(parse_sct_position(c.position)).size() * 2));
 
   const at::Tensor images = ref.at("images").clone().set_requires_grad(true);
   const at::Tensor logits = model->forward(images);
@@ -118,8 +118,8 @@ std::vector<int64_t> first_k(int64_t k, int64_t step = 1) {
 TEST(SctAdapter, ParameterCountOfVitBaseAtK96) {
   int64_t attn = 0, both = 0, qkv = 0;
   SctAdapterOptions b, q;
-  b.position = "both";
-  q.position = "qkv";
+  b.position = SctPosition::Both;
+  q.position = SctPosition::Qkv;
   for (int i = 0; i < 12; ++i) {
     attn += test::parameter_count(*adapter(768, {first_k(96, 8)}));
     both += test::parameter_count(*adapter(768, {first_k(96, 8)}, b));
@@ -142,7 +142,7 @@ TEST(SctAdapter, InitialisationIsTruncNormalWeightAndZeroBias) {
 
 TEST(SctAdapter, NamesSitesAndIndexBuffers) {
   SctAdapterOptions opt;
-  opt.position = "qkv";
+  opt.position = SctPosition::Qkv;
   SctAdapter a = adapter(32, {{1, 5}, {0, 31}}, opt);
   EXPECT_EQ(a->sites(), site_bit(HookSite::Qkv));
   std::vector<std::string> names;
@@ -152,7 +152,7 @@ TEST(SctAdapter, NamesSitesAndIndexBuffers) {
   EXPECT_EQ(to_vector(buffers["q.indices"]), (std::vector<int64_t>{1, 5}));
   EXPECT_EQ(to_vector(buffers["v.indices"]), (std::vector<int64_t>{64, 95}));  // v is [2D, 3D) of qkv
 
-  opt.position = "both";
+  opt.position = SctPosition::Both;
   SctAdapter both = adapter(32, {{3, 4}}, opt);  // one set serves both parts
   EXPECT_EQ(both->sites(), site_bit(HookSite::AttnResidual) | site_bit(HookSite::MlpBranch));
   EXPECT_EQ(to_vector(both->named_buffers()["mlp.indices"]), (std::vector<int64_t>{3, 4}));
@@ -165,11 +165,10 @@ TEST(SctAdapter, InvalidArgumentsAreClearErrors) {
   EXPECT_THROW(adapter(32, {{0, 32}}), Error);  // outside the width
   EXPECT_THROW(adapter(32, {std::vector<int64_t>{}}), Error);
   SctAdapterOptions opt;
-  opt.position = "attn";
+  opt.position = SctPosition::Attn;
   EXPECT_THROW(adapter(32, {{1}, {2}}, opt), Error);  // two sets for one part
-  opt.position = "ffn";
-  EXPECT_THROW(adapter(32, {{1}}, opt), Error);
-  opt.position = "attn";
+  EXPECT_THROW(parse_sct_position("ffn"), Error);
+  opt.position = SctPosition::Attn;
   opt.scale_on_x = true;
   EXPECT_THROW(adapter(32, {{1}}, opt), Error);  // scale_on_x without a scale
 }
@@ -244,7 +243,7 @@ TEST(SctAdapter, SavedModuleRestoresChannelsAndWeights) {
   at::manual_seed(3);
   VisionTransformer a = test::d2_fixture_model();
   SctAdapterOptions opt;
-  opt.position = "both";
+  opt.position = SctPosition::Both;
   for (int64_t i = 0; i < 2; ++i) a->block(i).attach("sct", adapter(32, {{1, 4, 9}, {0, 3, 30}}, opt).ptr());
   TensorMap state;
   for (const auto& kv : a->named_parameters())

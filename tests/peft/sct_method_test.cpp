@@ -11,11 +11,11 @@ namespace sct {
 namespace {
 
 // A selection without data: the random strategy needs none, which keeps these tests to the method.
-Selection random_selection(VisionTransformer model, const std::string& position, KSpec k = {},
+Selection random_selection(VisionTransformer model, SctPosition position, KSpec k = {},
                            std::vector<int64_t> blocks = {}) {
   SelectionOptions opt;
   opt.position = position;
-  opt.strategy = "random";
+  opt.strategy = ChannelStrategy::Random;
   opt.k = std::move(k);
   opt.blocks = std::move(blocks);
   ChannelSelector selector(opt);
@@ -35,13 +35,13 @@ bool is_head(const std::string& name) { return name.rfind("head.", 0) == 0; }
 TEST(SctMethod, TrainableCountMatchesFormulaOnVitBase) {
   VitConfig cfg = vit_config("vit_base_patch16_224");
   cfg.num_classes = 100;
-  for (const std::string position : {"attn", "both"}) {
+  for (const SctPosition position : {SctPosition::Attn, SctPosition::Both}) {
     VisionTransformer model(cfg);
     SctMethod method(random_selection(model, position, KSpec::count(96)));
     method.attach(*model);
     const ParameterCount count = count_parameters(*model);
-    const int64_t expected = (position == "both" ? 2 : 1) * 12 * (96 * 96 + 96);
-    EXPECT_EQ(count.trainable - count.trainable_head, expected) << position;
+    const int64_t expected = (position == SctPosition::Both ? 2 : 1) * 12 * (96 * 96 + 96);
+    EXPECT_EQ(count.trainable - count.trainable_head, expected) << to_string(position);
     EXPECT_EQ(sct_parameter_count(method.selection()), expected);
     EXPECT_EQ(count.trainable_head, 768 * 100 + 100);
   }
@@ -49,7 +49,7 @@ TEST(SctMethod, TrainableCountMatchesFormulaOnVitBase) {
 
 TEST(SctMethod, OnlySctAndHeadTrainAndTheRestStaysBitIdentical) {
   VisionTransformer model = method_model();
-  SctMethod method(random_selection(model, "both", KSpec::count(6), {1, 2}), /*scale=*/0.5);
+  SctMethod method(random_selection(model, SctPosition::Both, KSpec::count(6), {1, 2}), /*scale=*/0.5);
   EXPECT_EQ(method.name(), "sct");
   method.attach(*model);
   EXPECT_EQ(model->block(0).hook_names(), std::vector<std::string>{});
@@ -105,7 +105,7 @@ TEST(SctMethod, OnlySctAndHeadTrainAndTheRestStaysBitIdentical) {
 
 TEST(SctMethod, SelectionMustFitTheModel) {
   VisionTransformer model = method_model();
-  Selection sel = random_selection(model, "attn");
+  Selection sel = random_selection(model, SctPosition::Attn);
   VitConfig wider = model->config();
   wider.width = 64;
   VisionTransformer other(wider);

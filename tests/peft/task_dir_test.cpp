@@ -35,8 +35,8 @@ VisionTransformer trained_model(const SctMethod& method) {
 
 SctMethod random_sct(VisionTransformer model) {
   SelectionOptions opt;
-  opt.position = "both";
-  opt.strategy = "random";
+  opt.position = SctPosition::Both;
+  opt.strategy = ChannelStrategy::Random;
   opt.k = KSpec::count(5);
   opt.blocks = {0, 2};
   ChannelSelector selector(opt);

@@ -11,6 +11,7 @@
 
 #include "sct/core/error.h"
 #include "sct/io/plot.h"
+#include "sct/peft/peft_method.h"
 #include "sct/run/compare.h"
 #include "sct/run/suite.h"
 #include "test_util.h"
@@ -75,6 +76,13 @@ TEST(Experiment, RowsAreCheckedMethodConfigsAndBecomeTrainOptions) {
   EXPECT_EQ(ablation_rows("depth")[1].method, nlohmann::json({{"name", "sct"}, {"blocks", "last:6"}}));
   test::expect_error([] { ablation_rows("colour"); }, {"ablation 'colour'", "channels"});
   test::expect_error([] { method_rows({"sct", "lroa"}); }, {"unknown method 'lroa'"});
+  // Tables name the variant of a method's paper: LoRA as Hu et al., on W_q and W_v separately.
+  const std::vector<ExperimentRow> methods = method_rows({"lora", "linear", "adapter"});
+  EXPECT_EQ(row_title(methods, "lora"), "lora (W_q and W_v, separate, as Hu et al.)");
+  EXPECT_EQ(row_title(methods, "linear"), "linear");
+  EXPECT_EQ(row_title(methods, "adapter"), "adapter (one per block after the MLP)");
+  EXPECT_EQ(peft_method_variant({{"name", "adapter"}, {"placement", "both"}}), "two per block, Houlsby");
+  EXPECT_EQ(peft_method_variant({{"name", "vpt"}, {"length", 50}}), "VPT-deep");
   test::expect_error([] { method_rows({}); }, {"no method"});
 }
 

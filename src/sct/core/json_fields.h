@@ -74,6 +74,16 @@ std::string field_names(VisitFields visit_fields) {
   return names;
 }
 
+// Throws sct::Error naming the first field of the list that `j` lacks: for documents that must
+// state every field (a recipe, a run summary).
+template <typename Config, typename VisitFields>
+void require_all(const json& j, VisitFields visit_fields, const std::string& what) {
+  Config c;
+  visit_fields(c, [&](const char* name, auto&) {
+    if (!j.is_object() || !j.contains(name)) throw Error(what + " field '" + name + "' is missing");
+  });
+}
+
 // `base` with the fields `j` names read from it; `what` names the object in messages ("config",
 // "summary"). Unknown keys and wrong types throw sct::Error naming the field.
 template <typename Config, typename VisitFields>

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "sct/core/deterministic_random.h"
 #include "sct/core/error.h"
-#include "sct/data/deterministic_random.h"
 #include "sct/data/tensor_pool.h"
 #include "sct/runtime/threads.h"
 

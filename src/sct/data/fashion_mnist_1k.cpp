@@ -4,8 +4,8 @@
 #include <numeric>
 #include <opencv2/imgproc.hpp>
 
+#include "sct/core/deterministic_random.h"
 #include "sct/core/error.h"
-#include "sct/data/deterministic_random.h"
 #include "sct/data/idx_file.h"
 #include "sct/data/vtab_task_writer.h"
 

@@ -4,8 +4,8 @@
 #include <random>
 #include <string>
 
+#include "sct/core/deterministic_random.h"
 #include "sct/core/error.h"
-#include "sct/data/deterministic_random.h"
 
 namespace sct {
 

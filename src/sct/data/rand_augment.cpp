@@ -7,9 +7,9 @@
 #include <sstream>
 #include <utility>
 
+#include "sct/core/deterministic_random.h"
 #include "sct/core/error.h"
 #include "sct/data/augment_ops.h"
-#include "sct/data/deterministic_random.h"
 
 namespace sct {
 namespace {

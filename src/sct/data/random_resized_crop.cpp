@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "sct/core/deterministic_random.h"
 #include "sct/core/error.h"
-#include "sct/data/deterministic_random.h"
 #include "sct/data/pil_resize.h"
 
 namespace sct {

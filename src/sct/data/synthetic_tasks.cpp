@@ -6,8 +6,8 @@
 #include <opencv2/imgproc.hpp>
 #include <random>
 
+#include "sct/core/deterministic_random.h"
 #include "sct/core/error.h"
-#include "sct/data/deterministic_random.h"
 #include "sct/data/parallel_for.h"
 #include "sct/data/vtab_task_writer.h"
 

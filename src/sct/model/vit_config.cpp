@@ -4,8 +4,38 @@
 #include <map>
 
 #include "sct/core/error.h"
+#include "sct/core/json_fields.h"
 
 namespace sct {
+
+namespace {
+
+template <typename Config, typename Visit>
+void visit_fields(Config& c, Visit&& visit) {
+  visit("name", c.name);
+  visit("img_size", c.img_size);
+  visit("patch_size", c.patch_size);
+  visit("in_chans", c.in_chans);
+  visit("width", c.width);
+  visit("depth", c.depth);
+  visit("heads", c.heads);
+  visit("mlp_ratio", c.mlp_ratio);
+  visit("num_classes", c.num_classes);
+  visit("ln_eps", c.ln_eps);
+}
+
+const auto kFields = [](auto& c, auto&& visit) { visit_fields(c, visit); };
+
+}  // namespace
+
+nlohmann::json VitConfig::to_json() const { return json_fields::to_json(*this, kFields); }
+
+VitConfig VitConfig::from_json(const nlohmann::json& j) {
+  json_fields::require_all<VitConfig>(j, kFields, "backbone config");
+  VitConfig c = json_fields::from_json(j, VitConfig{}, kFields, "backbone config");
+  c.validate();
+  return c;
+}
 namespace {
 
 VitConfig make(const char* name, int64_t patch, int64_t width, int64_t depth, int64_t heads, int64_t img_size = 224) {

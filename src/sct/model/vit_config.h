@@ -1,6 +1,7 @@
 // Architecture of a Vision Transformer (Dosovitskiy et al. 2021) with timm's defaults.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct VitConfig {
   int64_t num_tokens() const { return grid() * grid() + 1; }  // N: patches + CLS
   int64_t mlp_hidden() const { return static_cast<int64_t>(width * mlp_ratio); }
   void validate() const;  // throws sct::Error on an impossible configuration
+
+  // Every field but drop_path_rate (a training setting); from_json requires them all and validates.
+  nlohmann::json to_json() const;
+  static VitConfig from_json(const nlohmann::json& j);
 };
 
 // timm's named architectures, vit_tiny_patch16_224 ... vit_huge_patch14_224, and sct's

@@ -8,8 +8,8 @@
 #include <numeric>
 #include <random>
 
+#include "sct/core/deterministic_random.h"
 #include "sct/core/error.h"
-#include "sct/data/deterministic_random.h"
 #include "sct/model/block_hook.h"
 #include "sct/peft/sct_adapter.h"
 
@@ -59,9 +59,8 @@ std::vector<int64_t> random_channels(int64_t width, int64_t k, std::mt19937_64& 
 
 }  // namespace
 
-std::vector<int64_t> rank_channels(const at::Tensor& scores, int64_t k, const std::string& strategy) {
-  check_strategy(strategy);
-  if (strategy == "random") throw Error("rank_channels: the random strategy does not rank");
+std::vector<int64_t> rank_channels(const at::Tensor& scores, int64_t k, ChannelStrategy strategy) {
+  if (strategy == ChannelStrategy::Random) throw Error("rank_channels: the random strategy does not rank");
   const at::Tensor s = scores.detach().to(at::kCPU, at::kDouble).contiguous().view(-1);
   const int64_t d = s.numel();
   if (k < 1 || k > d) throw Error("cannot keep " + std::to_string(k) + " of " + std::to_string(d) + " channels");
@@ -70,7 +69,7 @@ std::vector<int64_t> rank_channels(const at::Tensor& scores, int64_t k, const st
   std::vector<int64_t> order(static_cast<size_t>(d));
   std::iota(order.begin(), order.end(), 0);
   // Stable: equal scores keep ascending channel order, so the lower index wins a tie.
-  if (strategy == "insalient")
+  if (strategy == ChannelStrategy::Insalient)
     std::stable_sort(order.begin(), order.end(), [v](int64_t a, int64_t b) { return v[a] < v[b]; });
   else
     std::stable_sort(order.begin(), order.end(), [v](int64_t a, int64_t b) { return v[a] > v[b]; });
@@ -90,8 +89,6 @@ struct ChannelSelector::Tap {
 };
 
 ChannelSelector::ChannelSelector(SelectionOptions options) : options_(std::move(options)) {
-  sct_parts(options_.position);
-  check_strategy(options_.strategy);
 }
 
 ChannelSelector::~ChannelSelector() {
@@ -222,8 +219,9 @@ Selection ChannelSelector::finish() {
   sel.num_images = std::accumulate(class_counts_.begin(), class_counts_.end(), int64_t{0});
   sel.blocks = blocks_;
   for (size_t b = 0; b < blocks_.size(); ++b) sel.k.push_back(options_.k.resolve(b, blocks_.size(), sel.width));
-  if (sel.num_images == 0 && options_.strategy != "random")
-    throw Error("channel selection: no images were observed; strategy '" + options_.strategy + "' needs data");
+  if (sel.num_images == 0 && options_.strategy != ChannelStrategy::Random)
+    throw Error(std::string("channel selection: no images were observed; strategy '") + to_string(options_.strategy) +
+                "' needs data");
 
   // Z averages over the classes present in the data, as the reference (np.unique of the labels). A class
   // without images would add s_c = 0 to every channel: it would scale Z, never change the ranking.
@@ -245,11 +243,11 @@ Selection ChannelSelector::finish() {
       at::Tensor score;  // (D) float64
       if (tap.sums.defined()) {
         const at::Tensor sums = tap.sums.to(at::kCPU);               // (C, D) sums of squares
-        score = options_.strategy == "dataset" ? sums.sum(0).sqrt()  // s[j]
+        score = options_.strategy == ChannelStrategy::Dataset ? sums.sum(0).sqrt()  // s[j]
                                                : sums.index_select(0, present_t).sqrt().mean(0);  // Z[j]
         rows.push_back(score);
       }
-      part.indices.push_back(options_.strategy == "random" ? random_channels(sel.width, sel.k[l], rng)
+      part.indices.push_back(options_.strategy == ChannelStrategy::Random ? random_channels(sel.width, sel.k[l], rng)
                                                            : rank_channels(score, sel.k[l], options_.strategy));
     }
     if (!rows.empty()) part.scores = at::stack(rows).to(at::kFloat);  // (L, D)

@@ -32,9 +32,9 @@
 namespace sct {
 
 struct SelectionOptions {
-  std::string position = "attn";     // attn | mlp | both | qkv (the SCT module's position)
+  SctPosition position = SctPosition::Attn;  // the SCT module's position
   bool reference_mlp_site = false;   // mlp part: rank on the block output, as the public code does
-  std::string strategy = "salient";  // salient | insalient | random | dataset (check_strategy)
+  ChannelStrategy strategy = ChannelStrategy::Salient;
   KSpec k;
   std::vector<int64_t> blocks;  // blocks to adapt, ascending; empty = all
   uint64_t seed = 42;           // random strategy only
@@ -84,6 +84,6 @@ Selection select_channels(VisionTransformer model, int64_t num_classes, const Se
 
 // The ranking step on its own: K channels of `scores` (D) for strategy salient / dataset (largest) or
 // insalient (smallest), ties to the lower index, returned ascending.
-std::vector<int64_t> rank_channels(const at::Tensor& scores, int64_t k, const std::string& strategy);
+std::vector<int64_t> rank_channels(const at::Tensor& scores, int64_t k, ChannelStrategy strategy);
 
 }  // namespace sct

@@ -28,6 +28,8 @@ struct MethodSpec {
   const char* name;
   json defaults;
   std::function<std::unique_ptr<PeftMethod>(const json& config)> make;
+  // Which variant of the method's paper a config builds, for tables; none where there is one.
+  std::function<std::string(const json& config)> variant = nullptr;
 };
 
 template <typename Hook>
@@ -40,15 +42,11 @@ std::unique_ptr<PeftMethod> per_block(const json& config,
 
 const std::vector<MethodSpec>& registry() {
   static const std::vector<MethodSpec> specs = {
-      {"sct",
-       {{"k", "1/8"},
-        {"position", "attn"},
-        {"strategy", "salient"},
-        {"blocks", "all"},
-        {"reference_mlp_site", false},
-        {"scale", nullptr},
-        {"scale_on_x", false},
-        {"selection", nullptr}},
+      {"sct", [] {
+         json defaults = SctOptions{}.to_json();
+         defaults["selection"] = nullptr;  // made by prepare(), or a file's
+         return defaults;
+       }(),
        [](const json& c) { return SctMethod::from_config(c); }},
       {"linear", json::object(), [](const json&) { return std::make_unique<LinearProbe>(); }},
       {"full", json::object(), [](const json&) { return std::make_unique<FullFinetune>(); }},
@@ -60,7 +58,8 @@ const std::vector<MethodSpec>& registry() {
          const double alpha = c.at("alpha").get<double>();
          return per_block<Lora>(
              c, [=](const VitConfig& cfg, const at::TensorOptions& o) { return Lora(cfg.width, rank, alpha, o); });
-       }},
+       },
+       [](const json&) { return std::string("W_q and W_v, separate, as Hu et al."); }},
       {"adapter",
        {{"bottleneck", 8}, {"placement", "mlp"}},
        [](const json& c) {
@@ -69,6 +68,9 @@ const std::vector<MethodSpec>& registry() {
          return per_block<Adapter>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
            return Adapter(cfg.width, hidden, placement, o);
          });
+       },
+       [](const json& c) {
+         return std::string(c.at("placement") == "both" ? "two per block, Houlsby" : "one per block after the MLP");
        }},
       {"adaptformer",
        {{"bottleneck", 64}, {"scale", 0.1}, {"dropout", 0.1}},
@@ -98,7 +100,8 @@ const std::vector<MethodSpec>& registry() {
          return per_block<Vpt>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
            return Vpt(cfg.width, cfg.patch_size, length, o);
          });
-       }},
+       },
+       [](const json&) { return std::string("VPT-deep"); }},
   };
   return specs;
 }
@@ -122,6 +125,32 @@ std::string option_list(const json& defaults, const char* separator, bool with_v
     if (with_values) out += "=" + (d.value().is_string() ? d.value().get<std::string>() : d.value().dump());
   }
   return out;
+}
+
+// The registry entry of config's method and the config completed with its defaults, checked.
+std::pair<const MethodSpec*, json> complete(const json& config) {
+  std::string name = config.is_object() ? config.value("name", "") : "";
+  if (name == "none") name = "linear";
+  for (const auto& spec : registry()) {
+    if (name != spec.name) continue;
+    json full = spec.defaults;
+    full["name"] = name;
+    for (const auto& item : config.items()) {
+      if (item.key() == "name") continue;
+      if (!spec.defaults.contains(item.key())) {
+        const std::string known = option_list(spec.defaults, ", ", false);
+        throw Error("method " + name + " has no option '" + item.key() + "'" +
+                    (known.empty() ? std::string(" (it takes none)") : "; its options: " + known));
+      }
+      const std::optional<json> value = typed_option(item.value(), spec.defaults.at(item.key()));
+      if (!value)
+        throw Error("method " + name + ": option '" + item.key() + "' must be a " +
+                    spec.defaults.at(item.key()).type_name() + ", got " + item.value().dump());
+      full[item.key()] = *value;
+    }
+    return {&spec, full};
+  }
+  throw Error("unknown method " + (name.empty() ? config.dump() : "'" + name + "'") + "; known: " + peft_method_list());
 }
 
 }  // namespace
@@ -149,32 +178,17 @@ std::string peft_method_options_help() {
 std::unique_ptr<PeftMethod> make_peft_method(const std::string& name) { return make_peft_method(json{{"name", name}}); }
 
 std::unique_ptr<PeftMethod> make_peft_method(const json& config) {
-  std::string name = config.is_object() ? config.value("name", "") : "";
-  if (name == "none") name = "linear";
-  for (const auto& spec : registry()) {
-    if (name != spec.name) continue;
-    json full = spec.defaults;
-    full["name"] = name;
-    for (const auto& item : config.items()) {
-      if (item.key() == "name") continue;
-      if (!spec.defaults.contains(item.key())) {
-        const std::string known = option_list(spec.defaults, ", ", false);
-        throw Error("method " + name + " has no option '" + item.key() + "'" +
-                    (known.empty() ? std::string(" (it takes none)") : "; its options: " + known));
-      }
-      const std::optional<json> value = typed_option(item.value(), spec.defaults.at(item.key()));
-      if (!value)
-        throw Error("method " + name + ": option '" + item.key() + "' must be a " +
-                    spec.defaults.at(item.key()).type_name() + ", got " + item.value().dump());
-      full[item.key()] = *value;
-    }
-    try {
-      return spec.make(full);
-    } catch (const json::exception& e) {
-      throw Error("method " + name + ": " + e.what());
-    }
+  const auto [spec, full] = complete(config);
+  try {
+    return spec->make(full);
+  } catch (const json::exception& e) {
+    throw Error(std::string("method ") + spec->name + ": " + e.what());
   }
-  throw Error("unknown method " + (name.empty() ? config.dump() : "'" + name + "'") + "; known: " + peft_method_list());
+}
+
+std::string peft_method_variant(const json& config) {
+  const auto [spec, full] = complete(config);
+  return spec->variant ? spec->variant(full) : "";
 }
 
 json method_config(const std::string& name, const std::vector<std::string>& options) {

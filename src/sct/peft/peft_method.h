@@ -64,6 +64,9 @@ std::string peft_method_options_help();
 // sct::Error. sct without a "selection" is built unprepared: prepare() selects its channels.
 std::unique_ptr<PeftMethod> make_peft_method(const nlohmann::json& config);
 std::unique_ptr<PeftMethod> make_peft_method(const std::string& name);
+// Which variant of its paper a method config builds, for tables ("W_q and W_v, separate, as Hu et
+// al." for lora); "" where the method has one. Throws as make_peft_method.
+std::string peft_method_variant(const nlohmann::json& config);
 inline std::unique_ptr<PeftMethod> make_peft_method(const char* name) { return make_peft_method(std::string(name)); }
 // {"name": name} plus "key=value" options (values parsed as JSON where they are, else strings).
 nlohmann::json method_config(const std::string& name, const std::vector<std::string>& options);

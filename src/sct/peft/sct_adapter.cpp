@@ -28,7 +28,6 @@ bool sole_owner(const at::Tensor& t) {
 }  // namespace
 
 void SctAdapterOptions::validate() const {
-  sct_parts(position);  // throws on an unknown position
   if (scale && !std::isfinite(*scale)) throw Error("sct: scale must be a finite number");
   if (scale_on_x && !scale) throw Error("sct: scale_on_x needs a scale");
 }
@@ -41,12 +40,38 @@ SctPartSite sct_part_site(const std::string& part) {
   throw Error("sct: unknown part '" + part + "'; known: attn, mlp, q, v");
 }
 
-std::vector<std::string> sct_parts(const std::string& position) {
-  if (position == "attn") return {"attn"};
-  if (position == "mlp") return {"mlp"};
-  if (position == "both") return {"attn", "mlp"};
-  if (position == "qkv") return {"q", "v"};
-  throw Error("sct: unknown position '" + position + "'; known: attn, mlp, both, qkv");
+SctPosition parse_sct_position(const std::string& name) {
+  for (SctPosition p : {SctPosition::Attn, SctPosition::Mlp, SctPosition::Both, SctPosition::Qkv})
+    if (name == to_string(p)) return p;
+  throw Error("sct: unknown position '" + name + "'; known: attn, mlp, both, qkv");
+}
+
+const char* to_string(SctPosition position) {
+  switch (position) {
+    case SctPosition::Attn:
+      return "attn";
+    case SctPosition::Mlp:
+      return "mlp";
+    case SctPosition::Both:
+      return "both";
+    case SctPosition::Qkv:
+      return "qkv";
+  }
+  return "?";
+}
+
+std::vector<std::string> sct_parts(SctPosition position) {
+  switch (position) {
+    case SctPosition::Attn:
+      return {"attn"};
+    case SctPosition::Mlp:
+      return {"mlp"};
+    case SctPosition::Both:
+      return {"attn", "mlp"};
+    case SctPosition::Qkv:
+      return {"q", "v"};
+  }
+  return {};
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -106,7 +131,7 @@ SctAdapterImpl::SctAdapterImpl(int64_t width, const std::vector<std::vector<int6
   options_.validate();
   const std::vector<std::string> names = sct_parts(options_.position);
   if (channels.size() != 1 && channels.size() != names.size())
-    throw Error("sct: position '" + options_.position + "' takes 1 or " + std::to_string(names.size()) +
+    throw Error(std::string("sct: position '") + to_string(options_.position) + "' takes 1 or " + std::to_string(names.size()) +
                 " channel sets, got " + std::to_string(channels.size()));
   for (size_t i = 0; i < names.size(); ++i) {
     std::vector<int64_t> idx = channels.size() == 1 ? channels[0] : channels[i];

@@ -29,15 +29,20 @@
 
 namespace sct {
 
+// Where the module acts (above); parsed from and written as its name.
+enum class SctPosition { Attn, Mlp, Both, Qkv };
+SctPosition parse_sct_position(const std::string& name);  // throws sct::Error listing the names
+const char* to_string(SctPosition position);              // "attn" | "mlp" | "both" | "qkv"
+
 struct SctAdapterOptions {
-  std::string position = "attn";  // attn | mlp | both | qkv
+  SctPosition position = SctPosition::Attn;
   std::optional<double> scale;    // unset: unscaled, as the released ViT code
   bool scale_on_x = false;        // scale the selected channels instead of the linear's output; needs scale
   void validate() const;          // throws sct::Error
 };
 
 // The part names of a position, in order ("attn" -> {"attn"}, "qkv" -> {"q", "v"}, ...).
-std::vector<std::string> sct_parts(const std::string& position);
+std::vector<std::string> sct_parts(SctPosition position);
 
 // Where a part acts, the one table the adapter and the channel selector share: the hook site, the
 // offset of the part's channels in the hooked tensor in widths (v: 2, its slice of the fused qkv

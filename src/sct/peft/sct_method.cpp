@@ -15,7 +15,7 @@ namespace sct {
 
 namespace {
 
-SctAdapterOptions adapter_options(const std::string& position, std::optional<double> scale, bool scale_on_x) {
+SctAdapterOptions adapter_options(SctPosition position, std::optional<double> scale, bool scale_on_x) {
   SctAdapterOptions o;
   o.position = position;
   o.scale = scale;
@@ -50,7 +50,7 @@ Selection select_on(const MethodData& data, const SelectionOptions& options) {
   });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (log && data.train)
-    *log << (tty ? "\r" : "") << "select: " << s.strategy << " channels at position " << s.position << " from " << n
+    *log << (tty ? "\r" : "") << "select: " << to_string(s.strategy) << " channels at position " << to_string(s.position) << " from " << n
          << " images in " << format_duration(seconds) << "; K per block " << options.k.str() << " over "
          << s.blocks.size() << " blocks                \n";
   return s;
@@ -60,8 +60,8 @@ Selection select_on(const MethodData& data, const SelectionOptions& options) {
 
 nlohmann::json SctOptions::to_json() const {
   return {{"k", k},
-          {"position", position},
-          {"strategy", strategy},
+          {"position", to_string(position)},
+          {"strategy", to_string(strategy)},
           {"blocks", blocks},
           {"reference_mlp_site", reference_mlp_site},
           {"scale", scale ? nlohmann::json(*scale) : nlohmann::json(nullptr)},
@@ -76,7 +76,6 @@ bool SctOptions::same_selection_options(const SctOptions& o) const {
 SctMethod::SctMethod(SctOptions options) : options_(std::move(options)) {
   adapter_options(options_.position, options_.scale, options_.scale_on_x);
   KSpec::parse(options_.k);
-  check_strategy(options_.strategy);
   if (options_.blocks != "all")  // the syntax now, the range against the model's depth in prepare()
     parse_blocks(options_.blocks, int64_t(1) << 20, "sct option blocks");
 }
@@ -90,7 +89,7 @@ SctMethod::SctMethod(Selection selection, std::optional<double> scale, bool scal
   adapter_options(options_.position, scale, scale_on_x);
   if (selection.parts.size() != sct_parts(options_.position).size())
     throw Error("sct: the selection holds " + std::to_string(selection.parts.size()) + " parts, position '" +
-                options_.position + "' needs " + std::to_string(sct_parts(options_.position).size()));
+                to_string(options_.position) + "' needs " + std::to_string(sct_parts(options_.position).size()));
   selection_ = std::move(selection);
 }
 
@@ -110,7 +109,7 @@ void SctMethod::prepare(const MethodData& data) {
     o.position = options_.position;
     o.reference_mlp_site = options_.reference_mlp_site;
     // Without data the channels cannot be ranked; a random set of the same K costs the same.
-    o.strategy = data.train ? options_.strategy : "random";
+    o.strategy = data.train ? options_.strategy : ChannelStrategy::Random;
     o.k = KSpec::parse(options_.k);
     o.blocks = parse_blocks(options_.blocks, data.model->depth(), "sct option blocks");
     o.seed = data.seed;
@@ -163,8 +162,8 @@ std::unique_ptr<SctMethod> SctMethod::from_config(const nlohmann::json& config) 
     SctOptions o;
     const SctOptions defaults;
     o.k = config.value("k", defaults.k);
-    o.position = config.value("position", defaults.position);
-    o.strategy = config.value("strategy", defaults.strategy);
+    o.position = parse_sct_position(config.value("position", std::string(to_string(defaults.position))));
+    o.strategy = parse_channel_strategy(config.value("strategy", std::string(to_string(defaults.strategy))));
     o.blocks = config.value("blocks", defaults.blocks);
     o.reference_mlp_site = config.value("reference_mlp_site", defaults.reference_mlp_site);
     const nlohmann::json scale = config.value("scale", nlohmann::json(nullptr));

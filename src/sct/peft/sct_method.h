@@ -17,7 +17,10 @@ namespace sct {
 struct SctOptions {
   // What the selection decides: K per block (KSpec::parse), the module's position, which channels,
   // which blocks (parse_blocks), and where the mlp part is ranked.
-  std::string k = "1/8", position = "attn", strategy = "salient", blocks = "all";
+  std::string k = "1/8";
+  SctPosition position = SctPosition::Attn;
+  ChannelStrategy strategy = ChannelStrategy::Salient;
+  std::string blocks = "all";
   bool reference_mlp_site = false;
   // The module's output scale (none: the released ViT code), or the selected channels' (scale_on_x).
   std::optional<double> scale;

@@ -21,7 +21,7 @@ constexpr int kFormatVersion = 1;
 const SelectionPart& Selection::part(const std::string& name) const {
   for (const auto& p : parts)
     if (p.name == name) return p;
-  throw Error("selection (position '" + position + "') has no part '" + name + "'");
+  throw Error(std::string("selection (position '") + to_string(position) + "') has no part '" + name + "'");
 }
 
 std::vector<std::vector<int64_t>> Selection::channels(size_t position_in_blocks) const {
@@ -37,8 +37,8 @@ nlohmann::json Selection::to_json() const {
       {"backbone_name", backbone_name},
       {"backbone_sha256", backbone_sha256},
       {"dataset", dataset},
-      {"position", position},
-      {"strategy", strategy},
+      {"position", to_string(position)},
+      {"strategy", to_string(strategy)},
       {"reference_mlp_site", reference_mlp_site},
       {"seed", seed},
       {"width", width},
@@ -79,8 +79,8 @@ Selection Selection::from_json(const nlohmann::json& j) {
     s.backbone_name = j.at("backbone_name").get<std::string>();
     s.backbone_sha256 = j.at("backbone_sha256").get<std::string>();
     s.dataset = j.at("dataset").get<std::string>();
-    s.position = j.at("position").get<std::string>();
-    s.strategy = j.at("strategy").get<std::string>();
+    s.position = parse_sct_position(j.at("position").get<std::string>());
+    s.strategy = parse_channel_strategy(j.at("strategy").get<std::string>());
     s.reference_mlp_site = j.at("reference_mlp_site").get<bool>();
     s.seed = j.at("seed").get<uint64_t>();
     s.width = j.at("width").get<int64_t>();
@@ -109,9 +109,8 @@ Selection Selection::from_json(const nlohmann::json& j) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("channel selection file: ") + e.what());
   }
-  check_strategy(s.strategy);
   const std::vector<std::string> names = sct_parts(s.position);
-  require(s.parts.size() == names.size(), "position '" + s.position + "' needs " + std::to_string(names.size()) +
+  require(s.parts.size() == names.size(), std::string("position '") + to_string(s.position) + "' needs " + std::to_string(names.size()) +
                                               " parts, found " + std::to_string(s.parts.size()));
   require(s.k.size() == s.blocks.size(), "'k' and 'blocks' differ in length");
   for (size_t b = 0; b < s.blocks.size(); ++b)

@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "sct/peft/sct_adapter.h"
+#include "sct/peft/selection_spec.h"
+
 namespace sct {
 
 // The channels of one SCT part in every selected block.
@@ -25,7 +28,8 @@ struct Selection {
   // Left empty by the selector, filled by the caller: what the channels were measured on.
   std::string backbone_name, backbone_sha256, dataset;
 
-  std::string position, strategy;
+  SctPosition position = SctPosition::Attn;
+  ChannelStrategy strategy = ChannelStrategy::Salient;
   bool reference_mlp_site = false;
   uint64_t seed = 0;
   int64_t width = 0, depth = 0, num_classes = 0, num_images = 0;

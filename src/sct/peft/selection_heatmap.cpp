@@ -21,7 +21,7 @@ constexpr int kTitleHeight = 22;
 void write_selection_heatmap(const Selection& selection, const std::string& path) {
   for (const auto& part : selection.parts)
     if (!part.scores.defined())
-      throw Error("the selection holds no scores to draw (strategy '" + selection.strategy + "' without data)");
+      throw Error("the selection holds no scores to draw (strategy '" + std::string(to_string(selection.strategy)) + "' without data)");
   const int width = static_cast<int>(selection.width);
   const int cell = std::max(1, 1536 / width);  // ViT-B: 2 px per channel
   const int rows = static_cast<int>(selection.blocks.size());
@@ -36,7 +36,7 @@ void write_selection_heatmap(const Selection& selection, const std::string& path
     const SelectionPart& part = selection.parts[p];
     const int top = static_cast<int>(p) * panel;
     text(
-        part.name + " (" + part.site + "), " + selection.strategy + ": score per channel, kept channels below each row",
+        part.name + " (" + part.site + "), " + to_string(selection.strategy) + ": score per channel, kept channels below each row",
         4, top + 15, 0.45);
     const at::Tensor scores = part.scores.to(at::kFloat).contiguous();  // (L, D)
     for (int l = 0; l < rows; ++l) {

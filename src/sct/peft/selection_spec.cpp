@@ -121,9 +121,25 @@ std::vector<int64_t> last_blocks(int64_t depth, int64_t count) {
   return b;
 }
 
-void check_strategy(const std::string& s) {
-  if (s != "salient" && s != "insalient" && s != "random" && s != "dataset")
-    throw Error("channel selection: unknown strategy '" + s + "'; known: salient, insalient, random, dataset");
+ChannelStrategy parse_channel_strategy(const std::string& name) {
+  for (ChannelStrategy s :
+       {ChannelStrategy::Salient, ChannelStrategy::Insalient, ChannelStrategy::Random, ChannelStrategy::Dataset})
+    if (name == to_string(s)) return s;
+  throw Error("channel selection: unknown strategy '" + name + "'; known: salient, insalient, random, dataset");
+}
+
+const char* to_string(ChannelStrategy strategy) {
+  switch (strategy) {
+    case ChannelStrategy::Salient:
+      return "salient";
+    case ChannelStrategy::Insalient:
+      return "insalient";
+    case ChannelStrategy::Random:
+      return "random";
+    case ChannelStrategy::Dataset:
+      return "dataset";
+  }
+  return "?";
 }
 
 std::vector<int64_t> parse_blocks(const std::string& spec, int64_t depth, const std::string& what) {

@@ -33,7 +33,9 @@ class KSpec {
 std::vector<int64_t> last_blocks(int64_t depth, int64_t count);
 // "all", "last:N" or "i,j,..." -> ascending block indices in [0, depth); `what` names the spec in errors.
 std::vector<int64_t> parse_blocks(const std::string& spec, int64_t depth, const std::string& what = "blocks");
-// Throws sct::Error unless `strategy` is salient, insalient, random or dataset.
-void check_strategy(const std::string& strategy);
+// Which channels a selection keeps (channel_selector.h); parsed from and written as its name.
+enum class ChannelStrategy { Salient, Insalient, Random, Dataset };
+ChannelStrategy parse_channel_strategy(const std::string& name);  // throws sct::Error listing the names
+const char* to_string(ChannelStrategy strategy);                   // "salient" | "insalient" | ...
 
 }  // namespace sct

@@ -25,29 +25,6 @@ constexpr int kVersion = 1;
 constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kModelFile = "adapter_model.safetensors";
 
-json vit_to_json(const VitConfig& c) {
-  return {{"name", c.name},         {"img_size", c.img_size},   {"patch_size", c.patch_size},
-          {"in_chans", c.in_chans}, {"width", c.width},         {"depth", c.depth},
-          {"heads", c.heads},       {"mlp_ratio", c.mlp_ratio}, {"num_classes", c.num_classes},
-          {"ln_eps", c.ln_eps}};
-}
-
-VitConfig vit_from_json(const json& j) {
-  VitConfig c;
-  c.name = j.at("name").get<std::string>();
-  c.img_size = j.at("img_size").get<int64_t>();
-  c.patch_size = j.at("patch_size").get<int64_t>();
-  c.in_chans = j.at("in_chans").get<int64_t>();
-  c.width = j.at("width").get<int64_t>();
-  c.depth = j.at("depth").get<int64_t>();
-  c.heads = j.at("heads").get<int64_t>();
-  c.mlp_ratio = j.at("mlp_ratio").get<double>();
-  c.num_classes = j.at("num_classes").get<int64_t>();
-  c.ln_eps = j.at("ln_eps").get<double>();
-  c.validate();
-  return c;
-}
-
 // What a task file holds of a model: trainable parameters and the attached modules' buffers.
 TensorMap task_tensors(VisionTransformerImpl& model) {
   TensorMap out;
@@ -64,7 +41,7 @@ json TaskInfo::to_json() const {
   return {{"format", kFormat},
           {"version", kVersion},
           {"method", method},
-          {"backbone", {{"sha256", backbone_sha256}, {"config", vit_to_json(backbone)}}},
+          {"backbone", {{"sha256", backbone_sha256}, {"config", backbone.to_json()}}},
           {"num_classes", backbone.num_classes},
           {"class_names", class_names},
           {"preprocessing",
@@ -83,7 +60,7 @@ TaskInfo TaskInfo::from_json(const json& j) {
     if (j.at("version").get<int>() != kVersion)
       throw Error("version " + j.at("version").dump() + ", this build reads " + std::to_string(kVersion));
     t.method = j.at("method");
-    t.backbone = vit_from_json(j.at("backbone").at("config"));
+    t.backbone = VitConfig::from_json(j.at("backbone").at("config"));
     t.backbone_sha256 = j.at("backbone").at("sha256").get<std::string>();
     t.class_names = j.at("class_names").get<std::vector<std::string>>();
     t.normalization.mean = j.at("preprocessing").at("mean").get<std::array<float, 3>>();

@@ -33,7 +33,7 @@ ExperimentReport run_compare(const CompareSpec& spec, ExperimentRunner& runner, 
   for (const std::string& row : report.results.rows) {
     const ExperimentCell& c = report.results.cell(row);
     const size_t n = c.test_acc.size();
-    report.table.rows.push_back({row, fmt("%.2f", c.mean) + (n > 1 ? " ± " + fmt("%.2f", c.std) : ""),
+    report.table.rows.push_back({row_title(spec.rows, row), fmt("%.2f", c.mean) + (n > 1 ? " ± " + fmt("%.2f", c.std) : ""),
                                  std::to_string(c.trainable_params), std::to_string(c.head_params), fmt("%g", c.lr),
                                  fmt("%.1f", c.train_seconds), fmt("%.0f", c.peak_rss_mb),
                                  fmt("%.3f", c.infer_ms_per_image), fmt("%.1f", c.task_kb)});

@@ -33,8 +33,9 @@ std::string csv_cell(const std::string& s) {
 std::vector<ExperimentRow> method_rows(const std::vector<std::string>& methods) {
   std::vector<ExperimentRow> rows;
   for (const std::string& m : methods) {
-    make_peft_method(m);  // an unknown name fails before any run
-    rows.push_back({m, {{"name", m}}});
+    const nlohmann::json method = {{"name", m}};
+    make_peft_method(method);  // an unknown name fails before any run
+    rows.push_back({m, method, 1, peft_method_variant(method)});
   }
   if (rows.empty()) throw Error("no method given");
   return rows;
@@ -59,6 +60,12 @@ std::vector<ExperimentRow> ablation_rows(const std::string& ablation) {
     throw Error("ablation '" + ablation + "' is not one of channels, score, position, k, depth");
   for (const ExperimentRow& r : rows) make_peft_method(r.method);
   return rows;
+}
+
+std::string row_title(const std::vector<ExperimentRow>& rows, const std::string& label) {
+  for (const ExperimentRow& r : rows)
+    if (r.label == label && !r.variant.empty()) return label + " (" + r.variant + ")";
+  return label;
 }
 
 std::vector<std::string> method_args(const nlohmann::json& method) {

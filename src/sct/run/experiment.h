@@ -20,9 +20,14 @@ struct ExperimentRow {
   std::string label;
   nlohmann::json method;  // {"name": ..., options}; checked by the registry when the row is made
   int min_seeds = 1;      // the paper draws random channels three times
+  std::string variant;    // which variant of its paper the method is (peft_method_variant), for tables
 };
 
-// One row per method name ("sct", "lora", ...), each checked against the registry.
+// The row's label as tables show it: "lora (W_q and W_v, separate, as Hu et al.)".
+std::string row_title(const std::vector<ExperimentRow>& rows, const std::string& label);
+
+// One row per method name ("sct", "lora", ...), each checked against the registry and named with its
+// variant.
 std::vector<ExperimentRow> method_rows(const std::vector<std::string>& methods);
 // The paper's SCT ablations (SCT-REFERENCE.md §2): channels (salient / insalient / random), score
 // (class-aware / dataset), position (attn / mlp / both), k (D/24, D/8, D/4), depth (all, last 6, last 3).

@@ -83,7 +83,8 @@ ExperimentReport run_suite(const SuiteSpec& spec, ExperimentRunner& runner, std:
   for (const std::string& row : results.rows) {
     // The first task's lr: the method's recipe (tune can choose per task).
     const ExperimentCell& first = results.cell(row, spec.tasks.front().name);
-    std::vector<std::string> cells = {row, std::to_string(first.trainable_params), fmt("%g", first.lr)};
+    std::vector<std::string> cells = {row_title(spec.rows, row), std::to_string(first.trainable_params),
+                                      fmt("%g", first.lr)};
     std::map<std::string, std::vector<double>> by_group;
     std::vector<double> task_means;
     for (const SuiteTask& t : spec.tasks) {

@@ -80,11 +80,8 @@ double inference_ms_per_image(VisionTransformerImpl& model, const c10::Device& d
 nlohmann::json TaskSummary::to_json() const { return json_fields::to_json(*this, kSummaryFields); }
 
 TaskSummary TaskSummary::from_json(const nlohmann::json& j) {
-  TaskSummary s;
-  visit_fields(s, [&](const char* name, auto&) {
-    if (!j.is_object() || !j.contains(name)) throw Error(std::string("run summary: field '") + name + "' is missing");
-  });
-  return json_fields::from_json(j, s, kSummaryFields, "run summary");
+  json_fields::require_all<TaskSummary>(j, kSummaryFields, "run summary");
+  return json_fields::from_json(j, TaskSummary{}, kSummaryFields, "run summary");
 }
 
 ResolvedConfig resolve_task_config(const TaskRunSpec& spec, const std::string& task, const std::string& model_name,

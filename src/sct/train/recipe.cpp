@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "sct/core/error.h"
+#include "sct/core/json_fields.h"
 #include "sct/data/vtab_task.h"
 
 namespace sct {
@@ -25,28 +25,29 @@ std::string executable_dir() {
   return fs::path(std::string(buf, static_cast<size_t>(n))).parent_path().string();
 }
 
+template <typename Recipe, typename Visit>
+void visit_fields(Recipe& r, Visit&& visit) {
+  visit("task", r.task);
+  visit("group", r.group);
+  visit("classes", r.classes);
+  visit("lr", r.lr);
+  visit("weight_decay", r.weight_decay);
+  visit("label_smoothing", r.label_smoothing);
+  visit("train_aug", r.train_aug);
+  visit("scale", r.scale);
+  visit("scaleonx", r.scale_on_x);  // the reference's name
+  visit("reported_top1", r.reported_top1);
+}
+
+const auto kFields = [](auto& r, auto&& visit) { visit_fields(r, visit); };
+
+// Every field is required: a recipe states the whole setting.
 VtabRecipe parse_recipe(const json& j, const std::string& source) {
-  const std::set<std::string> fields = {"task",         "group",           "classes",   "lr",
-                                        "weight_decay", "label_smoothing", "train_aug", "scale",
-                                        "scaleonx",     "reported_top1"};
-  if (!j.is_object()) throw Error(source + ": a recipe must be a JSON object");
-  for (const auto& item : j.items())
-    if (!fields.count(item.key())) throw Error(source + ": unknown recipe field '" + item.key() + "'");
-  for (const std::string& f : fields)
-    if (!j.contains(f)) throw Error(source + ": recipe field '" + f + "' is missing");
   VtabRecipe r;
   try {
-    r.task = j.at("task").get<std::string>();
-    r.group = j.at("group").get<std::string>();
-    r.classes = j.at("classes").get<int64_t>();
-    r.lr = j.at("lr").get<double>();
-    r.weight_decay = j.at("weight_decay").get<double>();
-    r.label_smoothing = j.at("label_smoothing").get<double>();
-    r.train_aug = j.at("train_aug").get<bool>();
-    r.scale = j.at("scale").get<double>();
-    r.scale_on_x = j.at("scaleonx").get<bool>();
-    r.reported_top1 = j.at("reported_top1").get<double>();
-  } catch (const json::exception& e) {
+    json_fields::require_all<VtabRecipe>(j, kFields, "recipe");
+    r = json_fields::from_json(j, VtabRecipe{}, kFields, "recipe");
+  } catch (const Error& e) {
     throw Error(source + ": " + e.what());
   }
   if (r.classes < 1 || r.lr < 0.0 || r.weight_decay < 0.0 || r.label_smoothing < 0.0 || r.label_smoothing >= 1.0)
