@@ -31,6 +31,31 @@ TEST(Cli, InfoJsonReportsThreadsBlasAndDevices) {
             true);
 }
 
+// Numbers that mean nothing are refused at parse time, naming the flag, instead of being read as a
+// default (--epochs 0 trained 100 epochs), wrapped (--seed -1) or looped on (--select-batch 0); an
+// unknown command is named.
+TEST(Cli, NonsenseNumbersAndUnknownCommandsAreRefused) {
+  auto r = test::run_cli("bogus");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("unknown command 'bogus'; commands: info, convert"), std::string::npos) << r.output;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"train --task fashion-mnist-1k --out /nonexistent/x --epochs 0", "--epochs"},
+      {"train --task fashion-mnist-1k --out /nonexistent/x --epochs -3", "--epochs"},
+      {"train --task fashion-mnist-1k --out /nonexistent/x --select-batch 0", "--select-batch"},
+      {"bench --threads 999", "--threads"},
+      {"bench --threads -1", "--threads"},
+      {"bench --seed -1", "--seed"},
+      {"bench --img-size -32", "--img-size"},
+      {"bench --batch 0", "--batch"},
+      {"pretrain --out /nonexistent/x --epochs 0", "--epochs"},
+  };
+  for (const auto& [args, flag] : cases) {
+    r = test::run_cli(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_NE(r.output.find(flag), std::string::npos) << args << ": " << r.output;
+  }
+}
+
 TEST(Cli, ConvertNpzGivesTheTimmStateDict) {
   test::ScratchDir dir;
   const std::string out = dir.file("d12.safetensors");

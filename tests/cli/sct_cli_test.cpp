@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <set>
 #include <sstream>
 
 #include "sct/io/safetensors.h"
@@ -109,6 +111,35 @@ TEST(SctCli, SelectTrainEvalPredictOnFashionMnist1k) {
     total += prob;
   }
   EXPECT_LE(total, 1.0 + 1e-6);
+}
+
+// Your own data: image folders train without any other data flag (the folder names the task and
+// its classes), and predict answers with the folders' class names.
+TEST(SctCli, TrainsAnImageFolderTreeAndPredictsItsClassNames) {
+  test::ScratchDir dir;
+  const fs::path root = dir.file("leaves");
+  for (const auto& [cls, level] : {std::pair{"oak", 40}, std::pair{"maple", 200}})
+    for (const char* split : {"train", "test"}) {
+      fs::create_directories(root / split / cls);
+      for (int i = 0; i < 6; ++i)
+        cv::imwrite((root / split / cls / (std::to_string(i) + ".png")).string(),
+                    cv::Mat(32, 32, CV_8UC3, cv::Scalar::all(level + 3 * i)));
+    }
+  const std::string run = dir.file("run");
+  auto r = test::run_cli("train --data " + root.string() + " " + kModel +
+                         " --method linear --epochs 1 --set warmup_epochs=0 --set batch_size=4 --json --out " + run);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("data: leaves: image folders"), std::string::npos) << r.output;
+  EXPECT_EQ(last_json_line(r.output)["task"], "leaves");
+  const json cfg = read_json(run + "/task/adapter_config.json");
+  EXPECT_EQ(cfg["class_names"], json({"maple", "oak"}));
+  r = test::run_cli("predict --threads 1 --task-dir " + run + "/task --checkpoint " + kCheckpoint + " --json " +
+                    (root / "test" / "oak" / "0.png").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json p = last_json_line(r.output);
+  ASSERT_EQ(p["top"].size(), 2u);
+  std::set<std::string> names = {p["top"][0]["name"], p["top"][1]["name"]};
+  EXPECT_EQ(names, (std::set<std::string>{"maple", "oak"}));
 }
 
 TEST(SctCli, LinearProbeRerunAndBadInput) {

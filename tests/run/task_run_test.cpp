@@ -56,6 +56,8 @@ TEST(TaskRun, ConfigLayersRecipeThenMethodRecipeThenSpecThenOverrides) {
   EXPECT_EQ(r.config.task, "shape-count");
   ASSERT_TRUE(r.method_recipe);
   EXPECT_NE(log.str().find("lora's settings from"), std::string::npos) << log.str();
+  // 3 epochs under the default 10 warm-up epochs never reach the lr: said, not silently trained.
+  EXPECT_NE(log.str().find("warning: warmup_epochs 10 >= epochs 3"), std::string::npos) << log.str();
 
   spec.overrides = {"lr=0.5", "epochs=9"};  // last, over everything
   r = resolve_task_config(spec, "shape-count", "tiny", log);
@@ -123,7 +125,7 @@ TEST(TaskRun, SummaryRoundTripsAndNamesAMissingField) {
   s.trainable_params = 111744;
   s.task_dir_bytes = 123456;
   const nlohmann::json j = s.to_json();
-  EXPECT_EQ(j.size(), 18u);
+  EXPECT_EQ(j.size(), 19u);
   EXPECT_EQ(TaskSummary::from_json(j).to_json(), j);
   nlohmann::json partial = j;
   partial.erase("lr");
@@ -137,11 +139,12 @@ TEST(TaskRun, SummaryRoundTripsAndNamesAMissingField) {
 // one epoch without warm-up.
 struct TinyRun {
   test::ScratchDir dir;
+  std::ostringstream data_log;
   TaskData data;
   Backbone backbone;
   TaskRunSpec spec;
 
-  TinyRun() : data(write_task(dir)) {
+  TinyRun() : data(write_task(dir), data_log) {
     VitConfig cfg = test::tiny_vit_config();
     cfg.num_classes = data.num_classes();
     at::manual_seed(3);

@@ -124,9 +124,9 @@ void add_bench_command(CLI::App& app) {
   flags->model.add_to(*cmd);
   flags->method.method = "linear";
   flags->method.add_to(*cmd, /*with_method=*/true, /*with_module=*/true);
-  cmd->add_option("--batch", flags->batch, "images per step")->capture_default_str();
-  cmd->add_option("--steps", flags->steps, "timed steps")->capture_default_str();
-  cmd->add_option("--warmup", flags->warmup, "untimed steps first")->capture_default_str();
+  cmd->add_option("--batch", flags->batch, "images per step")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", flags->steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", flags->warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", flags->json, "one line of JSON");
   cmd->add_flag("--recompute", flags->recompute, "recompute each block's activations in backward (less memory)");
   cmd->callback([flags] { run_bench(*flags); });

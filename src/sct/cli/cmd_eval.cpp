@@ -23,8 +23,11 @@ struct EvalFlags {
 
 void run_eval(EvalFlags flags) {
   TaskModel tm = load_task_model(flags.model, std::cerr);
-  if (flags.task.task.empty()) flags.task.task = tm.task.info.task;
-  const TaskData data(flags.task);
+  // The task it was trained on, when the data holds it (a dataset folder names itself).
+  if (flags.task.task.empty() &&
+      (flags.task.data.empty() || has_vtab_task(flags.task.data, tm.task.info.task)))
+    flags.task.task = tm.task.info.task;
+  const TaskData data(flags.task, std::cerr);
   if (data.num_classes() != tm.task.info.backbone.num_classes)
     throw Error("task " + data.name() + " has " + std::to_string(data.num_classes()) + " classes, the task folder " +
                 std::to_string(tm.task.info.backbone.num_classes));
@@ -60,11 +63,11 @@ void add_eval_command(CLI::App& app) {
                          "Top-1 accuracy of a trained task folder. Example:\n"
                          "  sct eval --task-dir runs/cifar100/task --checkpoint ViT-B_16.npz --data vtab-1k");
   flags->model.add_to(*cmd);
-  flags->task.add_to(*cmd, /*required=*/false);
+  flags->task.add_to(*cmd);
   cmd->add_option("--split", flags->split, "split to score")
       ->check(CLI::IsMember({"train800", "val200", "train800val200", "test"}))
       ->capture_default_str();
-  cmd->add_option("--batch", flags->batch, "evaluation batch size")->capture_default_str();
+  cmd->add_option("--batch", flags->batch, "evaluation batch size")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--json", flags->json, "print one JSON line");
   cmd->callback([flags] { run_eval(*flags); });
 }

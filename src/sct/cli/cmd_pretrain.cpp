@@ -175,7 +175,7 @@ void add_pretrain_command(CLI::App& app, int argc, char** argv) {
       ->capture_default_str();
   cmd->add_option("--source-seed", flags->source.seed, "seed of the fractal systems and their images")
       ->capture_default_str();
-  cmd->add_option("--epochs", flags->epochs, "training epochs (default 12)");
+  cmd->add_option("--epochs", flags->epochs, "training epochs (default 12)")->check(CLI::PositiveNumber);
   cmd->add_option("--set", flags->overrides, "override a training field, e.g. --set lr=1e-3");
   cmd->add_option("--out", flags->out, "run folder (state, metrics, curve)")->required();
   cmd->add_option("--backbone", flags->backbone, "where to write the backbone (default <out>/backbone.safetensors)");

@@ -24,7 +24,7 @@ struct SelectFlags {
 };
 
 void run_select(SelectFlags flags) {
-  const TaskData data(flags.task);
+  const TaskData data(flags.task, std::cerr);
   flags.model.num_classes = data.num_classes();
   BuiltModel built = build_model(flags.model, std::cerr);
   built.model->freeze();

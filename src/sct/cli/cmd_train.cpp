@@ -31,7 +31,7 @@ void run_train(TrainFlags flags) {
   spec.data_pass_batch = flags.method.select_batch;
   spec.seed = flags.model.runtime.seed;
   if (flags.progress != "auto") spec.trainer.interactive = flags.progress == "bar";
-  const TaskData data(flags.task);
+  const TaskData data(flags.task, std::cerr);
   {
     std::ostringstream quiet;  // build_model prints the precision's warnings
     spec.precision = flags.model.runtime.resolved_precision(parse_device(flags.model.runtime.device), quiet);
@@ -79,7 +79,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--protocol", spec.protocol,
                   "final (train800val200 -> test, default), tune (lr x wd [x method options] grid on train800 -> "
                   "val200), or reference-best-of-test (the released code's optimistic best of periodic test scores)");
-  cmd->add_option("--epochs", spec.epochs, "epochs (default: the recipe's, 100)");
+  cmd->add_option("--epochs", spec.epochs, "epochs (default: the recipe's, 100)")->check(CLI::PositiveNumber);
   cmd->add_option("--set", spec.overrides,
                   "override any training field, e.g. --set lr=0.002 --set tune_lrs=[0.001,0.002] (see config.json)");
   cmd->add_option("--out", spec.out, "run folder: config, metrics, training state, selection, task/")->required();

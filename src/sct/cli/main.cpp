@@ -2,6 +2,7 @@
 #include <c10/util/Exception.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 
 #include "sct/cli/commands.h"
@@ -27,6 +28,15 @@ int main(int argc, char** argv) {
   sct::cli::add_pretrain_command(app, argc, argv);
   sct::cli::add_suite_command(app);
   sct::cli::add_bench_command(app);
+  // CLI11 would answer an unknown command with "A subcommand is required".
+  const std::vector<CLI::App*> commands = app.get_subcommands([](CLI::App*) { return true; });
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(commands.begin(), commands.end(), [&](CLI::App* c) { return c->get_name() == argv[1]; })) {
+    std::string names;
+    for (const CLI::App* c : commands) names += (names.empty() ? "" : ", ") + c->get_name();
+    std::cerr << "sct: unknown command '" << argv[1] << "'; commands: " << names << "\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

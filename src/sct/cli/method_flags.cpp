@@ -26,7 +26,9 @@ void MethodFlags::add_to(CLI::App& cmd, bool with_method, bool with_module) {
   cmd.add_option("--blocks", blocks, alias + "blocks: all (default), last:N or i,j,...");
   cmd.add_flag("--reference-mlp-site", reference_mlp_site,
                alias + "reference_mlp_site: position mlp ranks channels on the block output, as the public code does");
-  cmd.add_option("--select-batch", select_batch, "batch size of the selection pass")->capture_default_str();
+  cmd.add_option("--select-batch", select_batch, "batch size of the selection pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   if (!with_module) return;
   cmd.add_option("--scale", scale,
                  "sct's option scale: none (the released ViT code, default), recipe (the task recipe's scale and "

@@ -13,8 +13,9 @@ namespace sct::cli {
 
 void RuntimeFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd.add_option("--threads", threads, "CPU threads (default: every CPU this process may use)");
-  cmd.add_option("--seed", seed, "random seed")->capture_default_str();
+  cmd.add_option("--threads", threads, "CPU threads (default: every CPU this process may use; more are refused)")
+      ->check(CLI::Range(0, available_cpus()));
+  cmd.add_option("--seed", seed, "random seed")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd.add_option("--precision", precision,
                  "fp32, bf16 (mixed: bf16 GEMMs, fp32 statistics and master weights) or auto (bf16 where the "
                  "device multiplies it natively: AMX-BF16 / AVX512-BF16 CPUs, Ampere+ GPUs; else fp32)")
@@ -37,12 +38,13 @@ void ModelFlags::add_to(CLI::App& cmd) {
   runtime.add_to(cmd);
   cmd.add_option("--model", model, "named config (vit_tiny_patch16_224 ... vit_huge_patch14_224) or custom")
       ->capture_default_str();
-  cmd.add_option("--img-size", img_size, "input resolution (default: the config's)");
-  cmd.add_option("--num-classes", num_classes, "classifier size; 0 = no head (default: the config's)");
-  cmd.add_option("--patch", patch, "custom: patch size");
-  cmd.add_option("--width", width, "custom: embedding width D");
-  cmd.add_option("--depth", depth, "custom: number of blocks");
-  cmd.add_option("--heads", heads, "custom: attention heads");
+  cmd.add_option("--img-size", img_size, "input resolution (default: the config's)")->check(CLI::PositiveNumber);
+  cmd.add_option("--num-classes", num_classes, "classifier size; 0 = no head (default: the config's)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--patch", patch, "custom: patch size")->check(CLI::PositiveNumber);
+  cmd.add_option("--width", width, "custom: embedding width D")->check(CLI::PositiveNumber);
+  cmd.add_option("--depth", depth, "custom: number of blocks")->check(CLI::PositiveNumber);
+  cmd.add_option("--heads", heads, "custom: attention heads")->check(CLI::PositiveNumber);
   cmd.add_option("--mlp-ratio", mlp_ratio, "custom: MLP hidden size / width")->capture_default_str();
   cmd.add_option("--checkpoint", checkpoint, "weights: Google .npz or timm/HF .safetensors")->check(CLI::ExistingFile);
   cmd.add_flag("--allow-unexpected", allow_unexpected, "ignore checkpoint tensors the model has no place for");

@@ -1,4 +1,4 @@
-// --task, --data and --classes: which task's data a command reads (data/task_data.h).
+// --task, --data, --classes, --split, --split-seed: which task's data a command reads (data/task_data.h).
 #pragma once
 #include "sct/data/task_data.h"
 
@@ -9,8 +9,7 @@ class App;
 namespace sct::cli {
 
 struct TaskFlags : TaskSource {
-  // `required`: whether --task must be given (eval takes it from the task folder).
-  void add_to(CLI::App& cmd, bool required = true);
+  void add_to(CLI::App& cmd);
 };
 
 }  // namespace sct::cli

@@ -38,6 +38,7 @@ void StreamEvalSource::for_each_batch(const std::function<void(const Batch&)>& v
   EvalStream stream(records_, options_);  // copies the list: each pass decodes from the start
   Batch batch;
   while (stream.next(batch)) visit(batch);
+  skipped_ = stream.skipped();
 }
 
 }  // namespace sct

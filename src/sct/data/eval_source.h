@@ -41,10 +41,13 @@ class StreamEvalSource : public EvalSource {
   StreamEvalSource(std::vector<ImageRecord> records, EvalStreamOptions options);
   int64_t num_images() const override { return static_cast<int64_t>(records_.size()); }
   void for_each_batch(const std::function<void(const Batch&)>& visit) override;
+  // Images the last complete pass left out (options.cache.skip_bad_images), one message each.
+  const std::vector<std::string>& skipped() const { return skipped_; }
 
  private:
   std::vector<ImageRecord> records_;
   EvalStreamOptions options_;
+  std::vector<std::string> skipped_;
 };
 
 }  // namespace sct

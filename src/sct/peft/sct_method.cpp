@@ -105,6 +105,7 @@ void SctMethod::prepare(const MethodData& data) {
       *data.log << "warning: the channel selection was measured on another backbone ("
                 << selection_->backbone_name << ", " << selection_->backbone_sha256 << ")\n";
   } else {
+    if (data.batch_size < 1) throw Error("sct: the selection pass needs a batch size >= 1");
     SelectionOptions o;
     o.position = options_.position;
     o.reference_mlp_site = options_.reference_mlp_site;

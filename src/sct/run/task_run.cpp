@@ -44,6 +44,7 @@ void visit_fields(Summary& s, Visit&& visit) {
   visit("infer_ms_per_image", s.infer_ms_per_image);
   visit("task_dir", s.task_dir);
   visit("task_dir_bytes", s.task_dir_bytes);
+  visit("skipped_images", s.skipped_images);
 }
 
 const auto kSummaryFields = [](auto& s, auto&& visit) { visit_fields(s, visit); };
@@ -119,6 +120,10 @@ ResolvedConfig resolve_task_config(const TaskRunSpec& spec, const std::string& t
   if (!spec.protocol.empty()) config.protocol = parse_protocol(spec.protocol);
   for (const std::string& s : spec.overrides) apply_override(config, s);
   config.validate();
+  if (config.warmup_epochs >= config.epochs)
+    log << "warning: warmup_epochs " << config.warmup_epochs << " >= epochs " << config.epochs
+        << ": every epoch is in the linear warm-up from " << config.warmup_lr << ", the lr never reaches "
+        << config.lr << " (--set warmup_epochs=N to shorten it)\n";
   return r;
 }
 
@@ -240,6 +245,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
   s.task_dir = task_dir;
   s.task_dir_bytes = int64_t(fs::file_size(fs::path(task_dir) / "adapter_model.safetensors") +
                              fs::file_size(fs::path(task_dir) / "adapter_config.json"));
+  s.skipped_images = data.skipped_images();
   return out;
 }
 

@@ -61,6 +61,7 @@ struct TaskSummary {
   double train_seconds = 0.0, peak_rss_mb = 0.0, infer_ms_per_image = 0.0;
   std::string task_dir;
   int64_t task_dir_bytes = 0;
+  int64_t skipped_images = 0;  // unreadable images left out (--skip-bad-images)
 
   nlohmann::json to_json() const;
   static TaskSummary from_json(const nlohmann::json& j);  // every field required; throws sct::Error
