@@ -250,9 +250,11 @@ TEST(SctCli, MethodRecipeSetsTheRunsOptimiser) {
 TEST(SctCli, CompareTabulatesEveryMethod) {
   test::ScratchDir dir;
   const std::string out = dir.file("cmp");
+  // SCT's flags go to every run as compare passes them; a method without the option leaves it, with a note.
   auto r = test::run_cli("compare --methods linear,lora --out " + out + " " + kTask + " " + kModel +
-                         " --epochs 1 --set warmup_epochs=0");
+                         " --epochs 1 --set warmup_epochs=0 --k 1/4");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("note: method lora has no option k"), std::string::npos) << r.output;
   std::ifstream csv(out + "/compare.csv");
   std::vector<std::string> lines;
   for (std::string line; std::getline(csv, line);) lines.push_back(line);

@@ -47,7 +47,7 @@ void run_bench(BenchFlags flags) {
   BuiltModel built = build_model(flags.model, std::cerr);
   auto& model = *built.model;
   const VitConfig& cfg = model.config();
-  const std::unique_ptr<PeftMethod> method = make_peft_method(flags.method.config());
+  const std::unique_ptr<PeftMethod> method = make_peft_method(flags.method.config(std::cerr));
   MethodData md;  // no data: a method that learns from it prepares a stand-in of the same cost
   md.model = built.model;
   md.num_classes = cfg.num_classes;

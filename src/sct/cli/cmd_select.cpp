@@ -33,7 +33,7 @@ void run_select(SelectFlags flags) {
   const auto cache = data.cache(parse_vtab_split(flags.split), cfg.img_size);
   const Normalization norm =
       flags.normalization == "inception" ? Normalization::inception() : Normalization::imagenet();
-  const auto method = SctMethod::from_config(flags.sct.config());
+  const auto method = SctMethod::from_config(flags.sct.config(std::cerr));
   MethodData md;
   md.model = built.model;
   md.train = cache.get();

@@ -27,7 +27,7 @@ struct TrainFlags {
 
 void run_train(TrainFlags flags) {
   TaskRunSpec spec = flags.spec;
-  spec.method = flags.method.config();  // a malformed option or selection file fails before any work
+  spec.method = flags.method.config(std::cerr);  // a malformed option or selection file fails before any work
   spec.data_pass_batch = flags.method.select_batch;
   spec.seed = flags.model.runtime.seed;
   if (flags.progress != "auto") spec.trainer.interactive = flags.progress == "bar";

@@ -1,6 +1,7 @@
 #include "sct/cli/method_flags.h"
 
 #include <CLI/CLI.hpp>
+#include <ostream>
 
 #include "sct/peft/channel_selector.h"
 #include "sct/peft/peft_method.h"
@@ -38,10 +39,15 @@ void MethodFlags::add_to(CLI::App& cmd, bool with_method, bool with_module) {
       ->check(CLI::ExistingFile);
 }
 
-nlohmann::json MethodFlags::config() const {
+nlohmann::json MethodFlags::config(std::ostream& log) const {
   std::vector<std::string> all = options;
+  const auto takes = [&](const char* key) {
+    if (peft_method_has_option(method, key)) return true;
+    log << "note: method " << method << " has no option " << key << "; its flag is not used for this run\n";
+    return false;
+  };
   const auto alias = [&](const char* key, const std::string& value) {
-    if (!value.empty()) all.push_back(std::string(key) + "=" + value);
+    if (!value.empty() && takes(key)) all.push_back(std::string(key) + "=" + value);
   };
   alias("k", k);
   alias("position", position);
@@ -52,7 +58,7 @@ nlohmann::json MethodFlags::config() const {
   if (scale_on_x) alias("scale_on_x", "true");
   else if (scale == "recipe") alias("scale_on_x", "recipe");
   nlohmann::json config = method_config(method, all);
-  if (!selection.empty()) config["selection"] = Selection::load(selection).to_json();
+  if (!selection.empty() && takes("selection")) config["selection"] = Selection::load(selection).to_json();
   return config;
 }
 

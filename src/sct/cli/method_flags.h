@@ -3,6 +3,7 @@
 // of sct's method options. The flags become one method config; the registry checks it.
 #pragma once
 #include <cstdint>
+#include <iosfwd>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -25,8 +26,11 @@ struct MethodFlags {
   // options of the trained module (--scale, --scale-on-x, --selection), not only the selection's.
   void add_to(CLI::App& cmd, bool with_method, bool with_module);
   // {"name": method, options...}. `--scale recipe` asks for the task recipe's scale and scale_on_x
-  // (resolved by the task run). Throws sct::Error for a malformed option or unreadable selection file.
-  nlohmann::json config() const;
+  // (resolved by the task run). An alias reaches only a method that has its option: compare and suite
+  // give every run the same flags (`--selection F` for sct and linear alike), so for another method it
+  // is dropped with a note on `log`; --method-option stays strict. Throws sct::Error for a malformed
+  // option or an unreadable selection file.
+  nlohmann::json config(std::ostream& log) const;
 };
 
 }  // namespace sct::cli

@@ -175,6 +175,10 @@ std::string peft_method_options_help() {
   return out;
 }
 
+bool peft_method_has_option(const std::string& name, const std::string& option) {
+  return complete(json{{"name", name}}).first->defaults.contains(option);
+}
+
 std::unique_ptr<PeftMethod> make_peft_method(const std::string& name) { return make_peft_method(json{{"name", name}}); }
 
 std::unique_ptr<PeftMethod> make_peft_method(const json& config) {

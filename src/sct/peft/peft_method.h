@@ -58,6 +58,8 @@ std::vector<std::string> peft_method_names();
 // "sct, linear, ..." and, for help texts, every method's options with their defaults
 // ("lora: rank=8 alpha=8; ..."), both from the registry.
 std::string peft_method_list();
+// Whether method `name` (any registry name, or "none") has option `option`. Throws for an unknown method.
+bool peft_method_has_option(const std::string& name, const std::string& option);
 std::string peft_method_options_help();
 // A method from its config() ({"name": ..., options}); options left out take their defaults
 // (peft_method_options_help()). Unknown names or options, or options of the wrong type, throw
