@@ -84,5 +84,25 @@ TEST(ListFile, EmptySplitIsAnError) {
   expect_error([&] { read_image_list(dir.path("train800.txt"), dir.path()); }, {"empty split"});
 }
 
+// CSV: the label after the last comma (paths may hold spaces), a "label" header skipped, a byte-order
+// mark dropped; a header elsewhere is a bad label.
+TEST(ListFile, CsvListsWithHeaderAndByteOrderMark) {
+  TempDir dir;
+  write_bytes(dir.path("train.csv"), "\xEF\xBB\xBFfile,label\nmy cat.jpg, 2\nsub,dir/dog.jpg,0\n");
+  ListOptions csv{3};
+  csv.separator = ',';
+  const auto r = read_image_list(dir.path("train.csv"), "/d", csv);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].path, "/d/my cat.jpg");
+  EXPECT_EQ(r[0].label, 2);
+  EXPECT_EQ(r[1].path, "/d/sub,dir/dog.jpg");
+  EXPECT_EQ(r[1].origin, dir.path("train.csv") + ":3");
+  write_bytes(dir.path("train.csv"), "a.jpg,1\nfile,label\n");
+  expect_error([&] { read_image_list(dir.path("train.csv"), "/d", csv); }, {"train.csv:2", "'label' is not an integer"});
+  // The byte-order mark is not part of the first path of a space-separated list either.
+  write_bytes(dir.path("train.txt"), "\xEF\xBB\xBF" "a.jpg 1\n");
+  EXPECT_EQ(read_image_list(dir.path("train.txt"), "/d").at(0).path, "/d/a.jpg");
+}
+
 }  // namespace
 }  // namespace sct

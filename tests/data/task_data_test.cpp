@@ -57,7 +57,7 @@ TEST(TaskData, SplitFoldersGiveTrainValTestAndTrainsClassNames) {
   EXPECT_EQ(count_label(labels_of(d, VtabSplit::Test), 2), 2);
 
   source.num_classes = 4;
-  test::expect_error([&] { TaskData(source, log); }, {"3 class folders", "--classes says 4"});
+  test::expect_error([&] { TaskData(source, log); }, {"3 classes", "--classes says 4"});
   source.num_classes = 0;
   write_images(root / "test" / "fish", 1, 50);
   test::expect_error([&] { TaskData(source, log); }, {"fish", "a class only in test"});
@@ -149,6 +149,169 @@ TEST(TaskData, BadFoldersAreNamed) {
   test::expect_error([&] { d.cache(VtabSplit::Test, 8); }, {"no test images"});
   TaskSource nothing;
   test::expect_error([&] { TaskData(nothing, log); }, {"no task given"});
+}
+
+// List files beside their images: "path label" (.txt, .list) or CSV "path,label" with a header; class
+// names from classes.txt; other split names by TaskSource::lists.
+TEST(TaskData, ListFilesWithClassNamesAndMappedSplitNames) {
+  test::ScratchDir dir;
+  const fs::path root = dir.file("birds");
+  write_images(root / "img", 6, 0);
+  // A byte-order mark and Windows line ends, as spreadsheets write them; a space inside a path.
+  test::write_file((root / "training.csv").string(), "\xEF\xBB\xBFpath,label\r\nimg/0.png,0\r\nimg/1.png,1\r\nimg/2.png,2\r\n");
+  test::write_file((root / "holdout.txt").string(), "img/3.png 1\n");
+  test::write_file((root / "exam.list").string(), "img/4.png 2\nimg/5.png 0\n");
+  test::write_file((root / "classes.txt").string(), "robin\nwren\nsparrow\n");
+  TaskSource source;
+  source.data = root.string();
+  source.lists = {"training", "holdout", "exam"};
+  std::ostringstream log;
+  const TaskData d(source, log);
+  EXPECT_EQ(d.name(), "birds");
+  EXPECT_EQ(d.class_names(), (std::vector<std::string>{"robin", "wren", "sparrow"}));
+  EXPECT_EQ(labels_of(d, VtabSplit::Train800), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(labels_of(d, VtabSplit::Val200), (std::vector<int64_t>{1}));
+  EXPECT_EQ(labels_of(d, VtabSplit::Test), (std::vector<int64_t>{2, 0}));
+  EXPECT_NE(log.str().find("list files"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("3 classes, 3 train, 1 val, 2 test images"), std::string::npos) << log.str();
+
+  // A label beyond classes.txt names the line; without classes.txt classes are numbered.
+  test::write_file((root / "exam.list").string(), "img/4.png 3\n");
+  test::expect_error([&] { TaskData(source, log); }, {"exam.list:1", "out of range [0, 3)"});
+  fs::remove(root / "classes.txt");
+  test::write_file((root / "exam.list").string(), "img/4.png 2\n");
+  EXPECT_EQ(TaskData(source, log).class_names(), (std::vector<std::string>{"0", "1", "2"}));
+  // A class scored in test but never trained on is named.
+  test::write_file((root / "exam.list").string(), "img/4.png 2\nimg/5.png 4\n");
+  test::expect_error([&] { TaskData(source, log); }, {"exam.list:2", "class 4", "no training image"});
+}
+
+// Files outside the data root are refused unless allowed: "../", absolute paths, symlinks.
+TEST(TaskData, FilesOutsideTheRootAreRefusedUnlessAllowed) {
+  test::ScratchDir dir;
+  write_images(dir.file("elsewhere"), 4, 0);
+  const fs::path root = dir.file("ds");
+  write_images(root / "img", 2, 0);
+  test::write_file((root / "test.txt").string(), "img/1.png 0\n");
+  TaskSource source;
+  source.data = root.string();
+  std::ostringstream log;
+  for (const std::string& entry : {std::string("../elsewhere/0.png"), dir.file("elsewhere/0.png")}) {
+    test::write_file((root / "train.txt").string(), "img/0.png 0\n" + entry + " 0\n");
+    test::expect_error([&] { TaskData(source, log); }, {"train.txt:2", "outside the data root", "--allow-outside-root"});
+  }
+  source.allow_outside_root = true;
+  EXPECT_EQ(labels_of(TaskData(source, log), VtabSplit::Train800).size(), 2u);
+
+  // A symlinked class folder that leaves the root, in an image-folder tree.
+  const fs::path tree = dir.file("tree");
+  write_images(tree / "a", 2, 0);
+  fs::create_directory_symlink(dir.file("elsewhere"), tree / "b");
+  source = TaskSource{};
+  source.data = tree.string();
+  source.split = {0.5, 0.0, 0.5};
+  test::expect_error([&] { TaskData(source, log); }, {"outside the data root"});
+  // A symlink inside the root is fine.
+  fs::remove(tree / "b");
+  write_images(tree / "real_b", 2, 50);
+  fs::create_directory_symlink(tree / "real_b", tree / "b");
+  EXPECT_EQ(TaskData(source, log).num_classes(), 3);
+}
+
+// Duplicates across splits are warned about; files without an image extension are counted.
+TEST(TaskData, DuplicatesAcrossSplitsWarnAndNonImagesAreCounted) {
+  test::ScratchDir dir;
+  const fs::path root = dir.file("ds");
+  write_images(root / "train" / "a", 3, 0);
+  write_images(root / "train" / "b", 3, 100);
+  test::write_file((root / "train" / "a" / "notes.txt").string(), "hello");
+  test::write_file((root / "train" / "b" / "Thumbs.db").string(), "x");
+  fs::create_directories(root / "test" / "a");
+  fs::copy_file(root / "train" / "a" / "0.png", root / "test" / "a" / "0.png");
+  TaskSource source;
+  source.data = root.string();
+  std::ostringstream log;
+  const TaskData d(source, log);
+  EXPECT_NE(log.str().find("2 non-image files ignored"), std::string::npos) << log.str();
+  EXPECT_EQ(log.str().find("also training files"), std::string::npos) << log.str();  // a copy, not the same file
+
+  const fs::path lists = dir.file("lists");
+  write_images(lists / "img", 3, 0);
+  test::write_file((lists / "train.txt").string(), "img/0.png 0\nimg/1.png 1\n");
+  test::write_file((lists / "test.txt").string(), "img/./1.png 1\nimg/2.png 0\n");
+  source.data = lists.string();
+  log.str("");
+  const TaskData dup(source, log);
+  EXPECT_NE(log.str().find("warning: 1 test files are also training files"), std::string::npos) << log.str();
+}
+
+// --shots: K images per class drawn from train by the seed; NOAH's few-shot roots list their own.
+TEST(TaskData, ShotsDrawKPerClassOrReadNoahsLists) {
+  test::ScratchDir dir;
+  const fs::path root = dir.file("ds");
+  for (const auto& [cls, level] : {std::pair{"a", 0}, std::pair{"b", 100}}) {
+    write_images(root / "train" / cls, 6, level);
+    write_images(root / "val" / cls, 1, level);
+    write_images(root / "test" / cls, 2, level);
+  }
+  TaskSource source;
+  source.data = root.string();
+  source.shots = 2;
+  std::ostringstream log;
+  const TaskData d(source, log);
+  EXPECT_EQ(labels_of(d, VtabSplit::Train800), (std::vector<int64_t>{0, 0, 1, 1}));
+  EXPECT_EQ(labels_of(d, VtabSplit::Train800Val200), (std::vector<int64_t>{0, 0, 1, 1}));
+  EXPECT_EQ(labels_of(d, VtabSplit::Val200).size(), 2u);  // val and test stay whole
+  EXPECT_EQ(labels_of(d, VtabSplit::Test).size(), 4u);
+  // Pixel sums identify the drawn images: the same seed draws the same, another seed others.
+  const auto drawn = [&](int64_t seed) {
+    TaskSource s = source;
+    s.shot_seed = seed;
+    const auto c = TaskData(s, log).cache(VtabSplit::Train800, 8);
+    std::vector<double> sums;
+    for (int64_t i = 0; i < c->num_images(); ++i) sums.push_back(c->normalized(Normalization::imagenet(), i, 1).sum().item<double>());
+    return sums;
+  };
+  EXPECT_EQ(drawn(0), drawn(0));
+  bool differs = false;
+  for (int64_t seed = 1; seed < 6 && !differs; ++seed) differs = drawn(seed) != drawn(0);
+  EXPECT_TRUE(differs);
+  source.shots = 7;
+  test::expect_error([&] { TaskData(source, log); }, {"class a has 6 training images", "--shots 7"});
+
+  // NOAH's layout: the list named by shots and seed, images under images/; no --shots is an error.
+  const fs::path noah = dir.file("oxford_pets");
+  write_images(noah / "images", 4, 0);
+  fs::create_directories(noah / "annotations");
+  test::write_file((noah / "annotations/train_meta.list.num_shot_1.seed_2").string(), "0.png 0\n0.png 0\n1.png 36\n1.png 36\n");
+  test::write_file((noah / "annotations/val_meta.list").string(), "2.png 0\n");
+  test::write_file((noah / "annotations/test_meta.list").string(), "3.png 36\n");
+  TaskSource fs_source;
+  fs_source.data = noah.string();
+  test::expect_error([&] { TaskData(fs_source, log); }, {"few-shot lists", "--shots"});
+  fs_source.shots = 1;
+  fs_source.shot_seed = 2;
+  const TaskData pets(fs_source, log);
+  EXPECT_EQ(pets.name(), "oxford-pets");
+  EXPECT_EQ(pets.num_classes(), 37);
+  EXPECT_EQ(labels_of(pets, VtabSplit::Train800Val200), (std::vector<int64_t>{0, 0, 36, 36}));  // repeats kept
+  EXPECT_EQ(labels_of(pets, VtabSplit::Test), (std::vector<int64_t>{36}));
+}
+
+// The built-in fashion-mnist: all of Debian's Fashion-MNIST, and its K-shot draws.
+TEST(TaskData, BuiltInFashionMnistAndItsShots) {
+  TaskSource source;
+  source.task = "fashion-mnist";
+  source.shots = 3;
+  source.shot_seed = 1;
+  std::ostringstream log;
+  const TaskData d(source, log);
+  const std::vector<int64_t> train = labels_of(d, VtabSplit::Train800);
+  ASSERT_EQ(train.size(), 30u);
+  for (int64_t c = 0; c < 10; ++c) EXPECT_EQ(count_label(train, c), 3);
+  EXPECT_EQ(d.cache(VtabSplit::Val200, 8)->num_images(), 10000);
+  EXPECT_EQ(d.cache(VtabSplit::Test, 8)->num_images(), 10000);
+  EXPECT_EQ(d.class_names().at(9), "Ankle boot");
 }
 
 }  // namespace

@@ -108,6 +108,25 @@ FashionMnist1k load_fashion_mnist_1k(const std::string& dir, uint64_t seed) {
   return task;
 }
 
+TaskSplits load_fashion_mnist(const std::string& dir) {
+  const IdxImages train = read_pair(dir, "train");
+  const IdxImages test = read_pair(dir, "t10k");
+  constexpr int64_t kVal = 10000;
+  if (train.images.dims[0] <= kVal)
+    throw Error(dir + ": fashion-mnist: " + std::to_string(train.images.dims[0]) + " training images, need more than " +
+                std::to_string(kVal));
+  TaskSplits task;
+  for (int64_t i = 0; i < train.images.dims[0]; ++i) {
+    const cv::Mat image = rgb_image(train.images, i);  // shared by both splits, not copied
+    for (ImageSet* set : {&task.train800val200, i < train.images.dims[0] - kVal ? &task.train800 : &task.val200}) {
+      set->images.push_back(image);
+      set->labels.push_back(train.labels.data[size_t(i)]);
+    }
+  }
+  for (int64_t i = 0; i < test.images.dims[0]; ++i) append(task.test, test, i);
+  return task;
+}
+
 std::string write_fashion_mnist_1k(const FashionMnist1k& task, const std::string& root, int threads) {
   const std::string stamp = std::string(kFashionMnist1kName) + " version 1 seed " + std::to_string(task.seed) + "\n";
   return write_vtab_task(kFashionMnist1kName, task, stamp, root, threads);

@@ -23,6 +23,7 @@
 namespace sct {
 
 inline constexpr char kFashionMnist1kName[] = "fashion-mnist-1k";
+inline constexpr char kFashionMnistName[] = "fashion-mnist";
 inline constexpr char kDebianFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 inline constexpr uint64_t kFashionMnist1kSeed = 42;
 
@@ -39,6 +40,11 @@ struct FashionMnist1k : TaskSplits {
 // Throws sct::Error naming a missing or malformed file.
 FashionMnist1k load_fashion_mnist_1k(const std::string& dir = kDebianFashionMnistDir,
                                      uint64_t seed = kFashionMnist1kSeed);
+
+// The whole of Fashion-MNIST as a task ("fashion-mnist"; with --shots, its few-shot draws): train800 =
+// the first 50,000 training images, val200 = the last 10,000, train800val200 = all 60,000, test = the
+// 10,000 official test images, each in file order.
+TaskSplits load_fashion_mnist(const std::string& dir = kDebianFashionMnistDir);
 
 // Writes <root>/fashion-mnist-1k/{train800,val200,train800val200,test}.txt and
 // images/<split>/NNNNNN.png (8-bit grey PNGs, as NOAH's extraction writes one file per split entry),

@@ -31,10 +31,15 @@ ImageFolder read_image_folder(const std::string& root) {
 
   for (size_t c = 0; c < out.classes.size(); ++c) {
     const fs::path class_dir = fs::path(root) / out.classes[c];
-    std::vector<std::string> files;
+    std::vector<std::string> files, ignored;
     for (const auto& entry :
          fs::recursive_directory_iterator(class_dir, fs::directory_options::follow_directory_symlink))
-      if (entry.is_regular_file() && has_image_extension(entry.path())) files.push_back(entry.path().string());
+      if (entry.is_regular_file()) (has_image_extension(entry.path()) ? files : ignored).push_back(entry.path().string());
+    if (!ignored.empty()) {
+      const std::string first = *std::min_element(ignored.begin(), ignored.end());
+      if (out.first_ignored.empty() || first < out.first_ignored) out.first_ignored = first;
+      out.ignored_files += int64_t(ignored.size());
+    }
     if (files.empty()) throw Error("class folder " + class_dir.string() + " holds no image file");
     std::sort(files.begin(), files.end());
     for (auto& f : files)

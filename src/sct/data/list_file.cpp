@@ -1,6 +1,7 @@
 #include "sct/data/list_file.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +13,12 @@ namespace sct {
 namespace {
 
 constexpr char kBlank[] = " \t\r\n";
+constexpr char kByteOrderMark[] = "\xEF\xBB\xBF";
+
+std::string lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return s;
+}
 
 std::string trim(const std::string& s) {
   const size_t b = s.find_first_not_of(kBlank);
@@ -38,18 +45,22 @@ std::vector<ImageRecord> read_image_list(const std::string& list_path, const std
   std::ifstream in(list_path);
   if (!in) throw Error("cannot open list file " + list_path + ": " + std::strerror(errno));
   const std::filesystem::path root(image_root);
+  const bool csv = options.separator == ',';
   std::vector<ImageRecord> records;
   std::string raw;
   for (int64_t line_no = 1; std::getline(in, raw); ++line_no) {
+    if (line_no == 1 && raw.rfind(kByteOrderMark, 0) == 0) raw.erase(0, sizeof(kByteOrderMark) - 1);
     const std::string line = trim(raw);
     if (line.empty()) continue;
     const std::string where = list_path + ":" + std::to_string(line_no);
-    const size_t sep = line.find_last_of(" \t");
+    const char* format = csv ? "'<image path>,<label>'" : "'<image path> <label>'";
+    const size_t sep = csv ? line.find_last_of(',') : line.find_last_of(" \t");
     if (sep == std::string::npos)
-      throw Error(where + ": expected '<image path> <label>', got '" + line + "' (no label)");
+      throw Error(where + ": expected " + format + ", got '" + line + "' (no label)");
     const std::string path = trim(line.substr(0, sep));
-    const std::string label_text = line.substr(sep + 1);
-    if (path.empty()) throw Error(where + ": expected '<image path> <label>', got '" + line + "' (no path)");
+    const std::string label_text = trim(line.substr(sep + 1));
+    if (csv && records.empty() && lowercase(label_text) == "label") continue;  // the header
+    if (path.empty()) throw Error(where + ": expected " + format + ", got '" + line + "' (no path)");
     int64_t label = 0;
     if (!parse_int64(label_text, &label))
       throw Error(where + ": label '" + label_text + "' is not an integer (line '" + line + "')");

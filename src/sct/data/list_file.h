@@ -20,10 +20,13 @@ struct ListOptions {
   // Labels must lie in [0, num_classes). 0: only non-negative labels are required (the class count
   // is then whatever the caller derives, e.g. max label + 1).
   int64_t num_classes = 0;
+  // 0: the label follows the last space or tab. ',': CSV "path,label", the label after the last comma,
+  // and a first line whose label field is "label" is a header.
+  char separator = 0;
 };
 
 // Reads every entry of `list_path`; paths are resolved against `image_root`. Blank lines (and a
-// trailing "\r" from Windows line ends) are ignored; repeated entries are kept (NOAH's oxford-pets
+// trailing "\r" from Windows line ends, and a UTF-8 byte-order mark) are ignored; repeated entries are kept (NOAH's oxford-pets
 // 1-shot lists repeat each line, and the reference trains on both copies).
 // Throws sct::Error naming the list file and line for: a missing or unreadable list, a line without a
 // label or without a path, a label that is not an integer or is out of range, and a list without any

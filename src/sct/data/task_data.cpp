@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <map>
+#include <fstream>
 #include <ostream>
 #include <random>
+#include <set>
 
 #include "sct/core/deterministic_random.h"
 #include "sct/core/error.h"
+#include "sct/data/fashion_mnist_1k.h"
+#include "sct/data/few_shot.h"
 #include "sct/data/image_folder.h"
 
 namespace sct {
@@ -17,7 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-using Splits = std::map<VtabSplit, std::vector<ImageRecord>>;
+using Splits = TaskData::Splits;
 
 std::vector<std::string> numbered(int64_t n) {
   std::vector<std::string> names;
@@ -36,14 +39,19 @@ void join_train_val(Splits& s) {
 }
 
 // ROOT/{train,val,test}/<class>/*: train's classes; val and test may hold fewer, never others.
-Splits read_split_folders(const fs::path& root, std::vector<std::string>& classes) {
+Splits read_split_folders(const fs::path& root, std::vector<std::string>& classes, int64_t& ignored,
+                          std::string& first_ignored) {
   const ImageFolder train = read_image_folder((root / "train").string());
   classes = train.classes;
+  ignored = train.ignored_files;
+  first_ignored = train.first_ignored;
   Splits s;
   s[VtabSplit::Train800] = train.records;
   for (const auto& [split, name] : {std::pair{VtabSplit::Val200, "val"}, std::pair{VtabSplit::Test, "test"}}) {
     if (!fs::is_directory(root / name)) continue;
     const ImageFolder f = read_image_folder((root / name).string());
+    ignored += f.ignored_files;
+    if (first_ignored.empty()) first_ignored = f.first_ignored;
     std::vector<ImageRecord>& out = s[split];
     for (const ImageRecord& r : f.records) {
       const std::string& cls = f.classes[size_t(r.label)];
@@ -60,12 +68,14 @@ Splits read_split_folders(const fs::path& root, std::vector<std::string>& classe
 
 // ROOT/<class>/*, each class split by `fractions` (train, val, test) after a seeded shuffle.
 Splits split_class_folders(const fs::path& root, const std::vector<double>& fractions, uint64_t seed,
-                           std::vector<std::string>& classes) {
+                           std::vector<std::string>& classes, int64_t& ignored, std::string& first_ignored) {
   if (fractions.size() != 3 || fractions[0] <= 0.0 || fractions[1] < 0.0 || fractions[2] < 0.0 ||
       std::abs(fractions[0] + fractions[1] + fractions[2] - 1.0) > 1e-6)
     throw Error("split fractions must be three numbers train,val,test >= 0 that sum to 1, with train > 0");
   const ImageFolder folder = read_image_folder(root.string());
   classes = folder.classes;
+  ignored = folder.ignored_files;
+  first_ignored = folder.first_ignored;
   std::vector<std::vector<ImageRecord>> by_class(classes.size());
   for (const ImageRecord& r : folder.records) by_class[size_t(r.label)].push_back(r);
   Splits s;
@@ -90,9 +100,140 @@ Splits split_class_folders(const fs::path& root, const std::vector<double>& frac
   return s;
 }
 
+// The list file of split `stem` in `root`: <stem>.txt, .csv or .list, or "" when none exists.
+std::string find_list(const fs::path& root, const std::string& stem) {
+  for (const char* ext : {".txt", ".csv", ".list"})
+    if (fs::is_regular_file(root / (stem + ext))) return (root / (stem + ext)).string();
+  return "";
+}
+
+// Class names, one per line, from a classes.txt beside the lists.
+std::vector<std::string> read_class_names(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read " + path.string());
+  std::vector<std::string> names;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    if (line.empty()) throw Error(path.string() + ":" + std::to_string(line_no) + ": an empty class name");
+    if (std::find(names.begin(), names.end(), line) != names.end())
+      throw Error(path.string() + ":" + std::to_string(line_no) + ": class name '" + line + "' appears twice");
+    names.push_back(line);
+  }
+  if (names.empty()) throw Error(path.string() + " names no class");
+  return names;
+}
+
+// ROOT/{train,val,test}.{txt,csv,list} (stems from `lists`), paths relative to ROOT.
+Splits read_list_folder(const fs::path& root, const std::vector<std::string>& lists, int64_t num_classes) {
+  if (lists.size() != 3) throw Error("--lists takes three list names: train,val,test");
+  Splits s;
+  const VtabSplit splits[] = {VtabSplit::Train800, VtabSplit::Val200, VtabSplit::Test};
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string path = find_list(root, lists[i]);
+    if (path.empty()) continue;
+    ListOptions options{num_classes};
+    if (fs::path(path).extension() == ".csv") options.separator = ',';
+    s[splits[i]] = read_image_list(path, root.string(), options);
+  }
+  join_train_val(s);
+  return s;
+}
+
+// A class scored in val or test but never trained on cannot be learned: named, not trained around.
+void check_no_class_only_in_eval(const Splits& s, const std::vector<std::string>& classes, const std::string& where) {
+  std::vector<bool> trained(classes.size(), false);
+  for (const ImageRecord& r : s.at(VtabSplit::Train800Val200)) trained[size_t(r.label)] = true;
+  for (const auto& [split, records] : s)
+    for (const ImageRecord& r : records)
+      if (!trained[size_t(r.label)])
+        throw Error(r.origin + ": class " + std::to_string(r.label) + " (" + classes[size_t(r.label)] + ") is in " +
+                    vtab_split_name(split) + " but has no training image in " + where + ": it cannot be learned");
+}
+
+// K records per class drawn from train800 (seeded per class); they become both training splits.
+void draw_shots(Splits& s, int64_t classes, int64_t shots, uint64_t seed, const std::vector<std::string>& names,
+                const std::string& where) {
+  std::vector<std::vector<ImageRecord>> by_class(static_cast<size_t>(classes));
+  for (const ImageRecord& r : s[VtabSplit::Train800]) by_class[size_t(r.label)].push_back(r);
+  std::vector<ImageRecord> drawn;
+  for (size_t c = 0; c < by_class.size(); ++c) {
+    if (int64_t(by_class[c].size()) < shots)
+      throw Error(where + ": class " + names[c] + " has " + std::to_string(by_class[c].size()) +
+                  " training images, fewer than --shots " + std::to_string(shots));
+    std::mt19937_64 rng(derive_seed(seed, c));
+    deterministic_shuffle(by_class[c], rng);
+    drawn.insert(drawn.end(), by_class[c].begin(), by_class[c].begin() + shots);
+  }
+  s[VtabSplit::Train800] = drawn;
+  s[VtabSplit::Train800Val200] = std::move(drawn);
+}
+
+// The same draw on labels in memory: the indices kept.
+std::vector<int64_t> draw_shot_indices(const std::vector<int64_t>& labels, int64_t classes, int64_t shots,
+                                       uint64_t seed, const std::string& where) {
+  std::vector<std::vector<int64_t>> by_class(static_cast<size_t>(classes));
+  for (size_t i = 0; i < labels.size(); ++i) by_class[size_t(labels[i])].push_back(int64_t(i));
+  std::vector<int64_t> kept;
+  for (size_t c = 0; c < by_class.size(); ++c) {
+    if (int64_t(by_class[c].size()) < shots)
+      throw Error(where + ": class " + std::to_string(c) + " has fewer than --shots " + std::to_string(shots) +
+                  " training images");
+    std::mt19937_64 rng(derive_seed(seed, c));
+    deterministic_shuffle(by_class[c], rng);
+    kept.insert(kept.end(), by_class[c].begin(), by_class[c].begin() + shots);
+  }
+  return kept;
+}
+
+ImageSet subset(const ImageSet& set, const std::vector<int64_t>& indices) {
+  ImageSet out;
+  for (int64_t i : indices) {
+    out.images.push_back(set.images[size_t(i)]);
+    out.labels.push_back(set.labels[size_t(i)]);
+  }
+  return out;
+}
+
+// A file outside the data root (absolute path, "../", a symlink) is refused: a list should not make
+// sct read files the user did not hand it.
+void check_inside_root(const Splits& s, const fs::path& root) {
+  const std::string base = fs::weakly_canonical(fs::absolute(root)).string() + "/";
+  std::set<std::string> seen;
+  for (const auto& [split, records] : s)
+    for (const ImageRecord& r : records) {
+      if (!seen.insert(r.path).second) continue;
+      const std::string real = fs::weakly_canonical(fs::absolute(r.path)).string();
+      if (real.compare(0, base.size(), base) != 0)
+        throw Error(r.origin + ": " + r.path + " lies outside the data root " + root.string() + " (it resolves to " +
+                    real + "); --allow-outside-root reads it anyway");
+    }
+}
+
+// Files both trained on and tested on inflate the test score: warned, not refused (some datasets do).
+void warn_duplicates(const Splits& s, std::ostream& log) {
+  std::set<std::string> train;
+  for (const ImageRecord& r : s.at(VtabSplit::Train800Val200)) train.insert(fs::path(r.path).lexically_normal().string());
+  const auto it = s.find(VtabSplit::Test);
+  if (it == s.end()) return;
+  int64_t both = 0;
+  std::string first;
+  for (const ImageRecord& r : it->second)
+    if (train.count(fs::path(r.path).lexically_normal().string())) {
+      if (both++ == 0) first = r.path;
+    }
+  if (both > 0)
+    log << "data: warning: " << both << " test files are also training files (the first: " << first
+        << "): the test score will be optimistic\n";
+}
+
 std::string counts(const Splits& s) {
   const auto n = [&](VtabSplit k) { return s.count(k) ? std::to_string(s.at(k).size()) : std::string("0"); };
   return n(VtabSplit::Train800) + " train, " + n(VtabSplit::Val200) + " val, " + n(VtabSplit::Test) + " test images";
+}
+
+std::string shots_text(int64_t shots, int64_t seed) {
+  return std::to_string(shots) + " per class (shot seed " + std::to_string(seed) + ")";
 }
 
 }  // namespace
@@ -107,68 +248,135 @@ bool has_vtab_task(const std::string& root, const std::string& task) {
 }
 
 TaskData::TaskData(const TaskSource& source, std::ostream& log)
-    : skip_bad_images_(source.skip_bad_images), log_(&log) {
+    : data_(source.data), skip_bad_images_(source.skip_bad_images), log_(&log) {
+  if (source.shots < 0) throw Error("--shots must be positive, got " + std::to_string(source.shots));
+  std::string layout;
   if (source.data.empty()) {
     if (source.task.empty()) throw Error("no task given: name one with --task, or point --data at a dataset");
-    if (source.task != kFashionMnist1kName)
-      throw Error("task " + source.task + " needs a data root (--data; only " + kFashionMnist1kName +
-                  " is built in, from Debian's Fashion-MNIST)");
-    builtin_ = std::make_shared<FashionMnist1k>(load_fashion_mnist_1k());
-    name_ = kFashionMnist1kName;
+    if (source.task == kFashionMnist1kName) {
+      builtin_ = std::make_shared<TaskSplits>(load_fashion_mnist_1k());
+      layout = "fashion-mnist-1k, drawn from Debian's Fashion-MNIST";
+    } else if (source.task == kFashionMnistName) {
+      builtin_ = std::make_shared<TaskSplits>(load_fashion_mnist());
+      layout = "Debian's Fashion-MNIST (50,000 train, 10,000 val, 10,000 test)";
+    } else {
+      throw Error("task " + source.task + " needs a data root (--data; built in are " + kFashionMnist1kName + " and " +
+                  kFashionMnistName + ", from Debian's Fashion-MNIST)");
+    }
+    name_ = source.task;
     const auto& fm = fashion_mnist_class_names();
     class_names_.assign(fm.begin(), fm.end());
-    layout_ = "fashion-mnist-1k, drawn from Debian's Fashion-MNIST";
-  } else {
-    const fs::path root = source.data;
-    if (!fs::is_directory(root)) throw Error("--data " + source.data + " is not a folder");
-    if (!source.task.empty() || is_vtab_task_folder(root)) {
-      // A VTAB root and a task in it, or one VTAB task folder.
-      const bool one = source.task.empty();
-      const VtabTask task = open_vtab_task(one ? root.parent_path().string() : source.data,
-                                           one ? root.filename().string() : source.task, source.num_classes);
-      name_ = task.name;
-      class_names_ = numbered(task.num_classes);
-      records_ = [task](VtabSplit split) { return task.read_split(split); };
-      layout_ = "VTAB-1K task folder " + task.dir + " (NOAH's layout)";
-    } else {
-      for (const auto& entry : fs::directory_iterator(root))
-        if (is_vtab_task_folder(entry.path()))
-          throw Error(source.data + " is a VTAB-1K root (" + entry.path().filename().string() +
-                      " is one of its tasks): name the task with --task");
-      name_ = root.filename().string();
-      if (name_.empty()) name_ = root.parent_path().filename().string();  // "data/" names "data"
-      Splits splits;
-      if (fs::is_directory(root / "train")) {
-        splits = read_split_folders(root, class_names_);
-        layout_ = "image folders " + source.data + "/{train,val,test}/<class>";
-      } else {
-        splits = split_class_folders(root, source.split, source.split_seed, class_names_);
-        layout_ = "image folders " + source.data + "/<class>, split per class " + std::to_string(source.split[0]) +
-                  "/" + std::to_string(source.split[1]) + "/" + std::to_string(source.split[2]) + " (seed " +
-                  std::to_string(source.split_seed) + ")";
-      }
-      layout_ += ": " + std::to_string(class_names_.size()) + " classes, " + counts(splits);
-      if (source.num_classes > 0 && source.num_classes != int64_t(class_names_.size()))
-        throw Error(source.data + " holds " + std::to_string(class_names_.size()) + " class folders, --classes says " +
-                    std::to_string(source.num_classes));
-      records_ = [splits, data = source.data](VtabSplit split) {
-        const auto it = splits.find(split);
-        if (it == splits.end() || it->second.empty())
-          throw Error(data + " has no " + (split == VtabSplit::Test ? "test" : "val") + " images (" +
-                      (split == VtabSplit::Test ? "test/<class>" : "val/<class>") +
-                      " folders, or an unsplit class-folder dataset)");
-        return it->second;
-      };
+    if (source.num_classes > 0 && source.num_classes != num_classes())
+      throw Error(name_ + " has 10 classes, --classes says " + std::to_string(source.num_classes));
+    if (source.shots > 0) {
+      const auto kept = draw_shot_indices(builtin_->train800.labels, num_classes(), source.shots,
+                                          uint64_t(source.shot_seed), name_);
+      builtin_->train800 = subset(builtin_->train800, kept);
+      builtin_->train800val200 = builtin_->train800;
+      layout += "; training images " + shots_text(source.shots, source.shot_seed) + " drawn from train";
     }
+    log << "data: " << name_ << ": " << layout << "\n";
+    return;
   }
-  log << "data: " << name_ << ": " << layout_ << "\n";
+
+  const fs::path root = source.data;
+  if (!fs::is_directory(root)) throw Error("--data " + source.data + " is not a folder");
+  bool shots_drawn = false;  // NOAH's roots list their own draws
+  const bool vtab = !source.task.empty() || is_vtab_task_folder(root);
+  if (vtab) {
+    // A VTAB root and a task in it, or one VTAB task folder.
+    const bool one = source.task.empty();
+    const VtabTask task = open_vtab_task(one ? root.parent_path().string() : source.data,
+                                         one ? root.filename().string() : source.task, source.num_classes);
+    name_ = task.name;
+    class_names_ = numbered(task.num_classes);
+    for (VtabSplit s : {VtabSplit::Train800, VtabSplit::Val200, VtabSplit::Train800Val200, VtabSplit::Test})
+      splits_[s] = task.read_split(s);
+    layout = "VTAB-1K task folder " + task.dir + " (NOAH's layout)";
+  } else {
+    for (const auto& entry : fs::directory_iterator(root))
+      if (is_vtab_task_folder(entry.path()))
+        throw Error(source.data + " is a VTAB-1K root (" + entry.path().filename().string() +
+                    " is one of its tasks): name the task with --task");
+    name_ = root.filename().string();
+    if (name_.empty()) name_ = root.parent_path().filename().string();  // "data/" names "data"
+    int64_t ignored = 0;
+    std::string first_ignored;
+    if (is_few_shot_root(source.data)) {
+      if (source.shots <= 0)
+        throw Error(source.data + " holds NOAH's few-shot lists: choose one with --shots (1, 2, 4, 8 or 16) and "
+                    "--shot-seed (0, 1 or 2)");
+      const FewShotDataset* known = find_few_shot_dataset(name_);
+      int64_t classes = source.num_classes;
+      if (known != nullptr) {
+        if (classes > 0 && classes != known->num_classes)
+          throw Error(name_ + " has " + std::to_string(known->num_classes) + " classes, --classes says " +
+                      std::to_string(classes));
+        name_ = known->name;
+        classes = known->num_classes;
+      }
+      const FewShotSplits fs_splits = open_few_shot(source.data, int(source.shots), int(source.shot_seed), classes);
+      if (classes <= 0) classes = std::max(count_classes(fs_splits.train), count_classes(fs_splits.test));
+      class_names_ = numbered(classes);
+      splits_[VtabSplit::Train800] = splits_[VtabSplit::Train800Val200] = fs_splits.train;
+      splits_[VtabSplit::Val200] = fs_splits.val;
+      splits_[VtabSplit::Test] = fs_splits.test;
+      layout = "NOAH's few-shot lists " + source.data + "/annotations, " + shots_text(source.shots, source.shot_seed);
+      shots_drawn = true;
+    } else if (!find_list(root, source.lists.at(0)).empty()) {
+      const fs::path names = root / "classes.txt";
+      if (fs::exists(names)) class_names_ = read_class_names(names);
+      int64_t classes = int64_t(class_names_.size());
+      if (classes > 0 && source.num_classes > 0 && classes != source.num_classes)
+        throw Error(names.string() + " names " + std::to_string(classes) + " classes, --classes says " +
+                    std::to_string(source.num_classes));
+      if (classes == 0) classes = source.num_classes;
+      splits_ = read_list_folder(root, source.lists, classes);
+      if (class_names_.empty()) {
+        int64_t n = 0;
+        for (const auto& [split, records] : splits_) n = std::max(n, count_classes(records));
+        class_names_ = numbered(n);
+      }
+      layout = "list files " + find_list(root, source.lists[0]) + " (and " + source.lists[1] + ", " + source.lists[2] +
+               ")" + (fs::exists(names) ? ", class names from classes.txt" : "");
+    } else if (fs::is_directory(root / "train")) {
+      splits_ = read_split_folders(root, class_names_, ignored, first_ignored);
+      layout = "image folders " + source.data + "/{train,val,test}/<class>";
+    } else {
+      splits_ = split_class_folders(root, source.split, source.split_seed, class_names_, ignored, first_ignored);
+      layout = "image folders " + source.data + "/<class>, split per class " + std::to_string(source.split[0]) + "/" +
+               std::to_string(source.split[1]) + "/" + std::to_string(source.split[2]) + " (seed " +
+               std::to_string(source.split_seed) + ")";
+    }
+    if (ignored > 0)
+      layout += "; " + std::to_string(ignored) + " non-image files ignored (the first: " + first_ignored + ")";
+    if (source.num_classes > 0 && source.num_classes != num_classes())
+      throw Error(source.data + " holds " + std::to_string(class_names_.size()) + " classes, --classes says " +
+                  std::to_string(source.num_classes));
+  }
+  if (!source.allow_outside_root) check_inside_root(splits_, root);
+  if (!vtab) check_no_class_only_in_eval(splits_, class_names_, source.data);
+  if (source.shots > 0 && !shots_drawn) {
+    draw_shots(splits_, num_classes(), source.shots, uint64_t(source.shot_seed), class_names_, source.data);
+    layout += "; training images " + shots_text(source.shots, source.shot_seed) + " drawn from train";
+  }
+  warn_duplicates(splits_, log);
+  log << "data: " << name_ << ": " << layout << ": " << class_names_.size() << " classes, " << counts(splits_) << "\n";
+}
+
+const std::vector<ImageRecord>& TaskData::records(VtabSplit split) const {
+  const auto it = splits_.find(split);
+  if (it == splits_.end() || it->second.empty())
+    throw Error(data_ + " has no " + vtab_split_name(split) +
+                " images (image folders: val/<class> or test/<class>; list files: the val or test list)");
+  return it->second;
 }
 
 std::shared_ptr<const ImageCache> TaskData::cache(VtabSplit split, int64_t size) const {
   if (builtin_) return std::make_shared<const ImageCache>(ImageCache::from_images(builtin_->split(split), size));
   CacheOptions options;
   options.skip_bad_images = skip_bad_images_;
-  auto cache = std::make_shared<const ImageCache>(ImageCache::from_records(records_(split), size, options));
+  auto cache = std::make_shared<const ImageCache>(ImageCache::from_records(records(split), size, options));
   if (!cache->skipped().empty()) {
     skipped_in_caches_ += int64_t(cache->skipped().size());
     *log_ << "data: left out " << cache->skipped().size() << " unreadable images of " << vtab_split_name(split)
@@ -191,7 +399,7 @@ std::shared_ptr<EvalSource> TaskData::eval_source(VtabSplit split, int64_t size,
   options.batch_size = batch_size;
   options.normalization = normalization;
   options.cache.skip_bad_images = skip_bad_images_;
-  streams_.push_back(std::make_shared<StreamEvalSource>(records_(split), options));
+  streams_.push_back(std::make_shared<StreamEvalSource>(records(split), options));
   return streams_.back();
 }
 

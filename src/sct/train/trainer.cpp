@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -169,7 +170,11 @@ TrainResult Trainer::fit() {
   metrics.write(run_dir_);  // a resumed run drops rows written after its state was saved
 
   BatchLoaderOptions lo;
-  lo.batch_size = config_.batch_size;
+  // A few-shot set smaller than one batch trains on all of it each step (drop_last would leave none).
+  lo.batch_size = std::min(config_.batch_size, inputs_.train->num_images());
+  if (lo.batch_size < config_.batch_size)
+    log << "train: " << inputs_.train->num_images() << " training images, fewer than batch_size " << config_.batch_size
+        << ": one batch of " << lo.batch_size << " per epoch\n";
   lo.shuffle = true;
   lo.drop_last = true;
   lo.normalization = config_.resolved_normalization();
