@@ -13,6 +13,7 @@
 #include "sct/io/plot.h"
 #include "sct/peft/peft_method.h"
 #include "sct/run/compare.h"
+#include "sct/run/few_shot.h"
 #include "sct/run/suite.h"
 #include "test_util.h"
 
@@ -159,6 +160,74 @@ TEST(Experiment, SuiteAveragesTasksGroupsAndEverything) {
   EXPECT_EQ(test::read_file(spec.out + "/suite.csv").substr(0, 7), "method,");
   EXPECT_TRUE(fs::exists(spec.out + "/suite.png"));
   test::expect_error([] { suite_tasks("shape-colour"); }, {"unknown suite task 'shape-colour'"});
+}
+
+// fewshot: a run per (method, dataset, shots, list seed) on NOAH's lists; mean ± std over list seeds in
+// a row per (dataset, method) and a column per shot count.
+TEST(Experiment, FewShotRunsEveryShotAndListSeedAndTabulatesLikeThePaper) {
+  test::ScratchDir dir;
+  FewShotSpec spec;
+  spec.rows = method_rows({"sct", "linear"});
+  spec.datasets = {"oxford-pets", "food-101"};
+  spec.data = dir.file("few-shot");
+  spec.shots = {1, 4};
+  spec.seeds = {0, 1, 2};
+  spec.seed = 7;
+  spec.train_args = {"--epochs", "3"};
+  spec.out = dir.file("fs");
+  std::vector<std::string> seen;
+  FunctionRunner runner([&](const ExperimentRun& run, const std::string&) {
+    seen.push_back(run.id);
+    const auto has = [&](const std::vector<std::string>& seq) {
+      return std::search(run.args.begin(), run.args.end(), seq.begin(), seq.end()) != run.args.end();
+    };
+    const std::string dataset = run.column.substr(0, run.column.find(' '));
+    EXPECT_TRUE(has({"--data", (fs::path(spec.data) / dataset).string()})) << run.id;
+    EXPECT_TRUE(has({"--shot-seed", std::to_string(run.seed)})) << run.id;
+    EXPECT_TRUE(has({"--seed", "7"})) << run.id;
+    EXPECT_EQ(run.args.back(), "3");
+    const double shots = run.column.find("4-shot") != std::string::npos ? 4.0 : 1.0;
+    // 10 x shots + list seed (+ 20 for sct): seeds 0, 1, 2 give mean +1, std 1.
+    return summary(10.0 * shots + double(run.seed) + (run.row == "sct" ? 20.0 : 0.0), 1.0, 1.0,
+                   run.row == "sct" ? 96 : 0);
+  });
+  std::ostringstream log;
+  const ExperimentReport report = run_few_shot(spec, runner, log);
+  EXPECT_EQ(seen.size(), 2u * 2u * 2u * 3u);
+  EXPECT_EQ(seen.front(), "sct/oxford_pets/shot1/seed0");
+  EXPECT_EQ(report.table.header, (std::vector<std::string>{"dataset", "method", "trainable params", "1-shot", "4-shot"}));
+  ASSERT_EQ(report.table.rows.size(), 4u);
+  EXPECT_EQ(report.table.rows[0], (std::vector<std::string>{"oxford-pets", "sct", "96", "31.0 ± 1.0", "61.0 ± 1.0"}));
+  EXPECT_EQ(report.table.rows[3], (std::vector<std::string>{"food-101", "linear", "0", "11.0 ± 1.0", "41.0 ± 1.0"}));
+  for (const char* ext : {".md", ".csv", ".json", ".png"}) EXPECT_TRUE(fs::exists(spec.out + "/fewshot" + ext)) << ext;
+  const cv::Mat png = cv::imread(spec.out + "/fewshot.png");
+  EXPECT_GT(png.cols, png.rows);  // two panels side by side
+  const std::string csv = test::read_file(spec.out + "/fewshot.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 25);  // header + one line per run
+  spec.shots = {0};
+  test::expect_error([&] { run_few_shot(spec, runner, log); }, {"shots must be positive"});
+}
+
+// NOAH's recipe file: its training settings as sct train options, the user's own options winning.
+TEST(Experiment, FewShotRecipeBecomesTrainOptionsUnlessTheUserSetsThem) {
+  const FewShotRecipe r = load_few_shot_recipe("noah");
+  EXPECT_EQ(r.shots, (std::vector<int64_t>{1, 2, 4, 8, 16}));
+  EXPECT_EQ(r.seeds, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(r.datasets.size(), 5u);
+  EXPECT_DOUBLE_EQ(r.train.at("lr").get<double>(), 0.005);
+  const auto args = r.train_args({"--epochs", "30", "--set", "lr=0.01"});
+  const auto has = [&](const std::string& a) { return std::find(args.begin(), args.end(), a) != args.end(); };
+  EXPECT_TRUE(has("weight_decay=0.0001"));
+  EXPECT_TRUE(has("rand_augment=rand-m9-mstd0.5-inc1"));
+  EXPECT_FALSE(has("--epochs"));
+  EXPECT_FALSE(has("lr=0.005"));
+  const auto all = r.train_args();
+  const std::vector<std::string> epochs = {"--epochs", "100"};
+  EXPECT_NE(std::search(all.begin(), all.end(), epochs.begin(), epochs.end()), all.end());
+  test::ScratchDir dir;
+  test::write_file(dir.file("bad.json"), "{\"name\": \"x\"}");
+  test::expect_error([&] { load_few_shot_recipe(dir.file("bad.json")); }, {"bad.json", "'source' is missing"});
+  test::expect_error([&] { load_few_shot_recipe("nosuch"); }, {"no few-shot recipe 'nosuch'"});
 }
 
 TEST(Plot, RefusesEmptyRangesAndWritesThePanels) {

@@ -12,6 +12,7 @@
 #include "sct/model/backbone_fingerprint.h"
 #include "sct/peft/sct_method.h"
 #include "sct/peft/task_dir.h"
+#include "sct/run/trained_model.h"
 #include "fixture_models.h"
 
 namespace sct {
@@ -196,15 +197,8 @@ TEST(TaskRun, SctRunWritesItsSelectionTaskFolderAndSummary) {
   EXPECT_EQ(r.method.at("selection").at("blocks"), nlohmann::json({1, 2}));
 
   // The task folder rebuilds the trained model: same logits on the same images.
-  VisionTransformer rebuilt(t.backbone.model->config());
-  {
-    torch::NoGradGuard no_grad;
-    auto from = t.backbone.model->backbone_tensors();  // the run copied, not changed, the backbone
-    auto to = rebuilt->backbone_tensors();
-    for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i].second);
-  }
-  apply_task(*rebuilt, read_task_dir(s.task_dir), s.task_dir);
-  rebuilt->eval();
+  // The run copied, not changed, the backbone.
+  VisionTransformer rebuilt = load_trained_task(s.task_dir, t.backbone).model;
   r.model->eval();
   const at::Tensor x = at::randn({3, 3, 16, 16});
   torch::NoGradGuard no_grad;

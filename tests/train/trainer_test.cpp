@@ -372,6 +372,26 @@ TEST(Evaluate, CountsTopOneAndRestoresTheMode) {
   EXPECT_FALSE(m->is_training());
 }
 
+// ImageNet-A / -R scoring: the argmax over the subset's logits only. Head bias 2 > 1 > 0 > -1: the
+// full argmax is class 2, without class 2 it is class 1, with only {0, 3} class 0.
+TEST(Evaluate, ClassSubsetTakesTheArgmaxOverItsLogitsOnly) {
+  VisionTransformer m = trainer_model();
+  {
+    at::NoGradGuard no_grad;
+    m->head->weight.zero_();
+    m->head->bias.copy_(at::tensor({0.0f, 1.0f, 2.0f, -1.0f}));
+  }
+  const auto cache = cache_of(30, 5);  // labels 0,1,2,3,0,...: 8 zeros, 8 ones, 7 twos, 7 threes
+  CacheEvalSource source(cache, Normalization{}, 8);
+  EXPECT_EQ(evaluate_top1(*m, source).correct, 7);
+  const ClassSubset without_two{4, {0, 1, 3}};
+  EXPECT_EQ(evaluate_top1(*m, source, &without_two).correct, 8);
+  const ClassSubset zero_three{4, {0, 3}};
+  EXPECT_EQ(evaluate_top1(*m, source, &zero_three).correct, 8);
+  const ClassSubset wrong_size{5, {0, 1}};
+  EXPECT_THROW(evaluate_top1(*m, source, &wrong_size), Error);
+}
+
 TEST(Evaluate, StreamAndCacheSourcesAgree) {
   test::ScratchDir dir;
   const ImageSet set = synthetic_images(12, 9);

@@ -21,5 +21,7 @@ void add_compare_command(CLI::App& app);
 // Records its own command line in the backbone it writes.
 void add_pretrain_command(CLI::App& app, int argc, char** argv);
 void add_suite_command(CLI::App& app);
+void add_fewshot_command(CLI::App& app);
+void add_domain_command(CLI::App& app);
 
 }  // namespace sct::cli

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   sct::cli::add_compare_command(app);
   sct::cli::add_pretrain_command(app, argc, argv);
   sct::cli::add_suite_command(app);
+  sct::cli::add_fewshot_command(app);
+  sct::cli::add_domain_command(app);
   sct::cli::add_bench_command(app);
   // CLI11 would answer an unknown command with "A subcommand is required".
   const std::vector<CLI::App*> commands = app.get_subcommands([](CLI::App*) { return true; });

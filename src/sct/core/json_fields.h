@@ -37,8 +37,9 @@ inline void read(const json& v, uint64_t& out) {
   out = v.get<uint64_t>();
 }
 inline void read(const json& v, json& out) { out = v; }
-inline void read(const json& v, std::vector<double>& out) {
-  if (!v.is_array()) throw Error("expected an array of numbers, got " + v.dump());
+template <typename T>
+void read(const json& v, std::vector<T>& out) {
+  if (!v.is_array()) throw Error("expected an array, got " + v.dump());
   out.clear();
   for (const json& x : v) read(x, out.emplace_back());
 }

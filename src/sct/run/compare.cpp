@@ -43,7 +43,7 @@ ExperimentReport run_compare(const CompareSpec& spec, ExperimentRunner& runner, 
                         fmt("%.1f", c.task_kb)});
   }
   write_experiment((std::filesystem::path(spec.out) / "compare").string(), "sct compare", report.table, csv,
-                   report.runs, summaries, report.results);
+                   report.runs, summaries, {accuracy_against_parameters(report.results)});
   return report;
 }
 

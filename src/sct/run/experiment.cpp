@@ -144,22 +144,8 @@ std::string Table::csv() const {
   return out;
 }
 
-void write_experiment(const std::string& base, const std::string& title, const Table& table, const Table& csv,
-                      const std::vector<ExperimentRun>& runs, const std::map<std::string, TaskSummary>& summaries,
-                      const ExperimentResults& results) {
-  nlohmann::json all = nlohmann::json::array();
-  for (const ExperimentRun& r : runs)
-    all.push_back({{"id", r.id},
-                   {"row", r.row},
-                   {"column", r.column},
-                   {"seed", r.seed},
-                   {"result", summaries.at(r.id).to_json()}});
-  write_file_atomically(base + ".md", [&](std::ostream& o) { o << table.markdown(); });
-  write_file_atomically(base + ".csv", [&](std::ostream& o) { o << csv.csv(); });
-  write_file_atomically(base + ".json", [&](std::ostream& o) { o << all.dump(2) << "\n"; });
-
-  // Each row's mean over the columns: test top-1 against everything it trains (head included, so
-  // that a linear probe has a place on the log axis).
+PlotPanel accuracy_against_parameters(const ExperimentResults& results) {
+  // Everything a row trains, head included, so that a linear probe has a place on the log axis.
   PlotPanel panel{"test top-1 (%), mean over " + std::to_string(results.columns.size()) + " column(s)",
                   "trainable parameters with head (log)", {}, 1e300, 0.0, 100.0, 0.0, true};
   for (const std::string& row : results.rows) {
@@ -178,7 +164,23 @@ void write_experiment(const std::string& base, const std::string& title, const T
   panel.y_lo = std::max(0.0, std::floor(panel.y_lo / 10.0) * 10.0 - 10.0);
   panel.y_hi = std::min(100.0, std::ceil(panel.y_hi / 10.0) * 10.0 + 10.0);
   if (panel.y_hi <= panel.y_lo) panel.y_hi = panel.y_lo + 10.0;
-  write_plot(base + ".png", title, {panel});
+  return panel;
+}
+
+void write_experiment(const std::string& base, const std::string& title, const Table& table, const Table& csv,
+                      const std::vector<ExperimentRun>& runs, const std::map<std::string, TaskSummary>& summaries,
+                      const std::vector<PlotPanel>& plot) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const ExperimentRun& r : runs)
+    all.push_back({{"id", r.id},
+                   {"row", r.row},
+                   {"column", r.column},
+                   {"seed", r.seed},
+                   {"result", summaries.at(r.id).to_json()}});
+  write_file_atomically(base + ".md", [&](std::ostream& o) { o << table.markdown(); });
+  write_file_atomically(base + ".csv", [&](std::ostream& o) { o << csv.csv(); });
+  write_file_atomically(base + ".json", [&](std::ostream& o) { o << all.dump(2) << "\n"; });
+  write_plot(base + ".png", title, plot);
 }
 
 std::pair<double, double> mean_std(const std::vector<double>& values) {

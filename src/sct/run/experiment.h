@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "sct/io/plot.h"
 #include "sct/run/task_run.h"
 
 namespace sct {
@@ -92,12 +93,14 @@ struct Table {
   std::string csv() const;
 };
 
+// Test top-1 against trainable parameters (head included, log axis): a point per row, mean over columns.
+PlotPanel accuracy_against_parameters(const ExperimentResults& results);
+
 // <base>.md (`table`), <base>.csv (`csv`, one line per cell or run), <base>.json (every run with its
-// summary) and <base>.png (test top-1 against trainable parameters, a point per row, mean over
-// columns), each atomically.
+// summary) and <base>.png (`plot`), each atomically.
 void write_experiment(const std::string& base, const std::string& title, const Table& table, const Table& csv,
                       const std::vector<ExperimentRun>& runs, const std::map<std::string, TaskSummary>& summaries,
-                      const ExperimentResults& results);
+                      const std::vector<PlotPanel>& plot);
 
 // Mean and sample standard deviation (0 for fewer than two values).
 std::pair<double, double> mean_std(const std::vector<double>& values);

@@ -106,7 +106,8 @@ ExperimentReport run_suite(const SuiteSpec& spec, ExperimentRunner& runner, std:
                         fmt("%.4f", r.test_acc), std::to_string(r.trainable_params), std::to_string(r.head_params),
                         fmt("%g", r.lr), fmt("%.2f", r.train_seconds), fmt("%.1f", r.peak_rss_mb)});
   }
-  write_experiment((fs::path(spec.out) / "suite").string(), "sct suite", md, csv, report.runs, summaries, results);
+  write_experiment((fs::path(spec.out) / "suite").string(), "sct suite", md, csv, report.runs, summaries,
+                   {accuracy_against_parameters(results)});
   return report;
 }
 

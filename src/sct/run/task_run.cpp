@@ -16,6 +16,7 @@
 #include "sct/model/parameter_count.h"
 #include "sct/peft/peft_method.h"
 #include "sct/peft/task_dir.h"
+#include "sct/run/trained_model.h"
 #include "sct/runtime/memory.h"
 
 namespace sct {
@@ -158,15 +159,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
   const ModelFactory factory = [&](const TrainConfig& c, const ImageCache& train) {
     VitConfig vc = cfg;
     vc.drop_path_rate = c.drop_path;
-    VisionTransformer model(vc);
-    {
-      torch::NoGradGuard no_grad;
-      VisionTransformer pretrained = backbone.model;  // a handle: the const spec holds it
-      auto from = pretrained->backbone_tensors();
-      auto to = model->backbone_tensors();
-      for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i].second);
-    }
-    model->to(backbone.device);
+    VisionTransformer model = copy_of_backbone(backbone, vc);
     const Precision precision = parse_precision(c.precision);
     model->set_precision(precision);  // the preparation's forward; nothing is frozen yet, so nothing converts
     const nlohmann::json mc = with_method_options(method_config, c.method_options);

@@ -3,11 +3,14 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <limits>
+#include <string>
+
 #include "sct/core/error.h"
 
 namespace sct {
 
-Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source) {
+Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source, const ClassSubset* classes) {
   const std::vector<at::Tensor> params = model.parameters();
   if (params.empty()) throw Error("evaluate_top1: the model has no parameters");
   const at::Device device = params.front().device();
@@ -22,8 +25,16 @@ Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source) {
   {
     c10::InferenceMode inference;
     at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
+    at::Tensor kept;  // (C) bool
+    if (classes != nullptr) kept = classes->mask().to(device);
     source.for_each_batch([&](const Batch& batch) {
-      const at::Tensor logits = model.forward(batch.images.to(device, /*non_blocking=*/true));  // (B, C)
+      at::Tensor logits = model.forward(batch.images.to(device, /*non_blocking=*/true));  // (B, C)
+      if (kept.defined()) {
+        if (logits.size(1) != kept.size(0))
+          throw Error("evaluate_top1: the model has " + std::to_string(logits.size(1)) + " classes, the class subset " +
+                      std::to_string(kept.size(0)));
+        logits = logits.masked_fill(kept.logical_not(), -std::numeric_limits<float>::infinity());
+      }
       correct.add_(logits.argmax(1).eq(batch.labels.to(device, /*non_blocking=*/true)).sum());
       result.total += batch.labels.size(0);
     });

@@ -2,8 +2,9 @@
 #pragma once
 #include <cstdint>
 
-#include "sct/model/vision_transformer.h"
+#include "sct/data/class_subset.h"
 #include "sct/data/eval_source.h"
+#include "sct/model/vision_transformer.h"
 
 namespace sct {
 
@@ -15,7 +16,8 @@ struct Top1 {
 
 // Runs the model in eval mode (no drop path) under inference mode, on the device of its parameters,
 // and restores its previous train/eval mode. The count stays on the device until the end: one host
-// sync per pass, not per batch.
-Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source);
+// sync per pass, not per batch. With `classes`, the prediction is the argmax over those logits only
+// (ImageNet-A and -R: 200 of the 1000 classes).
+Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source, const ClassSubset* classes = nullptr);
 
 }  // namespace sct
