@@ -155,6 +155,22 @@ TEST(Cli, BadInputFailsWithAClearMessage) {
   expect_fail("features " + kD12 + " --input " + test::fixture("vit_d12_w24_h3.io_48.safetensors") +
                   " --blocks 12 --out " + dir.file("x"),
               "'12' is not a block in [0, 12)");
+
+  // An output that is an input, or two outputs that are one file: refused before any work, input intact.
+  const std::string checkpoint = dir.file("c.safetensors");
+  std::filesystem::copy_file(test::fixture("vit_d12_w24_h3.safetensors"), checkpoint);
+  const auto size = std::filesystem::file_size(checkpoint);
+  expect_fail("features --model custom --patch 8 --width 24 --depth 12 --heads 3 --num-classes 5 --img-size 32 "
+              "--checkpoint " + checkpoint + " --input " + test::fixture("vit_d12_w24_h3.io_48.safetensors") +
+                  " --out " + checkpoint,
+              "--out " + checkpoint + " is the --checkpoint it reads");
+  EXPECT_EQ(std::filesystem::file_size(checkpoint), size);
+  expect_fail("select --task fashion-mnist-1k --out " + dir.file("s.json") + " --heatmap " + dir.file("s.json"),
+              "--out and --heatmap name the same file");
+  const std::string image = dir.file("img.png");
+  std::filesystem::copy_file(test::fixture("images/exif_rot_36x20.rgb.png"), image);
+  expect_fail("preprocess " + image + " --out " + image, "is the image argument it reads");
+  expect_fail("select --task fashion-mnist-1k --select-batch 0 --out " + dir.file("t.json"), "--select-batch");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "sct/data/image_decode.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -111,6 +112,14 @@ TEST(ImageDecode, TruncatedPngIsRefused) {
 TEST(ImageDecode, DirectoryIsNotAnImage) {
   TempDir dir;
   expect_error([&] { decode_image_rgb(dir.path()); }, {dir.path(), "not a regular file"});
+}
+
+// A FIFO named as an image is refused at once (opening it for reading would wait for a writer forever).
+TEST(ImageDecode, FifoIsRefusedNotWaitedOn) {
+  TempDir dir;
+  const std::string fifo = dir.path("image.png");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error([&] { decode_image_rgb(fifo); }, {fifo, "not a regular file"});
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "sct/io/atomic_file.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -12,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "sct/core/error.h"
+#include "sct/io/output_path.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -123,6 +127,60 @@ TEST_F(AtomicFileTest, ConcurrentWritersNeverInterleave) {
   ASSERT_EQ(content.size(), 1u << 16);
   EXPECT_EQ(content.find_first_not_of(content[0]), std::string::npos);
   EXPECT_EQ(listing(), std::vector<std::string>{"shared.bin"});
+}
+
+// A folder is built aside and swapped in: a failure keeps the old one whole and leaves nothing else.
+TEST_F(AtomicFileTest, FolderIsReplacedWholeOrKept) {
+  const std::string task = path("task");
+  write_folder_atomically(task, [](const std::string& d) { write_text(d + "/a.txt", "one"); });
+  write_folder_atomically(task, [](const std::string& d) { write_text(d + "/b.txt", "two"); });
+  EXPECT_FALSE(fs::exists(task + "/a.txt"));  // replaced, not merged
+  EXPECT_EQ(test::read_file(task + "/b.txt"), "two");
+  EXPECT_THROW(write_folder_atomically(task,
+                                       [](const std::string& d) {
+                                         write_text(d + "/c.txt", "half");
+                                         throw Error("killed halfway");
+                                       }),
+               Error);
+  EXPECT_EQ(test::read_file(task + "/b.txt"), "two");
+  EXPECT_EQ(listing(), std::vector<std::string>{"task"});
+}
+
+// Leftovers of writers that no longer run are removed; a live writer's (pid 1) and other files stay.
+TEST_F(AtomicFileTest, StaleTemporariesOfDeadWritersAreRemoved) {
+  write_text(path("result.json"), "{}");
+  write_text(path("result.json.tmp.99999999.0"), "half");
+  fs::create_directories(path("task.old.99999999.3"));
+  write_text(path("summary.json.tmp.1.0"), "live");
+  write_text(path("notes.tmp.txt"), "mine");
+  EXPECT_EQ(remove_stale_temporaries(fs::path(path("x")).parent_path().string()), 2);
+  std::vector<std::string> left = listing();
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"notes.tmp.txt", "result.json", "summary.json.tmp.1.0"}));
+}
+
+// A FIFO would block a reader forever, a folder is no file: both are refused by name before opening.
+TEST_F(AtomicFileTest, OnlyRegularFilesAreRead) {
+  const std::string fifo = path("pipe");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error_naming([&] { require_regular_file(fifo, "checkpoint"); }, "cannot read checkpoint " + fifo);
+  fs::create_directories(path("dir"));
+  expect_error_naming([&] { require_regular_file(path("dir"), "list file"); }, "(a folder)");
+  expect_error_naming([&] { require_regular_file(path("none"), "list file"); }, path("none"));
+  write_text(path("ok"), "x");
+  EXPECT_NO_THROW(require_regular_file(path("ok"), "list file"));
+}
+
+// An output that is an input, or two outputs that are one file, are refused before any work.
+TEST_F(AtomicFileTest, OutputsMustNotBeInputsOrEachOther) {
+  write_text(path("c.safetensors"), "x");
+  const std::string same = fs::path(path("sub")).string() + "/../c.safetensors";
+  expect_error_naming([&] { check_outputs_are_new({{"--out", same}}, {{"--checkpoint", path("c.safetensors")}}); },
+                      "is the --checkpoint it reads");
+  expect_error_naming([&] { check_outputs_are_new({{"--out", path("s.json")}, {"--heatmap", path("s.json")}}, {}); },
+                      "--out and --heatmap name the same file");
+  EXPECT_NO_THROW(check_outputs_are_new({{"--out", path("f.safetensors")}, {"--heatmap", ""}},
+                                        {{"--checkpoint", path("c.safetensors")}, {"--input", ""}}));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Strict checkpoint loading: every problem is an error that names the file and the tensors.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -132,6 +133,14 @@ TEST(Checkpoint, MissingOrCorruptFilesNameThePath) {
       EXPECT_NE(std::string(e.what()).find(cut), std::string::npos) << e.what();
     }
   }
+}
+
+// A FIFO named as a checkpoint is refused at once, not waited on.
+TEST(Checkpoint, FifoIsRefusedNotWaitedOn) {
+  test::ScratchDir dir;
+  const std::string fifo = dir.file("vit.safetensors");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  test::expect_error([&] { read_vit_checkpoint(fifo); }, {"cannot read checkpoint " + fifo, "not a regular file"});
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "sct/io/safetensors.h"
 #include "sct/model/backbone_fingerprint.h"
@@ -100,6 +101,25 @@ TEST(TaskDir, RefusesAnotherBackboneAndFilesThatDoNotFit) {
   TaskDir reshaped = task;
   reshaped.tensors["head.bias"] = at::zeros({5});
   test::expect_error([&] { apply_task(*backbone(1), reshaped, dir.file("task")); }, {"head.bias", "[4]", "[5]"});
+
+  // Tensors are checked, not trusted: NaN, another dtype, channel indices other than the config's.
+  TaskDir nan = task;
+  nan.tensors["head.bias"] = at::full({4}, std::numeric_limits<float>::quiet_NaN());
+  test::expect_error([&] { apply_task(*backbone(1), nan, dir.file("task")); }, {"head.bias", "NaN"});
+  TaskDir integer = task;
+  integer.tensors["head.bias"] = at::zeros({4}, at::kLong);
+  test::expect_error([&] { apply_task(*backbone(1), integer, dir.file("task")); }, {"head.bias", "float", "Long"});
+  TaskDir moved = task;
+  const std::string indices = "blocks.0.sct.attn.indices";
+  ASSERT_TRUE(moved.tensors.count(indices)) << "no " << indices;
+  moved.tensors[indices] = moved.tensors[indices].flip(0).clone();
+  test::expect_error([&] { apply_task(*backbone(1), moved, dir.file("task")); },
+                     {indices, "differs from what adapter_config.json describes"});
+
+  // The folder is written whole or not at all: a second save replaces it, leaving no temporary behind.
+  save_task_dir(dir.file("task"), info, *trained);
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(dir.file("task")).parent_path()))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
 
   test::expect_error([&] { read_task_dir(dir.file("nowhere")); }, {"adapter_config.json", "nowhere"});
   std::ofstream(dir.file("task/adapter_config.json")) << "{\"format\": \"sct-task\", \"version\": 1}";

@@ -245,5 +245,52 @@ TEST(TaskRun, ComparisonMethodRunsThroughTheSameCall) {
   EXPECT_FALSE(fs::exists(fs::path(t.spec.out) / "selection.json"));
 }
 
+// A run folder is one run: a fresh run refuses another's folder before it overwrites anything; a resume
+// refuses a folder started on another backbone (its run.json) instead of reporting the other's result.
+TEST(TaskRun, RunFolderBelongsToOneRun) {
+  TinyRun t;
+  t.spec.method = {{"name", "sct"}, {"k", 4}};
+  std::ostringstream log;
+  run_task(t.spec, t.backbone, t.data, log);
+  const std::string selection = test::read_file((fs::path(t.spec.out) / "selection.json").string());
+  const nlohmann::json record = nlohmann::json::parse(test::read_file((fs::path(t.spec.out) / "run.json").string()));
+  EXPECT_EQ(record.at("task"), "shape-count");
+  EXPECT_EQ(record.at("backbone_sha256"), t.backbone.sha256);
+  EXPECT_EQ(record.at("method"), "sct");
+
+  t.spec.seed = 7;  // would select other channels
+  test::expect_error([&] { run_task(t.spec, t.backbone, t.data, log); }, {"already holds a training state", "--resume"});
+  EXPECT_EQ(test::read_file((fs::path(t.spec.out) / "selection.json").string()), selection);
+
+  Backbone other = t.backbone;
+  at::manual_seed(4);
+  other.model = VisionTransformer(t.backbone.model->config());
+  other.sha256 = backbone_fingerprint(*other.model);
+  t.spec.trainer.resume = true;
+  test::expect_error([&] { run_task(t.spec, other, t.data, log); }, {"--resume", "backbone_sha256", t.backbone.sha256});
+
+  // Temporaries a killed writer left are cleaned when the run resumes.
+  test::write_file((fs::path(t.spec.out) / "summary.json.tmp.99999999.0").string(), "half");
+  t.spec.seed = 42;
+  run_task(t.spec, t.backbone, t.data, log);
+  EXPECT_FALSE(fs::exists(fs::path(t.spec.out) / "summary.json.tmp.99999999.0"));
+}
+
+// A name or path JSON cannot hold (not UTF-8) is refused before any work, not after the training.
+TEST(TaskRun, NonUtf8NamesAreRefusedUpFront) {
+  test::ScratchDir dir;
+  const std::string root = dir.file("data\xff");
+  write_synthetic_task(draw_synthetic_task("shape-count", 5, /*test_size=*/20), root);
+  TaskSource source;
+  source.task = "shape-count";
+  source.data = root;
+  std::ostringstream log;
+  const TaskData data(source, log);
+  TinyRun t;
+  t.spec.method = {{"name", "linear"}};
+  test::expect_error([&] { run_task(t.spec, t.backbone, data, log); }, {"not valid UTF-8", "rename it"});
+  EXPECT_FALSE(fs::exists(fs::path(t.spec.out) / "train_state.safetensors"));
+}
+
 }  // namespace
 }  // namespace sct

@@ -15,6 +15,7 @@
 #include "sct/core/error.h"
 #include "sct/data/normalize.h"
 #include "sct/data/preprocess.h"
+#include "sct/io/output_path.h"
 #include "sct/io/safetensors.h"
 #include "sct/model/stream_recorder.h"
 #include "sct/peft/channel_selector.h"
@@ -74,6 +75,8 @@ at::Tensor read_input(const FeaturesFlags& flags, int64_t size) {
 }
 
 void run_features(const FeaturesFlags& flags) {
+  check_outputs_are_new({{"--out", flags.output}},
+                        {{"--checkpoint", flags.model.checkpoint}, {"--input", flags.input}, {"--images", flags.images}});
   BuiltModel built = build_model(flags.model, std::cerr);
   auto& model = *built.model;
   model.eval();

@@ -7,6 +7,7 @@
 #include "sct/cli/commands.h"
 #include "sct/data/normalize.h"
 #include "sct/data/preprocess.h"
+#include "sct/io/output_path.h"
 #include "sct/io/safetensors.h"
 
 namespace sct::cli {
@@ -26,6 +27,9 @@ std::string join(const std::array<float, 3>& v) {
 }
 
 void run_preprocess(const PreprocessFlags& flags) {
+  std::vector<NamedPath> inputs;
+  for (const std::string& image : flags.images) inputs.push_back({"image argument", image});
+  check_outputs_are_new({{"--out", flags.output}}, inputs);
   Normalization norm;
   if (!flags.mean.empty()) norm.mean = parse_channel_triple(flags.mean, "--mean");
   if (!flags.std.empty()) norm.std = parse_channel_triple(flags.std, "--std");

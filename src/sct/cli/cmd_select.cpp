@@ -4,9 +4,10 @@
 #include <iostream>
 
 #include "sct/cli/commands.h"
-#include "sct/cli/model_flags.h"
 #include "sct/cli/method_flags.h"
+#include "sct/cli/model_flags.h"
 #include "sct/cli/task_flags.h"
+#include "sct/io/output_path.h"
 #include "sct/model/backbone_fingerprint.h"
 #include "sct/peft/sct_method.h"
 #include "sct/peft/selection_heatmap.h"
@@ -24,6 +25,8 @@ struct SelectFlags {
 };
 
 void run_select(SelectFlags flags) {
+  check_outputs_are_new({{"--out", flags.out}, {"--heatmap", flags.heatmap}},
+                        {{"--checkpoint", flags.model.checkpoint}, {"--selection", flags.sct.selection}});
   const TaskData data(flags.task, std::cerr);
   flags.model.num_classes = data.num_classes();
   BuiltModel built = build_model(flags.model, std::cerr);

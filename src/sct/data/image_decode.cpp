@@ -22,7 +22,8 @@ std::string where(const std::string& name, const std::string& context) {
 }
 
 std::vector<uint8_t> read_file(const std::string& path, const std::string& context) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO would otherwise block here until a writer comes; fstat below then refuses it.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error("cannot open image " + where(path, context) + ": " + std::strerror(errno));
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {

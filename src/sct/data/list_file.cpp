@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "sct/core/error.h"
+#include "sct/io/atomic_file.h"
 
 namespace sct {
 namespace {
@@ -42,6 +43,7 @@ bool parse_int64(const std::string& s, int64_t* out) {
 
 std::vector<ImageRecord> read_image_list(const std::string& list_path, const std::string& image_root,
                                          const ListOptions& options) {
+  if (std::filesystem::exists(list_path)) require_regular_file(list_path, "list file");
   std::ifstream in(list_path);
   if (!in) throw Error("cannot open list file " + list_path + ": " + std::strerror(errno));
   const std::filesystem::path root(image_root);

@@ -250,6 +250,10 @@ bool has_vtab_task(const std::string& root, const std::string& task) {
 TaskData::TaskData(const TaskSource& source, std::ostream& log)
     : data_(source.data), skip_bad_images_(source.skip_bad_images), log_(&log) {
   if (source.shots < 0) throw Error("--shots must be positive, got " + std::to_string(source.shots));
+  origin_ = source.data.empty() ? "built-in " + source.task
+                                : fs::absolute(source.data).lexically_normal().string() +
+                                      (source.task.empty() ? "" : ", task " + source.task);
+  if (source.shots > 0) origin_ += ", " + shots_text(source.shots, source.shot_seed);
   std::string layout;
   if (source.data.empty()) {
     if (source.task.empty()) throw Error("no task given: name one with --task, or point --data at a dataset");

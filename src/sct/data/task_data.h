@@ -55,6 +55,9 @@ class TaskData {
   TaskData(const TaskSource& source, std::ostream& log);
 
   const std::string& name() const { return name_; }
+  // Where the images come from, for a run's record: the absolute --data (and --task), or the built-in
+  // task's name, with the shots.
+  const std::string& origin() const { return origin_; }
   int64_t num_classes() const { return int64_t(class_names_.size()); }
   const std::vector<std::string>& class_names() const { return class_names_; }  // "0", "1", ... if unnamed
 
@@ -71,7 +74,7 @@ class TaskData {
  private:
   const std::vector<ImageRecord>& records(VtabSplit split) const;
 
-  std::string name_, data_;
+  std::string name_, data_, origin_;
   std::vector<std::string> class_names_;
   Splits splits_;                        // disk data
   std::shared_ptr<TaskSplits> builtin_;  // the built-in tasks

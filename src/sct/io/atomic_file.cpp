@@ -1,12 +1,14 @@
 #include "sct/io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "sct/core/error.h"
@@ -17,10 +19,25 @@ namespace {
 // errno is only meaningful when a system call failed; streams may also fail without one.
 std::string system_reason() { return errno != 0 ? std::string(": ") + std::strerror(errno) : std::string(); }
 
+namespace fs = std::filesystem;
+
 // pid + per-process counter: unique across concurrent writers, in this process and others.
-std::string temporary_sibling(const std::string& path) {
+std::string temporary_sibling(const std::string& path, const char* kind = ".tmp.") {
   static std::atomic<unsigned long> counter{0};
-  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  return path + kind + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
+
+// The writer's pid in "<name>.tmp.<pid>.<n>" (or ".old."), or -1 for other names.
+long temporary_owner(const std::string& name) {
+  for (const char* kind : {".tmp.", ".old."}) {
+    const size_t at = name.rfind(kind);
+    if (at == std::string::npos) continue;
+    const std::string rest = name.substr(at + 5);
+    const size_t dot = rest.find('.');
+    if (dot == std::string::npos || dot == 0 || dot > 9 || rest.find_first_not_of("0123456789.") != std::string::npos) continue;
+    return std::stol(rest.substr(0, dot));
+  }
+  return -1;
 }
 
 // std::ofstream cannot fsync; reopen the closed file by name so the data is on disk before the rename.
@@ -64,6 +81,56 @@ void write_file_atomically(const std::string& path, const std::function<void(std
     throw;
   }
   sync_parent_directory(path);
+}
+
+void write_folder_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
+  const std::string temp = temporary_sibling(path);
+  try {
+    fs::create_directories(temp);
+    write(temp);
+    sync_parent_directory(temp + "/x");
+    std::error_code ec;
+    if (fs::exists(path)) {
+      const std::string old = temporary_sibling(path, ".old.");
+      fs::rename(path, old);
+      fs::rename(temp, path);
+      fs::remove_all(old, ec);
+    } else {
+      fs::rename(temp, path);
+    }
+  } catch (const fs::filesystem_error& e) {
+    std::error_code ec;
+    fs::remove_all(temp, ec);
+    throw Error("cannot write the folder " + path + ": " + e.code().message());
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(temp, ec);
+    throw;
+  }
+  sync_parent_directory(path);
+}
+
+int remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const long pid = temporary_owner(entry.path().filename().string());
+    if (pid <= 0 || pid == long(::getpid())) continue;
+    if (::kill(pid_t(pid), 0) == 0 || errno == EPERM) continue;  // its writer still runs
+    std::error_code remove_ec;
+    if (fs::remove_all(entry.path(), remove_ec) > 0) ++removed;
+  }
+  return removed;
+}
+
+void require_regular_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec) throw Error("cannot read " + what + " " + path + ": " + ec.message());
+  if (!fs::is_regular_file(status))
+    throw Error("cannot read " + what + " " + path + ": not a regular file" +
+                (fs::is_directory(status) ? " (a folder)" : " (a FIFO, socket or device)"));
 }
 
 }  // namespace sct

@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "sct/core/error.h"
+#include "sct/io/atomic_file.h"
 #include "sct/core/shape.h"
 #include "sct/io/google_vit.h"
 #include "sct/io/npz.h"
@@ -28,6 +29,7 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.rfi
 }  // namespace
 
 TensorMap read_vit_checkpoint(const std::string& path, LoadReport* report) {
+  require_regular_file(path, "checkpoint");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error("cannot open checkpoint '" + path + "'");
   char magic[4] = {0, 0, 0, 0};

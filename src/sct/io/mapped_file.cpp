@@ -13,13 +13,18 @@
 namespace sct {
 
 MappedFile::MappedFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO would otherwise block here until a writer comes.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error("cannot open " + path + ": " + std::strerror(errno));
   struct stat info {};
   if (::fstat(fd, &info) != 0) {
     const int saved_errno = errno;
     ::close(fd);
     throw Error("cannot stat " + path + ": " + std::strerror(saved_errno));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw Error("cannot read " + path + ": not a regular file");
   }
   size_ = static_cast<std::size_t>(info.st_size);
   if (size_ > 0) {

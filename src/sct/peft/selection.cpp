@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -140,6 +141,7 @@ void Selection::save(const std::string& path) const {
 }
 
 Selection Selection::load(const std::string& path) {
+  if (std::filesystem::exists(path)) require_regular_file(path, "channel selection file");
   std::ifstream f(path);
   if (!f) throw Error("cannot open channel selection file '" + path + "'");
   nlohmann::json j;

@@ -77,10 +77,12 @@ TaskInfo TaskInfo::from_json(const json& j) {
 }
 
 void save_task_dir(const std::string& dir, const TaskInfo& info, VisionTransformerImpl& model) {
-  fs::create_directories(dir);
-  save_safetensors((fs::path(dir) / kModelFile).string(), task_tensors(model), {{"format", kFormat}});
   const std::string text = info.to_json().dump(2);
-  write_file_atomically((fs::path(dir) / kConfigFile).string(), [&](std::ostream& out) { out << text << '\n'; });
+  // Both files or neither: a task folder is never half written.
+  write_folder_atomically(dir, [&](const std::string& temp) {
+    save_safetensors((fs::path(temp) / kModelFile).string(), task_tensors(model), {{"format", kFormat}});
+    write_file_atomically((fs::path(temp) / kConfigFile).string(), [&](std::ostream& out) { out << text << '\n'; });
+  });
 }
 
 TaskDir read_task_dir(const std::string& dir) {
@@ -131,6 +133,14 @@ std::unique_ptr<PeftMethod> apply_task(VisionTransformerImpl& model, const TaskD
     else if (it->second.sizes() != kv.second.sizes())
       problems +=
           "\n  " + kv.first + ": expected " + shape_str(it->second.sizes()) + ", found " + shape_str(kv.second.sizes());
+    else if (it->second.is_floating_point() != kv.second.is_floating_point())
+      problems += "\n  " + kv.first + ": expected a " + (it->second.is_floating_point() ? "float" : "integer") +
+                  " tensor, found " + std::string(c10::toString(kv.second.scalar_type()));
+    else if (kv.second.is_floating_point() && !kv.second.isfinite().all().item<bool>())
+      problems += "\n  " + kv.first + ": holds NaN or infinite values";
+    else if (!kv.second.is_floating_point() && !it->second.equal(kv.second.to(it->second.scalar_type())))
+      // Integer tensors are the method's own bookkeeping (SCT's channel indices), set from the config.
+      problems += "\n  " + kv.first + ": differs from what adapter_config.json describes";
   }
   if (!problems.empty()) throw Error(model_path + " does not fit its adapter_config.json:" + problems);
   torch::NoGradGuard no_grad;

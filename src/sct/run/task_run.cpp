@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -13,6 +14,7 @@
 
 #include "sct/core/error.h"
 #include "sct/core/json_fields.h"
+#include "sct/io/atomic_file.h"
 #include "sct/model/parameter_count.h"
 #include "sct/peft/peft_method.h"
 #include "sct/peft/task_dir.h"
@@ -128,6 +130,56 @@ ResolvedConfig resolve_task_config(const TaskRunSpec& spec, const std::string& t
   return r;
 }
 
+namespace {
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) throw Error(path + ": not a JSON object (a damaged run folder?)");
+  return j;
+}
+
+// What a run folder trains, recorded in <out>/run.json when it starts. A resume must continue the same
+// task on the same data and backbone: anything else would report one task's accuracy as another's.
+// A fresh run refuses a folder that holds another run's state before any work overwrites it.
+void start_run_folder(const TaskRunSpec& spec, const TaskData& data, const Backbone& backbone,
+                      const std::string& method, std::ostream& log) {
+  const fs::path out(spec.out);
+  const fs::path record = out / "run.json";
+  const nlohmann::json identity = {{"task", data.name()},
+                                   {"data", data.origin()},
+                                   {"backbone", backbone.name},
+                                   {"backbone_sha256", backbone.sha256},
+                                   {"method", method}};
+  if (!spec.trainer.resume && fs::exists(out / "train_state.safetensors"))
+    throw Error(spec.out + " already holds a training state (" +
+                (fs::exists(record) ? read_json_file(record.string()).value("task", std::string("?")) : std::string("?")) +
+                "); continue it with --resume, or choose another --out");
+  fs::create_directories(out);
+  for (const fs::path dir : {out, out / "task"})
+    if (const int n = remove_stale_temporaries(dir.string()); n > 0)
+      log << "train: removed " << n << " temporary files left by an interrupted run in " << dir.string() << "\n";
+  if (spec.trainer.resume && fs::exists(record)) {
+    const nlohmann::json started = read_json_file(record.string());
+    for (const auto& item : identity.items())
+      if (started.value(item.key(), nlohmann::json()) != item.value())
+        throw Error("--resume: " + spec.out + " was started with " + item.key() + " " + started.value(item.key(), nlohmann::json()).dump() +
+                    ", this run has " + item.value().dump() + "; resume it with the same task, data, checkpoint "
+                    "and method, or choose another --out");
+    return;
+  }
+  std::string text;
+  try {
+    text = identity.dump(2);
+  } catch (const nlohmann::json::type_error&) {
+    throw Error("the task name, data path or checkpoint path is not valid UTF-8 (" + data.name() + ", " +
+                data.origin() + ", " + backbone.name + "): the run's JSON files could not record it; rename it");
+  }
+  write_file_atomically(record.string(), [&](std::ostream& o) { o << text << "\n"; });
+}
+
+}  // namespace
+
 nlohmann::json resolve_method_options(nlohmann::json method, const std::optional<VtabRecipe>& recipe) {
   for (auto& item : method.items()) {
     if (item.value() != "recipe") continue;
@@ -150,6 +202,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
     throw Error("the backbone's head has " + std::to_string(cfg.num_classes) + " classes, task " + data.name() +
                 " has " + std::to_string(data.num_classes()));
   const Normalization norm = config.resolved_normalization();
+  start_run_folder(spec, data, backbone, method_config.value("name", ""), log);
 
   TaskRunResult out;
   std::shared_ptr<PeftMethod> last_method;
