@@ -99,14 +99,18 @@ TEST(ImageDecode, TruncatedJpegIsRefused) {
   expect_error([&] { decode_image_rgb(dir.path("no_eoi.jpg")); }, {dir.path("no_eoi.jpg"), "truncated"});
 }
 
+// Refused in sct's words before libpng sees the file (it would print its own complaint on stderr).
 TEST(ImageDecode, TruncatedPngIsRefused) {
   TempDir dir;
   const std::string png = read_bytes(fixture_image("rgb_64x48.png"));
+  EXPECT_TRUE(png_is_complete(reinterpret_cast<const uint8_t*>(png.data()), png.size()));
   write_bytes(dir.path("half.png"), png.substr(0, png.size() / 2));
-  expect_error([&] { decode_image_rgb(dir.path("half.png")); }, {dir.path("half.png"), "not a readable image"});
+  testing::internal::CaptureStderr();
+  expect_error([&] { decode_image_rgb(dir.path("half.png")); }, {dir.path("half.png"), "truncated or corrupt PNG"});
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
   // Cut inside the final IEND chunk: every pixel is there, the file is still incomplete.
   write_bytes(dir.path("no_iend.png"), png.substr(0, png.size() - 6));
-  expect_error([&] { decode_image_rgb(dir.path("no_iend.png")); }, {dir.path("no_iend.png")});
+  expect_error([&] { decode_image_rgb(dir.path("no_iend.png")); }, {dir.path("no_iend.png"), "no IEND chunk"});
 }
 
 TEST(ImageDecode, DirectoryIsNotAnImage) {
@@ -120,6 +124,33 @@ TEST(ImageDecode, FifoIsRefusedNotWaitedOn) {
   const std::string fifo = dir.path("image.png");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   expect_error([&] { decode_image_rgb(fifo); }, {fifo, "not a regular file"});
+}
+
+// Decompression bombs: the size is read from the header and refused before any pixel is decoded.
+TEST(ImageDecode, PixelLimitRefusesBombsFromTheirHeader) {
+  const std::string png_head("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x4e\x20\0\0\x4e\x20\x08\x02\0\0\0", 29);
+  const std::string jpeg_head("\xFF\xD8\xFF\xE0\0\x04\0\0\xFF\xC0\0\x11\x08\x75\x30\x75\x30\x03", 18);
+  for (const std::string& bytes : {png_head, jpeg_head}) {
+    const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+    int64_t w = 0, h = 0;
+    ASSERT_TRUE(image_header_size(data, bytes.size(), w, h));
+    EXPECT_GT(w * h, kDefaultMaxImagePixels);
+    expect_error([&] { decode_image_rgb(data, bytes.size(), "bomb"); },
+                 {"image bomb is " + std::to_string(w) + " x " + std::to_string(h), "--max-image-pixels"});
+  }
+  // Real files: the header agrees with the decoded size; a lower limit refuses them, naming it.
+  for (const char* name : {"exif_rot_36x20.jpg", "exif_rot_36x20.rgb.png"}) {
+    const std::string bytes = read_bytes(fixture_image(name));
+    int64_t w = 0, h = 0;
+    ASSERT_TRUE(image_header_size(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), w, h)) << name;
+    const cv::Mat img = decode_image_rgb(fixture_image(name));
+    EXPECT_EQ(w, img.cols);
+    EXPECT_EQ(h, img.rows);
+  }
+  set_max_image_pixels(100);
+  expect_error([&] { decode_image_rgb(fixture_image("exif_rot_36x20.jpg")); }, {"over the limit of 100"});
+  set_max_image_pixels(kDefaultMaxImagePixels);
+  EXPECT_THROW(set_max_image_pixels(0), Error);
 }
 
 }  // namespace

@@ -104,5 +104,22 @@ TEST(ListFile, CsvListsWithHeaderAndByteOrderMark) {
   EXPECT_EQ(read_image_list(dir.path("train.txt"), "/d").at(0).path, "/d/a.jpg");
 }
 
+// A file with CR-only line ends reads as one long line: the message quotes its start and says why.
+TEST(ListFile, CrOnlyLineEndsGiveAShortMessage) {
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "images/train800/" + std::to_string(100000 + i) + ".jpg " + std::to_string(i % 7) + "\r";
+  write_bytes(dir.path("train800.txt"), text);
+  try {
+    read_image_list(dir.path("train800.txt"), dir.path());
+    FAIL() << "a CR-only list was read";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_LT(msg.size(), 400u) << msg;
+    EXPECT_NE(msg.find("train800.txt:1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("CR-only line ends"), std::string::npos) << msg;
+  }
+}
+
 }  // namespace
 }  // namespace sct

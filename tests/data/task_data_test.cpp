@@ -161,7 +161,7 @@ TEST(TaskData, ListFilesWithClassNamesAndMappedSplitNames) {
   test::write_file((root / "training.csv").string(), "\xEF\xBB\xBFpath,label\r\nimg/0.png,0\r\nimg/1.png,1\r\nimg/2.png,2\r\n");
   test::write_file((root / "holdout.txt").string(), "img/3.png 1\n");
   test::write_file((root / "exam.list").string(), "img/4.png 2\nimg/5.png 0\n");
-  test::write_file((root / "classes.txt").string(), "robin\nwren\nsparrow\n");
+  test::write_file((root / "classes.txt").string(), "\xEF\xBB\xBFrobin\nwren\nsparrow\n\n");
   TaskSource source;
   source.data = root.string();
   source.lists = {"training", "holdout", "exam"};
@@ -174,6 +174,11 @@ TEST(TaskData, ListFilesWithClassNamesAndMappedSplitNames) {
   EXPECT_EQ(labels_of(d, VtabSplit::Test), (std::vector<int64_t>{2, 0}));
   EXPECT_NE(log.str().find("list files"), std::string::npos) << log.str();
   EXPECT_NE(log.str().find("3 classes, 3 train, 1 val, 2 test images"), std::string::npos) << log.str();
+  // The run record's origin does not depend on how the folder was spelled.
+  TaskSource slashed = source;
+  slashed.data = root.string() + "/./";
+  EXPECT_EQ(TaskData(slashed, log).origin(), d.origin());
+  EXPECT_EQ(d.origin().front(), '/');
 
   // A label beyond classes.txt names the line; without classes.txt classes are numbered.
   test::write_file((root / "exam.list").string(), "img/4.png 3\n");

@@ -149,14 +149,15 @@ TEST_F(AtomicFileTest, FolderIsReplacedWholeOrKept) {
 // Leftovers of writers that no longer run are removed; a live writer's (pid 1) and other files stay.
 TEST_F(AtomicFileTest, StaleTemporariesOfDeadWritersAreRemoved) {
   write_text(path("result.json"), "{}");
-  write_text(path("result.json.tmp.99999999.0"), "half");
-  fs::create_directories(path("task.old.99999999.3"));
-  write_text(path("summary.json.tmp.1.0"), "live");
+  write_text(path("result.json.sct-tmp.99999999.0"), "half");
+  fs::create_directories(path("task.sct-old.99999999.3"));
+  write_text(path("summary.json.sct-tmp.1.0"), "live");
   write_text(path("notes.tmp.txt"), "mine");
+  fs::create_directories(path("photos.old.2023.1"));  // the user's, however it looks
   EXPECT_EQ(remove_stale_temporaries(fs::path(path("x")).parent_path().string()), 2);
   std::vector<std::string> left = listing();
   std::sort(left.begin(), left.end());
-  EXPECT_EQ(left, (std::vector<std::string>{"notes.tmp.txt", "result.json", "summary.json.tmp.1.0"}));
+  EXPECT_EQ(left, (std::vector<std::string>{"notes.tmp.txt", "photos.old.2023.1", "result.json", "summary.json.sct-tmp.1.0"}));
 }
 
 // A FIFO would block a reader forever, a folder is no file: both are refused by name before opening.

@@ -112,6 +112,28 @@ TEST(Checkpoint, UnknownGoogleArrayIsUnexpected) {
   EXPECT_NE(msg.find("unexpected 1: Transformer/encoderblock_0/Surprise/kernel"), std::string::npos) << msg;
 }
 
+// Arrays of the wrong rank are named with their shape and the layout expected, not left to LibTorch.
+TEST(Checkpoint, GoogleArraysOfTheWrongRankAreNamed) {
+  const TensorMap npz = load_npz(test::fixture("vit_d2_w32_h4.npz"));
+  const std::string q = "Transformer/encoderblock_1/MultiHeadDotProductAttention_1/query/kernel";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"embedding/kernel", {"'embedding/kernel' has shape [8, 8, 3]", "expected 4 dimensions (height, width, in, out)"}},
+      {q, {"'" + q + "'", "expected 3 dimensions (width, heads, head dim)"}},
+      {"Transformer/encoderblock_0/MultiHeadDotProductAttention_1/out/kernel", {"out/kernel", "(heads, head dim, width)"}},
+      {"Transformer/encoderblock_0/MlpBlock_3/Dense_1/kernel", {"Dense_1/kernel", "expected 2 dimensions (in, out)"}},
+  };
+  for (const auto& [key, parts] : cases) {
+    TensorMap broken = npz;
+    const at::Tensor t = broken.count(key) ? broken.at(key) : broken.at("opt/target/" + key);
+    broken[broken.count(key) ? key : "opt/target/" + key] = t.select(t.dim() - 1, 0);  // one dimension short
+    test::expect_error([&] { google_vit_to_timm(broken); }, parts);
+  }
+  TensorMap mismatched = npz;
+  const std::string k = "Transformer/encoderblock_1/MultiHeadDotProductAttention_1/key/kernel";
+  mismatched[mismatched.count(k) ? k : "opt/target/" + k] = at::zeros({32, 4, 4});
+  test::expect_error([&] { google_vit_to_timm(mismatched); }, {k, "does not match the query's shape"});
+}
+
 TEST(Checkpoint, MissingOrCorruptFilesNameThePath) {
   test::ScratchDir dir;
   VisionTransformer m(d2_config());

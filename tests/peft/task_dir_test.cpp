@@ -119,11 +119,20 @@ TEST(TaskDir, RefusesAnotherBackboneAndFilesThatDoNotFit) {
   // The folder is written whole or not at all: a second save replaces it, leaving no temporary behind.
   save_task_dir(dir.file("task"), info, *trained);
   for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(dir.file("task")).parent_path()))
-    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
+    EXPECT_EQ(e.path().filename().string().find(".sct-"), std::string::npos) << e.path();
 
   test::expect_error([&] { read_task_dir(dir.file("nowhere")); }, {"adapter_config.json", "nowhere"});
   std::ofstream(dir.file("task/adapter_config.json")) << "{\"format\": \"sct-task\", \"version\": 1}";
-  test::expect_error([&] { read_task_dir(dir.file("task")); }, {"adapter_config.json"});
+  test::expect_error([&] { read_task_dir(dir.file("task")); }, {"adapter_config.json: field 'method' is missing"});
+  std::ofstream(dir.file("task/adapter_config.json")) << "{\"format\": \"sct-task\", \"version\": \"1\"}";
+  test::expect_error([&] { read_task_dir(dir.file("task")); }, {"adapter_config.json: a field has the wrong type"});
+  std::ofstream(dir.file("task/adapter_config.json")) << "{\"format\": ";
+  test::expect_error([&] { read_task_dir(dir.file("task")); }, {"adapter_config.json: not valid JSON"});
+  try {
+    read_task_dir(dir.file("task"));
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("[json.exception"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

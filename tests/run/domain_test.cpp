@@ -79,10 +79,14 @@ TEST(Domain, TrainsOnceAndScoresEveryShiftedSetWithTheTasksPreprocessing) {
   for (const char* ext : {".md", ".csv", ".json", ".png"}) EXPECT_TRUE(fs::exists(spec.out + "/domain" + ext)) << ext;
   EXPECT_NE(log.str().find("sct/seed42 on inverted"), std::string::npos) << log.str();
 
-  // A task folder trained on another backbone is refused by name.
+  // A task folder trained on another backbone is refused by name; no checkpoint at all, before training.
+  spec.checkpoint = test::fixture("vit_d12_w24_h3.safetensors");
+  spec.out = dir.file("domain-other");
+  test::expect_error([&] { run_domain(spec, runner, log); }, {"does not fit"});
   spec.checkpoint = "";
-  spec.out = dir.file("domain-random");
-  test::expect_error([&] { run_domain(spec, runner, log); }, {"fingerprint"});
+  trainings = 0;
+  test::expect_error([&] { run_domain(spec, runner, log); }, {"needs --checkpoint"});
+  EXPECT_EQ(trainings, 0);
 }
 
 }  // namespace

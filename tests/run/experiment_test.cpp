@@ -206,6 +206,11 @@ TEST(Experiment, FewShotRunsEveryShotAndListSeedAndTabulatesLikeThePaper) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 25);  // header + one line per run
   spec.shots = {0};
   test::expect_error([&] { run_few_shot(spec, runner, log); }, {"shots must be positive"});
+  // A shot count listed twice would put two runs in one folder: refused before any run.
+  spec.shots = {4, 4};
+  seen.clear();
+  test::expect_error([&] { run_few_shot(spec, runner, log); }, {"shot4/seed0", "listed twice"});
+  EXPECT_TRUE(seen.empty());
 }
 
 // NOAH's recipe file: its training settings as sct train options, the user's own options winning.

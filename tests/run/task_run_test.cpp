@@ -270,10 +270,10 @@ TEST(TaskRun, RunFolderBelongsToOneRun) {
   test::expect_error([&] { run_task(t.spec, other, t.data, log); }, {"--resume", "backbone_sha256", t.backbone.sha256});
 
   // Temporaries a killed writer left are cleaned when the run resumes.
-  test::write_file((fs::path(t.spec.out) / "summary.json.tmp.99999999.0").string(), "half");
+  test::write_file((fs::path(t.spec.out) / "summary.json.sct-tmp.99999999.0").string(), "half");
   t.spec.seed = 42;
   run_task(t.spec, t.backbone, t.data, log);
-  EXPECT_FALSE(fs::exists(fs::path(t.spec.out) / "summary.json.tmp.99999999.0"));
+  EXPECT_FALSE(fs::exists(fs::path(t.spec.out) / "summary.json.sct-tmp.99999999.0"));
 }
 
 // A name or path JSON cannot hold (not UTF-8) is refused before any work, not after the training.

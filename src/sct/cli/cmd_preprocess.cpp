@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "sct/cli/commands.h"
+#include "sct/cli/model_flags.h"
+#include "sct/data/image_decode.h"
 #include "sct/data/normalize.h"
 #include "sct/data/preprocess.h"
 #include "sct/io/output_path.h"
@@ -18,6 +20,7 @@ struct PreprocessFlags {
   std::string output, mean, std;
   int64_t size = 224;
   int threads = 0;
+  int64_t max_image_pixels = kDefaultMaxImagePixels;
 };
 
 std::string join(const std::array<float, 3>& v) {
@@ -30,6 +33,7 @@ void run_preprocess(const PreprocessFlags& flags) {
   std::vector<NamedPath> inputs;
   for (const std::string& image : flags.images) inputs.push_back({"image argument", image});
   check_outputs_are_new({{"--out", flags.output}}, inputs);
+  set_max_image_pixels(flags.max_image_pixels);
   Normalization norm;
   if (!flags.mean.empty()) norm.mean = parse_channel_triple(flags.mean, "--mean");
   if (!flags.std.empty()) norm.std = parse_channel_triple(flags.std, "--std");
@@ -60,6 +64,7 @@ void add_preprocess_command(CLI::App& app) {
   cmd->add_option("--mean", flags->mean, "per-channel mean m,m,m (default ImageNet 0.485,0.456,0.406)");
   cmd->add_option("--std", flags->std, "per-channel std s,s,s (default ImageNet 0.229,0.224,0.225)");
   cmd->add_option("--threads", flags->threads, "decode threads (0: all CPUs)")->capture_default_str();
+  add_max_image_pixels_flag(*cmd, flags->max_image_pixels);
   cmd->callback([flags] { run_preprocess(*flags); });
 }
 

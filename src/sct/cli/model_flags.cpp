@@ -21,6 +21,14 @@ void RuntimeFlags::add_to(CLI::App& cmd) {
                  "device multiplies it natively: AMX-BF16 / AVX512-BF16 CPUs, Ampere+ GPUs; else fp32)")
       ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
       ->capture_default_str();
+  add_max_image_pixels_flag(cmd, max_image_pixels);
+}
+
+void add_max_image_pixels_flag(CLI::App& cmd, int64_t& value) {
+  cmd.add_option("--max-image-pixels", value,
+                 "refuse images of more pixels than this before decoding them (decompression bombs; PIL's limit)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 }
 
 Precision RuntimeFlags::resolved_precision(const c10::Device& dev, std::ostream& log) const {
@@ -30,6 +38,7 @@ Precision RuntimeFlags::resolved_precision(const c10::Device& dev, std::ostream&
 c10::Device RuntimeFlags::apply() const {
   const c10::Device dev = parse_device(device);
   configure_threads(threads);
+  set_max_image_pixels(max_image_pixels);
   at::manual_seed(seed);
   return dev;
 }

@@ -6,6 +6,7 @@
 #include <iosfwd>
 #include <string>
 
+#include "sct/data/image_decode.h"
 #include "sct/io/checkpoint.h"
 #include "sct/model/vision_transformer.h"
 #include "sct/runtime/precision.h"
@@ -16,12 +17,16 @@ class App;
 
 namespace sct::cli {
 
-// --device, --threads, --seed, --precision: applied before any work.
+// --max-image-pixels: larger images are refused before they are decoded (data/image_decode.h).
+void add_max_image_pixels_flag(CLI::App& cmd, int64_t& value);
+
+// --device, --threads, --seed, --precision, --max-image-pixels: applied before any work.
 struct RuntimeFlags {
   std::string device = "cpu";
   int threads = 0;  // 0 = every CPU this process may use
   uint64_t seed = 42;
   std::string precision = "auto";
+  int64_t max_image_pixels = kDefaultMaxImagePixels;
 
   void add_to(CLI::App& cmd);
   // Sets threads and seeds; returns the validated device.

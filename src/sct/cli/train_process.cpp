@@ -64,6 +64,7 @@ std::string summary_line(const std::string& path) {
 }  // namespace
 
 std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<ExperimentRun>& runs, const std::string& dir) {
+  check_unique_ids(runs);
   const int jobs = jobs_;
   const int threads_each = std::max(1, available_cpus() / jobs);
   std::map<std::string, TaskSummary> results;

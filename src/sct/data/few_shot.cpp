@@ -53,7 +53,8 @@ std::string few_shot_test_list(const std::string& root) {
 FewShotSplits open_few_shot(const std::string& root, int shots, int seed, int64_t num_classes,
                             const std::string& image_root) {
   const ListOptions options{num_classes};
-  const fs::path r(root);
+  fs::path r = fs::path(root).lexically_normal();
+  if (r.filename().empty()) r = r.parent_path();  // "few-shot/oxford_pets/" names oxford_pets
   const FewShotDataset* dataset = find_few_shot_dataset(r.filename().string());
   FewShotSplits s;
   if (image_root.empty() && dataset != nullptr && dataset->name == "imagenet") {

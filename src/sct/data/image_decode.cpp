@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <opencv2/core.hpp>
@@ -87,7 +88,75 @@ cv::Mat to_rgb8(const cv::Mat& decoded) {
   return rgb;
 }
 
+std::atomic<int64_t> g_max_image_pixels{kDefaultMaxImagePixels};
+
+void check_pixels(int64_t width, int64_t height, const std::string& name, const std::string& context) {
+  const int64_t limit = g_max_image_pixels.load();
+  if (width > 0 && height > limit / width)  // width * height > limit, without overflowing
+    throw Error("image " + where(name, context) + " is " + std::to_string(width) + " x " + std::to_string(height) +
+                " pixels, over the limit of " + std::to_string(limit) +
+                " (a decompression bomb?); --max-image-pixels raises the limit");
+}
+
 }  // namespace
+
+void set_max_image_pixels(int64_t pixels) {
+  if (pixels <= 0) throw Error("the image pixel limit must be positive, got " + std::to_string(pixels));
+  g_max_image_pixels = pixels;
+}
+
+int64_t max_image_pixels() { return g_max_image_pixels.load(); }
+
+bool image_header_size(const uint8_t* data, size_t size, int64_t& width, int64_t& height) {
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  const auto be32 = [&](size_t at) {
+    return (int64_t{data[at]} << 24) | (int64_t{data[at + 1]} << 16) | (int64_t{data[at + 2]} << 8) | data[at + 3];
+  };
+  if (size >= 24 && std::memcmp(data, kPng, 8) == 0 && std::memcmp(data + 12, "IHDR", 4) == 0) {
+    width = be32(16);
+    height = be32(20);
+    return true;
+  }
+  if (!is_jpeg(data, size)) return false;
+  size_t pos = 2;
+  while (pos + 4 <= size) {
+    if (data[pos] != 0xFF) return false;
+    const uint8_t marker = data[pos + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (is_standalone_marker(marker)) {
+      pos += 2;
+      continue;
+    }
+    const size_t length = (size_t{data[pos + 2]} << 8) | data[pos + 3];
+    // SOF0-15 except DHT (C4), JPG (C8) and DAC (CC): precision, height, width.
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      if (pos + 9 > size) return false;
+      height = (int64_t{data[pos + 5]} << 8) | data[pos + 6];
+      width = (int64_t{data[pos + 7]} << 8) | data[pos + 8];
+      return true;
+    }
+    if (marker == 0xDA || length < 2) return false;  // scan data before any frame header
+    pos += 2 + length;
+  }
+  return false;
+}
+
+bool png_is_complete(const uint8_t* data, size_t size) {
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (size < 8 || std::memcmp(data, kPng, 8) != 0) return false;
+  size_t pos = 8;
+  while (pos + 12 <= size) {  // length, type, data, CRC
+    const size_t length = (size_t{data[pos]} << 24) | (size_t{data[pos + 1]} << 16) | (size_t{data[pos + 2]} << 8) |
+                          data[pos + 3];
+    if (length > size - pos - 12) return false;
+    if (std::memcmp(data + pos + 4, "IEND", 4) == 0) return true;
+    pos += 12 + length;
+  }
+  return false;
+}
 
 bool jpeg_is_complete(const uint8_t* data, size_t size) {
   if (!is_jpeg(data, size)) return false;
@@ -128,6 +197,17 @@ bool jpeg_is_complete(const uint8_t* data, size_t size) {
 
 cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& name, const std::string& context) {
   if (size == 0) throw Error("cannot decode image " + where(name, context) + ": empty file");
+  int64_t width = 0, height = 0;
+  if (image_header_size(data, size, width, height)) check_pixels(width, height, name, context);
+  // libpng's limit (PNG_USER_WIDTH_MAX), and files libpng would complain about on stderr: named here.
+  constexpr int64_t kPngMaxSide = 1000000;
+  if (size >= 8 && data[0] == 0x89 && data[1] == 'P') {
+    if (!png_is_complete(data, size))
+      throw Error("cannot decode image " + where(name, context) + ": truncated or corrupt PNG (no IEND chunk)");
+    if (width > kPngMaxSide || height > kPngMaxSide)
+      throw Error("cannot decode image " + where(name, context) + ": a PNG side over " + std::to_string(kPngMaxSide) +
+                  " pixels (" + std::to_string(width) + " x " + std::to_string(height) + ")");
+  }
   if (is_jpeg(data, size) && !jpeg_is_complete(data, size))
     throw Error("cannot decode image " + where(name, context) + ": truncated or corrupt JPEG (no end-of-image marker)");
   cv::Mat decoded;
@@ -141,6 +221,7 @@ cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& na
   if (decoded.empty())
     throw Error("cannot decode image " + where(name, context) +
                 ": not a readable image (corrupt, truncated or unknown format)");
+  check_pixels(decoded.cols, decoded.rows, name, context);
   try {
     return to_rgb8(decoded);
   } catch (const Error& e) {

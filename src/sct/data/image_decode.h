@@ -25,9 +25,22 @@ cv::Mat decode_image_rgb(const std::string& path, const std::string& context = "
 // Same for bytes already in memory; `name` stands for the file in error messages.
 cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& name, const std::string& context = "");
 
+// Decompression bombs: an image of more pixels than this is refused from its header, before decoding
+// (PNG, JPEG) or right after (other formats). The default is PIL's limit, 2 x Image.MAX_IMAGE_PIXELS.
+inline constexpr int64_t kDefaultMaxImagePixels = 178956970;
+void set_max_image_pixels(int64_t pixels);  // process-wide; throws sct::Error unless > 0
+int64_t max_image_pixels();
+
+// Width and height from a PNG's IHDR or a JPEG's frame header, without decoding; false for other
+// formats and for headers too short to say.
+bool image_header_size(const uint8_t* data, size_t size, int64_t& width, int64_t& height);
+
 // True when a JPEG stream is complete: every segment and scan is followed through to the end-of-image
 // marker (stray bytes between segments are skipped, as libjpeg does). Used to refuse truncated files;
 // exposed for tests.
 bool jpeg_is_complete(const uint8_t* data, size_t size);
+// True when a PNG's chunks are whole up to its IEND chunk (CRCs not checked): truncated files are
+// refused before libpng prints its own complaint.
+bool png_is_complete(const uint8_t* data, size_t size);
 
 }  // namespace sct

@@ -16,6 +16,14 @@ namespace {
 constexpr char kBlank[] = " \t\r\n";
 constexpr char kByteOrderMark[] = "\xEF\xBB\xBF";
 
+// A line quoted in a message, cut to a readable length (a file with CR-only line ends is one long line).
+std::string shown(const std::string& line) {
+  constexpr size_t kMax = 120;
+  std::string out;
+  for (const char c : line.substr(0, kMax)) out += c == '\r' ? std::string("\\r") : std::string(1, c);
+  return "'" + out + (line.size() > kMax ? "...' (" + std::to_string(line.size()) + " bytes)" : "'");
+}
+
 std::string lowercase(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   return s;
@@ -55,17 +63,20 @@ std::vector<ImageRecord> read_image_list(const std::string& list_path, const std
     const std::string line = trim(raw);
     if (line.empty()) continue;
     const std::string where = list_path + ":" + std::to_string(line_no);
+    if (line.find('\r') != std::string::npos)
+      throw Error(where + ": a carriage return inside the line " + shown(line) +
+                  ": CR-only line ends? save the list with LF or CRLF line ends");
     const char* format = csv ? "'<image path>,<label>'" : "'<image path> <label>'";
     const size_t sep = csv ? line.find_last_of(',') : line.find_last_of(" \t");
     if (sep == std::string::npos)
-      throw Error(where + ": expected " + format + ", got '" + line + "' (no label)");
+      throw Error(where + ": expected " + format + ", got " + shown(line) + " (no label)");
     const std::string path = trim(line.substr(0, sep));
     const std::string label_text = trim(line.substr(sep + 1));
     if (csv && records.empty() && lowercase(label_text) == "label") continue;  // the header
-    if (path.empty()) throw Error(where + ": expected " + format + ", got '" + line + "' (no path)");
+    if (path.empty()) throw Error(where + ": expected " + format + ", got " + shown(line) + " (no path)");
     int64_t label = 0;
     if (!parse_int64(label_text, &label))
-      throw Error(where + ": label '" + label_text + "' is not an integer (line '" + line + "')");
+      throw Error(where + ": label " + shown(label_text) + " is not an integer (line " + shown(line) + ")");
     if (label < 0 || (options.num_classes > 0 && label >= options.num_classes))
       throw Error(where + ": label " + label_text + " out of range [0, " +
                   (options.num_classes > 0 ? std::to_string(options.num_classes) : std::string("inf")) + ")");

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <ostream>
 #include <random>
 #include <set>
@@ -113,9 +114,16 @@ std::vector<std::string> read_class_names(const fs::path& path) {
   if (!in) throw Error("cannot read " + path.string());
   std::vector<std::string> names;
   std::string line;
+  int blank_line = 0;  // blank lines may only end the file
   for (int line_no = 1; std::getline(in, line); ++line_no) {
+    if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-    if (line.empty()) throw Error(path.string() + ":" + std::to_string(line_no) + ": an empty class name");
+    if (line.empty()) {
+      if (blank_line == 0) blank_line = line_no;
+      continue;
+    }
+    if (blank_line != 0)
+      throw Error(path.string() + ":" + std::to_string(blank_line) + ": an empty class name");
     if (std::find(names.begin(), names.end(), line) != names.end())
       throw Error(path.string() + ":" + std::to_string(line_no) + ": class name '" + line + "' appears twice");
     names.push_back(line);
@@ -195,15 +203,25 @@ ImageSet subset(const ImageSet& set, const std::vector<int64_t>& indices) {
   return out;
 }
 
+// `path` resolved (links, "..", a trailing "/"), or made absolute when it cannot be.
+std::string real_path(const fs::path& path) {
+  std::error_code ec;
+  fs::path p = fs::weakly_canonical(fs::absolute(path), ec);
+  if (ec) p = fs::absolute(path).lexically_normal();
+  std::string s = p.string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
 // A file outside the data root (absolute path, "../", a symlink) is refused: a list should not make
 // sct read files the user did not hand it.
 void check_inside_root(const Splits& s, const fs::path& root) {
-  const std::string base = fs::weakly_canonical(fs::absolute(root)).string() + "/";
+  const std::string base = real_path(root) + "/";
   std::set<std::string> seen;
   for (const auto& [split, records] : s)
     for (const ImageRecord& r : records) {
       if (!seen.insert(r.path).second) continue;
-      const std::string real = fs::weakly_canonical(fs::absolute(r.path)).string();
+      const std::string real = real_path(r.path);
       if (real.compare(0, base.size(), base) != 0)
         throw Error(r.origin + ": " + r.path + " lies outside the data root " + root.string() + " (it resolves to " +
                     real + "); --allow-outside-root reads it anyway");
@@ -250,9 +268,9 @@ bool has_vtab_task(const std::string& root, const std::string& task) {
 TaskData::TaskData(const TaskSource& source, std::ostream& log)
     : data_(source.data), skip_bad_images_(source.skip_bad_images), log_(&log) {
   if (source.shots < 0) throw Error("--shots must be positive, got " + std::to_string(source.shots));
-  origin_ = source.data.empty() ? "built-in " + source.task
-                                : fs::absolute(source.data).lexically_normal().string() +
-                                      (source.task.empty() ? "" : ", task " + source.task);
+  if (source.shots > std::numeric_limits<int>::max()) throw Error("--shots " + std::to_string(source.shots) + " is too large");
+  origin_ = source.data.empty() ? "built-in " + source.task : real_path(source.data) +
+                                                                  (source.task.empty() ? "" : ", task " + source.task);
   if (source.shots > 0) origin_ += ", " + shots_text(source.shots, source.shot_seed);
   std::string layout;
   if (source.data.empty()) {
@@ -320,7 +338,8 @@ TaskData::TaskData(const TaskSource& source, std::ostream& log)
         classes = known->num_classes;
       }
       const FewShotSplits fs_splits = open_few_shot(source.data, int(source.shots), int(source.shot_seed), classes);
-      if (classes <= 0) classes = std::max(count_classes(fs_splits.train), count_classes(fs_splits.test));
+      if (classes <= 0)
+        classes = std::max({count_classes(fs_splits.train), count_classes(fs_splits.val), count_classes(fs_splits.test)});
       class_names_ = numbered(classes);
       splits_[VtabSplit::Train800] = splits_[VtabSplit::Train800Val200] = fs_splits.train;
       splits_[VtabSplit::Val200] = fs_splits.val;
@@ -371,8 +390,7 @@ TaskData::TaskData(const TaskSource& source, std::ostream& log)
 const std::vector<ImageRecord>& TaskData::records(VtabSplit split) const {
   const auto it = splits_.find(split);
   if (it == splits_.end() || it->second.empty())
-    throw Error(data_ + " has no " + vtab_split_name(split) +
-                " images (image folders: val/<class> or test/<class>; list files: the val or test list)");
+    throw Error(data_ + " has no " + vtab_split_name(split) + " images");
   return it->second;
 }
 

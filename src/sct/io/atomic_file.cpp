@@ -22,17 +22,18 @@ std::string system_reason() { return errno != 0 ? std::string(": ") + std::strer
 namespace fs = std::filesystem;
 
 // pid + per-process counter: unique across concurrent writers, in this process and others.
-std::string temporary_sibling(const std::string& path, const char* kind = ".tmp.") {
+std::string temporary_sibling(const std::string& path, const char* kind = ".sct-tmp.") {
   static std::atomic<unsigned long> counter{0};
   return path + kind + std::to_string(::getpid()) + "." + std::to_string(counter++);
 }
 
-// The writer's pid in "<name>.tmp.<pid>.<n>" (or ".old."), or -1 for other names.
+// The writer's pid in "<name>.sct-tmp.<pid>.<n>" (or ".sct-old."), or -1 for other names: names no
+// user picks, so that cleaning never touches the user's own files.
 long temporary_owner(const std::string& name) {
-  for (const char* kind : {".tmp.", ".old."}) {
+  for (const std::string kind : {".sct-tmp.", ".sct-old."}) {
     const size_t at = name.rfind(kind);
     if (at == std::string::npos) continue;
-    const std::string rest = name.substr(at + 5);
+    const std::string rest = name.substr(at + kind.size());
     const size_t dot = rest.find('.');
     if (dot == std::string::npos || dot == 0 || dot > 9 || rest.find_first_not_of("0123456789.") != std::string::npos) continue;
     return std::stol(rest.substr(0, dot));
@@ -91,9 +92,14 @@ void write_folder_atomically(const std::string& path, const std::function<void(c
     sync_parent_directory(temp + "/x");
     std::error_code ec;
     if (fs::exists(path)) {
-      const std::string old = temporary_sibling(path, ".old.");
+      const std::string old = temporary_sibling(path, ".sct-old.");
       fs::rename(path, old);
-      fs::rename(temp, path);
+      try {
+        fs::rename(temp, path);
+      } catch (...) {
+        fs::rename(old, path, ec);  // put the old folder back
+        throw;
+      }
       fs::remove_all(old, ec);
     } else {
       fs::rename(temp, path);

@@ -15,8 +15,8 @@ void write_file_atomically(const std::string& path, const std::function<void(std
 // old folder, no folder, or the new one -- never a half-written folder under `path`.
 void write_folder_atomically(const std::string& path, const std::function<void(const std::string&)>& write);
 
-// Removes what interrupted atomic writes left in `dir` (not recursively): "<name>.tmp.<pid>.<n>" and
-// "<name>.old.<pid>.<n>" of processes that no longer run. Returns how many it removed.
+// Removes what interrupted atomic writes left in `dir` (not recursively): "<name>.sct-tmp.<pid>.<n>" and
+// "<name>.sct-old.<pid>.<n>" of processes that no longer run. Returns how many it removed.
 int remove_stale_temporaries(const std::string& dir);
 
 // Throws sct::Error "cannot read <what> <path>: ..." unless `path` is a regular file (or a link to

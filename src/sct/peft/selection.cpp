@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/io/atomic_file.h"
 #include "sct/peft/sct_adapter.h"
 #include "sct/peft/selection_spec.h"
@@ -108,7 +109,7 @@ Selection Selection::from_json(const nlohmann::json& j) {
       s.parts.push_back(std::move(p));
     }
   } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("channel selection file: ") + e.what());
+    throw Error("channel selection file: " + json_error_text(e));
   }
   const std::vector<std::string> names = sct_parts(s.position);
   require(s.parts.size() == names.size(), std::string("position '") + to_string(s.position) + "' needs " + std::to_string(names.size()) +
@@ -148,7 +149,7 @@ Selection Selection::load(const std::string& path) {
   try {
     j = nlohmann::json::parse(f);
   } catch (const nlohmann::json::exception& e) {
-    throw Error("channel selection file '" + path + "': " + e.what());
+    throw Error("channel selection file '" + path + "': " + json_error_text(e));
   }
   try {
     return from_json(j);

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/core/shape.h"
 #include "sct/io/atomic_file.h"
 #include "sct/io/safetensors.h"
@@ -68,7 +69,7 @@ TaskInfo TaskInfo::from_json(const json& j) {
     t.task = j.at("task").get<std::string>();
     t.result = j.value("result", json());
   } catch (const json::exception& e) {
-    throw Error(e.what());
+    throw Error(json_error_text(e));
   }
   if (static_cast<int64_t>(t.class_names.size()) != t.backbone.num_classes)
     throw Error(std::to_string(t.class_names.size()) + " class names for " + std::to_string(t.backbone.num_classes) +
@@ -93,7 +94,7 @@ TaskDir read_task_dir(const std::string& dir) {
   try {
     task.info = TaskInfo::from_json(json::parse(in));
   } catch (const json::exception& e) {
-    throw Error(config_path + ": " + e.what());
+    throw Error(config_path + ": " + json_error_text(e));
   } catch (const Error& e) {
     throw Error(config_path + ": " + e.what());
   }
@@ -138,7 +139,7 @@ std::unique_ptr<PeftMethod> apply_task(VisionTransformerImpl& model, const TaskD
                   " tensor, found " + std::string(c10::toString(kv.second.scalar_type()));
     else if (kv.second.is_floating_point() && !kv.second.isfinite().all().item<bool>())
       problems += "\n  " + kv.first + ": holds NaN or infinite values";
-    else if (!kv.second.is_floating_point() && !it->second.equal(kv.second.to(it->second.scalar_type())))
+    else if (!kv.second.is_floating_point() && !it->second.cpu().equal(kv.second.cpu().to(it->second.scalar_type())))
       // Integer tensors are the method's own bookkeeping (SCT's channel indices), set from the config.
       problems += "\n  " + kv.first + ": differs from what adapter_config.json describes";
   }

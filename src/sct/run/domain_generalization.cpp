@@ -56,6 +56,9 @@ std::vector<DomainTest> imagenet_shifted_tests(const std::string& root, bool ski
 
 ExperimentReport run_domain(const DomainSpec& spec, ExperimentRunner& runner, std::ostream& log) {
   if (spec.rows.empty() || spec.tests.empty()) throw Error("sct domain: no methods or no shifted test sets");
+  // Each run's random backbone would depend on its seed: only a checkpoint is the same for every run.
+  if (spec.checkpoint.empty())
+    throw Error("sct domain needs --checkpoint: the shifted sets are scored on the backbone every run trained from");
   std::vector<ExperimentRun> runs;
   for (const ExperimentRow& row : spec.rows)
     for (int s = 0; s < std::max(spec.seeds, row.min_seeds); ++s) {

@@ -42,7 +42,7 @@ struct DomainSpec {
   uint64_t seed = 42;
   std::string source_name;              // the first column: the training task's own test set
   std::vector<DomainTest> tests;        // the shifted sets
-  std::string checkpoint;               // the backbone every run trained from ("" = random init)
+  std::string checkpoint;               // the backbone every run trained from (required)
   std::vector<std::string> train_args;  // given to every run: the training data, model, recipe ...
   c10::Device device = c10::kCPU;       // where the shifted sets are scored
   int64_t batch_size = 64;

@@ -78,7 +78,15 @@ std::vector<std::string> method_args(const nlohmann::json& method) {
   return args;
 }
 
+void check_unique_ids(const std::vector<ExperimentRun>& runs) {
+  std::set<std::string> ids;
+  for (const ExperimentRun& r : runs)
+    if (!ids.insert(r.id).second)
+      throw Error("run " + r.id + " is listed twice (a method, shot count or seed given twice?)");
+}
+
 std::map<std::string, TaskSummary> FunctionRunner::run(const std::vector<ExperimentRun>& runs, const std::string& dir) {
+  check_unique_ids(runs);
   std::map<std::string, TaskSummary> out;
   for (const ExperimentRun& r : runs) out[r.id] = train_(r, (std::filesystem::path(dir) / r.id).string());
   return out;

@@ -44,6 +44,10 @@ struct ExperimentRun {
   std::vector<std::string> args;  // sct train's options, without --out and --json
 };
 
+// Throws sct::Error naming an id given twice (the same method, shot or seed listed twice): two runs
+// would share one folder. The runners call it before starting anything.
+void check_unique_ids(const std::vector<ExperimentRun>& runs);
+
 class ExperimentRunner {
  public:
   virtual ~ExperimentRunner() = default;

@@ -148,10 +148,11 @@ void start_run_folder(const TaskRunSpec& spec, const TaskData& data, const Backb
   const fs::path record = out / "run.json";
   const nlohmann::json identity = {{"task", data.name()},
                                    {"data", data.origin()},
-                                   {"backbone", backbone.name},
                                    {"backbone_sha256", backbone.sha256},
                                    {"method", method}};
-  if (!spec.trainer.resume && fs::exists(out / "train_state.safetensors"))
+  const bool holds_state = fs::exists(out / "train_state.safetensors") || fs::exists(out / "final") ||
+                           fs::exists(out / "tune");  // the tune protocol's trials and final run
+  if (!spec.trainer.resume && holds_state)
     throw Error(spec.out + " already holds a training state (" +
                 (fs::exists(record) ? read_json_file(record.string()).value("task", std::string("?")) : std::string("?")) +
                 "); continue it with --resume, or choose another --out");

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/peft/peft_method.h"
 #include "sct/train/recipe.h"
 
@@ -93,7 +94,7 @@ std::optional<MethodRecipe> load_method_recipe(const std::string& path, const st
     if (r.label_smoothing && !(*r.label_smoothing >= 0.0 && *r.label_smoothing < 1.0))
       throw Error(where + ": needs label_smoothing in [0, 1)");
   } catch (const json::exception& e) {
-    throw Error(path + ": " + e.what());
+    throw Error(path + ": " + json_error_text(e));
   }
   return r;
 }
