@@ -101,6 +101,47 @@ TEST(BatchLoader, IdenticalAcrossRunsAndWorkerCounts) {
   }
 }
 
+// Data parallelism: the shards of every batch, concatenated in rank order, are the whole batch, with
+// each sample's own flip and augmentation (3 ranks: unequal shards of 8).
+TEST(BatchLoader, ShardsTogetherAreTheWholeBatch) {
+  auto cache = synthetic_cache(50);
+  BatchLoaderOptions whole;
+  whole.batch_size = 8;
+  whole.hflip = true;
+  whole.augment = jitter;
+  whole.seed = 3;
+  BatchLoader one(cache, whole);
+  std::vector<std::unique_ptr<BatchLoader>> ranks;
+  for (int64_t r = 0; r < 3; ++r) {
+    BatchLoaderOptions o = whole;
+    o.shard = Shard{r, 3};
+    ranks.push_back(std::make_unique<BatchLoader>(cache, o));
+  }
+  for (int64_t epoch : {0, 4}) {
+    const std::vector<Batch> expected = epoch_batches(one, epoch);
+    std::vector<std::vector<Batch>> pieces;
+    for (auto& loader : ranks) pieces.push_back(epoch_batches(*loader, epoch));
+    ASSERT_EQ(pieces[0].size(), expected.size());
+    for (size_t b = 0; b < expected.size(); ++b) {
+      std::vector<at::Tensor> images, labels;
+      int64_t row = 0;
+      for (const auto& piece : pieces) {
+        EXPECT_EQ(piece[b].first_row, row);
+        EXPECT_EQ(piece[b].global_rows, 8);
+        row += piece[b].labels.size(0);
+        images.push_back(piece[b].images);
+        labels.push_back(piece[b].labels);
+      }
+      EXPECT_EQ(pieces[0][b].labels.size(0), 2);  // 8 * 1 / 3
+      EXPECT_TRUE(at::cat(images).equal(expected[b].images)) << "epoch " << epoch << " batch " << b;
+      EXPECT_TRUE(at::cat(labels).equal(expected[b].labels));
+    }
+  }
+  BatchLoaderOptions too_many = whole;
+  too_many.shard = Shard{0, 9};
+  expect_error([&] { BatchLoader(cache, too_many); }, {"batch of 8", "9 data-parallel ranks"});
+}
+
 TEST(BatchLoader, OrderDependsOnSeedAndEpoch) {
   auto cache = synthetic_cache(40);
   BatchLoaderOptions opt;

@@ -13,14 +13,14 @@ namespace {
 struct CompareFlags {
   std::string methods = "sct,linear";
   std::string ablation;
-  int jobs = 1;
+  RunnerFlags runner;
   CompareSpec spec;
 };
 
 void run(CompareFlags flags) {
   flags.spec.rows = flags.ablation.empty() ? method_rows(split_commas(flags.methods)) : ablation_rows(flags.ablation);
   if (!flags.ablation.empty()) flags.spec.row_header = flags.ablation;
-  ProcessRunner runner(flags.jobs);
+  ProcessRunner runner = flags.runner.runner();
   const ExperimentReport report = run_compare(flags.spec, runner, std::cerr);
   std::cout << report.table.markdown() << "wrote " << flags.spec.out << "/compare.md, .csv, .json, .png\n";
 }
@@ -44,11 +44,7 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", flags->spec.seed, "first seed")->capture_default_str();
-  cmd->add_option("--jobs", flags->jobs,
-                  "runs at a time, each on CPUs / jobs threads (2 one-thread runs beat one two-thread run "
-                  "on small models)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  flags->runner.add_to(*cmd);
   cmd->add_option("--out", flags->spec.out, "folder for the runs and compare.{md,csv,json,png}")->required();
   cmd->allow_extras();
   cmd->callback([flags, cmd] {

@@ -22,7 +22,7 @@ struct DomainFlags {
   std::string recipe = "noah";
   int64_t shots = 16, shot_seed = 0;
   bool skip_bad_images = false;
-  int jobs = 1;
+  RunnerFlags runner;
   DomainSpec spec;
 };
 
@@ -50,7 +50,7 @@ void run(DomainFlags flags, const std::vector<std::string>& extras) {
   if (!spec.checkpoint.empty())
     for (const std::string& a : {std::string("--checkpoint"), spec.checkpoint}) spec.train_args.push_back(a);
   spec.train_args.insert(spec.train_args.end(), extras.begin(), extras.end());
-  ProcessRunner runner(flags.jobs);
+  ProcessRunner runner = flags.runner.runner();
   configure_threads(0);  // the shifted sets are scored here, after the runs, on every CPU
   const ExperimentReport report = run_domain(spec, runner, std::cerr);
   std::cout << report.table.markdown() << "(test top-1 %; trainable params exclude the head)\nwrote " << spec.out
@@ -85,9 +85,7 @@ void add_domain_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", flags->spec.seed, "first training seed")->capture_default_str();
   cmd->add_option("--batch", flags->spec.batch_size, "evaluation batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--jobs", flags->jobs, "training runs at a time, each on CPUs / jobs threads")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  flags->runner.add_to(*cmd);
   cmd->add_option("--out", flags->spec.out, "folder for the runs and domain.{md,csv,json,png}")->required();
   cmd->allow_extras();
   cmd->callback([flags, cmd] { run(*flags, cmd->remaining()); });

@@ -16,7 +16,7 @@ struct FewShotFlags {
   std::string recipe = "noah";
   std::string datasets;
   std::vector<int64_t> shots, seeds;
-  int jobs = 1;
+  RunnerFlags runner;
   FewShotSpec spec;
 };
 
@@ -33,7 +33,7 @@ void run(FewShotFlags flags, const std::vector<std::string>& extras) {
   flags.spec.seeds = flags.seeds.empty() ? recipe.seeds : flags.seeds;
   flags.spec.train_args = recipe.train_args(extras);
   flags.spec.train_args.insert(flags.spec.train_args.end(), extras.begin(), extras.end());
-  ProcessRunner runner(flags.jobs);
+  ProcessRunner runner = flags.runner.runner();
   const ExperimentReport report = run_few_shot(flags.spec, runner, std::cerr);
   std::cout << report.table.markdown() << "(test top-1 %, mean ± std over list seeds; trainable params exclude the head)\n"
             << "wrote " << flags.spec.out << "/fewshot.md, .csv, .json, .png\n";
@@ -65,9 +65,7 @@ void add_fewshot_command(CLI::App& app) {
       ->delimiter(',')
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", flags->spec.seed, "the training seed of every run")->capture_default_str();
-  cmd->add_option("--jobs", flags->jobs, "runs at a time, each on CPUs / jobs threads")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  flags->runner.add_to(*cmd);
   cmd->add_option("--out", flags->spec.out, "folder for the runs and fewshot.{md,csv,json,png}")->required();
   cmd->allow_extras();
   cmd->callback([flags, cmd] { run(*flags, cmd->remaining()); });

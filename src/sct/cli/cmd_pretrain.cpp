@@ -14,13 +14,16 @@
 
 #include "sct/cli/commands.h"
 #include "sct/cli/model_flags.h"
+#include "sct/cli/parallel_flags.h"
 #include "sct/core/error.h"
 #include "sct/data/fractal_db.h"
 #include "sct/data/image_cache.h"
 #include "sct/io/atomic_file.h"
 #include "sct/io/png_file.h"
 #include "sct/io/safetensors.h"
+#include "sct/parallel/process_group.h"
 #include "sct/peft/peft_method.h"
+#include "sct/runtime/device.h"
 #include "sct/train/trainer.h"
 #include "sct/train/training_curve.h"
 
@@ -37,6 +40,7 @@ struct PretrainFlags {
   std::string out;
   std::string backbone;  // where the backbone goes; default <out>/backbone.safetensors
   bool resume = false;
+  ParallelFlags parallel;
 };
 
 // The pretraining recipe: DeiT-style from-scratch settings scaled to a small model and a short run.
@@ -80,12 +84,13 @@ std::string command_line(int argc, char** argv) {
   return s;
 }
 
-void run_pretrain(PretrainFlags flags, const std::string& command) {
+// One process's part (all of it alone); rank 0 alone writes.
+void pretrain_here(PretrainFlags flags, const std::string& command, std::ostream& log) {
   TrainConfig config = pretrain_defaults();
   config.seed = flags.model.runtime.seed;
   if (flags.epochs > 0) config.epochs = flags.epochs;
   const c10::Device device = flags.model.runtime.apply();
-  config.precision = to_string(flags.model.runtime.resolved_precision(device, std::cerr));
+  config.precision = to_string(flags.model.runtime.resolved_precision(device, log));
   for (const std::string& s : flags.overrides) apply_override(config, s);
   config.validate();
   if (!flags.model.checkpoint.empty()) throw Error("pretrain starts from random weights; --checkpoint is not taken");
@@ -96,7 +101,7 @@ void run_pretrain(PretrainFlags flags, const std::string& command) {
   flags.source.size = int(vc.img_size);
 
   auto start = std::chrono::steady_clock::now();
-  std::cerr << "pretrain: drawing the fractal source (" << flags.source.classes << " classes x "
+  log << "pretrain: drawing the fractal source (" << flags.source.classes << " classes x "
             << flags.source.train_per_class << " + " << flags.source.val_per_class << " images at " << vc.img_size
             << " px, seed " << flags.source.seed << ") ... " << std::flush;
   const FractalDb db = make_fractal_db(flags.source, flags.model.runtime.threads);
@@ -106,10 +111,13 @@ void run_pretrain(PretrainFlags flags, const std::string& command) {
     val = std::make_shared<CacheEvalSource>(
         std::make_shared<const ImageCache>(ImageCache::from_images(db.val, vc.img_size)),
         config.resolved_normalization(), config.eval_batch_size);
-  std::cerr << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s\n";
+  log << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s\n";
 
-  fs::create_directories(flags.out);
-  write_source_preview(db, flags.source.train_per_class, (fs::path(flags.out) / "source_preview.png").string());
+  const bool writer = parallel::is_writer();
+  if (writer) {
+    fs::create_directories(flags.out);
+    write_source_preview(db, flags.source.train_per_class, (fs::path(flags.out) / "source_preview.png").string());
+  }
 
   VisionTransformer model(vc);
   make_peft_method("full")->attach(*model);
@@ -118,10 +126,12 @@ void run_pretrain(PretrainFlags flags, const std::string& command) {
   TrainInputs inputs{train, val, "val", val ? 1 : 0, false};
   TrainerOptions options;
   options.resume = flags.resume;
+  options.log = &log;
   start = std::chrono::steady_clock::now();
   const TrainResult result = Trainer(model, inputs, config, flags.out, options).fit();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.complete) throw Error("pretraining stopped before its last epoch; continue it with --resume");
+  if (!writer) return;
 
   VitConfig shipped = vc;
   shipped.num_classes = 0;
@@ -181,7 +191,11 @@ void add_pretrain_command(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--backbone", flags->backbone, "where to write the backbone (default <out>/backbone.safetensors)");
   cmd->add_flag("--resume", flags->resume, "continue an interrupted run in --out");
   const std::string command = command_line(argc, argv);
-  cmd->callback([flags, command] { run_pretrain(*flags, command); });
+  flags->parallel.add_to(*cmd);
+  cmd->callback([flags, command, argc, argv] {
+    parallel::run_data_parallel(flags->parallel.options(), parse_device(flags->model.runtime.device), argc, argv,
+                                [&](std::ostream& log) { pretrain_here(*flags, command, log); });
+  });
 }
 
 }  // namespace sct::cli

@@ -6,11 +6,14 @@
 #include "sct/cli/commands.h"
 #include "sct/cli/method_flags.h"
 #include "sct/cli/model_flags.h"
+#include "sct/cli/parallel_flags.h"
 #include "sct/cli/task_flags.h"
 #include "sct/io/output_path.h"
 #include "sct/model/backbone_fingerprint.h"
+#include "sct/parallel/process_group.h"
 #include "sct/peft/sct_method.h"
 #include "sct/peft/selection_heatmap.h"
+#include "sct/runtime/device.h"
 
 namespace sct::cli {
 namespace {
@@ -22,21 +25,23 @@ struct SelectFlags {
   std::string split = "train800val200";
   std::string normalization = "imagenet";
   std::string out, heatmap;
+  ParallelFlags parallel;
 };
 
-void run_select(SelectFlags flags) {
+// One process's part (all of it alone): data-parallel ranks score their piece of the split.
+void select_here(SelectFlags flags, std::ostream& log) {
   check_outputs_are_new({{"--out", flags.out}, {"--heatmap", flags.heatmap}},
                         {{"--checkpoint", flags.model.checkpoint}, {"--selection", flags.sct.selection}});
-  const TaskData data(flags.task, std::cerr);
+  const TaskData data(flags.task, log);
   flags.model.num_classes = data.num_classes();
-  BuiltModel built = build_model(flags.model, std::cerr);
+  BuiltModel built = build_model(flags.model, log);
   built.model->freeze();
   built.model->set_precision(built.precision);
   const VitConfig& cfg = built.model->config();
   const auto cache = data.cache(parse_vtab_split(flags.split), cfg.img_size);
   const Normalization norm =
       flags.normalization == "inception" ? Normalization::inception() : Normalization::imagenet();
-  const auto method = SctMethod::from_config(flags.sct.config(std::cerr));
+  const auto method = SctMethod::from_config(flags.sct.config(log));
   MethodData md;
   md.model = built.model;
   md.train = cache.get();
@@ -47,8 +52,9 @@ void run_select(SelectFlags flags) {
   md.dataset = data.name() + "/" + flags.split;
   md.backbone_name = flags.model.checkpoint.empty() ? cfg.name + " (random init)" : flags.model.checkpoint;
   md.backbone_sha256 = backbone_fingerprint(*built.model);
-  md.log = &std::cerr;
+  md.log = &log;
   method->prepare(md);
+  if (!parallel::is_writer()) return;
   const Selection& s = method->selection();
   s.save(flags.out);
   std::cout << "wrote " << flags.out << " (" << s.blocks.size() << " blocks, K " << method->options().k << ")\n";
@@ -60,7 +66,7 @@ void run_select(SelectFlags flags) {
 
 }  // namespace
 
-void add_select_command(CLI::App& app) {
+void add_select_command(CLI::App& app, int argc, char** argv) {
   auto flags = std::make_shared<SelectFlags>();
   CLI::App* cmd = app.add_subcommand(
       "select",
@@ -78,7 +84,11 @@ void add_select_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", flags->out, "selection file to write (JSON)")->required();
   cmd->add_option("--heatmap", flags->heatmap, "PNG of the scores, selected channels marked (paper Fig. 3)");
-  cmd->callback([flags] { run_select(*flags); });
+  flags->parallel.add_to(*cmd);
+  cmd->callback([flags, argc, argv] {
+    parallel::run_data_parallel(flags->parallel.options(), parse_device(flags->model.runtime.device), argc, argv,
+                                [&](std::ostream& log) { select_here(*flags, log); });
+  });
 }
 
 }  // namespace sct::cli

@@ -15,7 +15,7 @@ struct SuiteFlags {
   std::string tasks = "all";
   int64_t test_size = 2000;
   uint64_t data_seed = 0;
-  int jobs = 1;
+  RunnerFlags runner;
   SuiteSpec spec;
 };
 
@@ -23,7 +23,7 @@ void run(SuiteFlags flags) {
   flags.spec.rows = method_rows(split_commas(flags.methods));
   flags.spec.tasks = suite_tasks(flags.tasks);
   write_suite_tasks(flags.spec.tasks, flags.spec.data, flags.test_size, flags.data_seed, std::cerr);
-  ProcessRunner runner(flags.jobs);
+  ProcessRunner runner = flags.runner.runner();
   const ExperimentReport report = run_suite(flags.spec, runner, std::cerr);
   std::cout << report.table.markdown() << "(test top-1 %; trainable params exclude the head)\nwrote "
             << flags.spec.out << "/suite.md, .csv, .json, .png\n";
@@ -51,9 +51,7 @@ void add_suite_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", flags->spec.seed, "first training seed")->capture_default_str();
-  cmd->add_option("--jobs", flags->jobs, "runs at a time, each on CPUs / jobs threads")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  flags->runner.add_to(*cmd);
   cmd->add_option("--out", flags->spec.out, "folder for the runs and suite.{md,csv,json,png}")->required();
   cmd->allow_extras();
   cmd->callback([flags, cmd] {

@@ -7,9 +7,11 @@
 #include "sct/cli/commands.h"
 #include "sct/cli/method_flags.h"
 #include "sct/cli/model_flags.h"
+#include "sct/cli/parallel_flags.h"
 #include "sct/cli/task_flags.h"
 #include "sct/model/backbone_fingerprint.h"
 #include "sct/model/parameter_count.h"
+#include "sct/parallel/process_group.h"
 #include "sct/run/task_run.h"
 #include "sct/runtime/device.h"
 
@@ -21,23 +23,25 @@ struct TrainFlags {
   TaskFlags task;
   MethodFlags method;
   TaskRunSpec spec;
+  ParallelFlags parallel;
   bool json = false;
   std::string progress = "auto";
 };
 
-void run_train(TrainFlags flags) {
+// One process's part of the run (all of it alone); `log` is quiet on data-parallel ranks but 0.
+void train_here(TrainFlags flags, std::ostream& log) {
   TaskRunSpec spec = flags.spec;
-  spec.method = flags.method.config(std::cerr);  // a malformed option or selection file fails before any work
+  spec.method = flags.method.config(log);  // a malformed option or selection file fails before any work
   spec.data_pass_batch = flags.method.select_batch;
   spec.seed = flags.model.runtime.seed;
   if (flags.progress != "auto") spec.trainer.interactive = flags.progress == "bar";
-  const TaskData data(flags.task, std::cerr);
+  const TaskData data(flags.task, log);
   {
     std::ostringstream quiet;  // build_model prints the precision's warnings
     spec.precision = flags.model.runtime.resolved_precision(parse_device(flags.model.runtime.device), quiet);
   }
   flags.model.num_classes = data.num_classes();
-  BuiltModel built = build_model(flags.model, std::cerr);
+  BuiltModel built = build_model(flags.model, log);
   Backbone backbone;
   backbone.model = built.model;
   backbone.device = built.device;
@@ -45,7 +49,8 @@ void run_train(TrainFlags flags) {
                                                  : flags.model.checkpoint;
   backbone.sha256 = backbone_fingerprint(*built.model);
 
-  TaskRunResult run = run_task(spec, backbone, data, std::cerr);
+  TaskRunResult run = run_task(spec, backbone, data, log);
+  if (!parallel::is_writer()) return;
   const TaskSummary& s = run.summary;
   if (flags.json) {
     std::cout << s.to_json().dump() << "\n";
@@ -59,7 +64,7 @@ void run_train(TrainFlags flags) {
 
 }  // namespace
 
-void add_train_command(CLI::App& app) {
+void add_train_command(CLI::App& app, int argc, char** argv) {
   auto flags = std::make_shared<TrainFlags>();
   CLI::App* cmd = app.add_subcommand(
       "train",
@@ -91,7 +96,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--progress", flags->progress, "auto (a bar on a terminal), bar, or lines (one per epoch)")
       ->check(CLI::IsMember({"auto", "bar", "lines"}))
       ->capture_default_str();
-  cmd->callback([flags] { run_train(*flags); });
+  flags->parallel.add_to(*cmd);
+  cmd->callback([flags, argc, argv] {
+    parallel::run_data_parallel(flags->parallel.options(), parse_device(flags->model.runtime.device), argc, argv,
+                                [&](std::ostream& log) { train_here(*flags, log); });
+  });
 }
 
 }  // namespace sct::cli

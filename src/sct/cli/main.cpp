@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   sct::cli::add_convert_command(app);
   sct::cli::add_features_command(app);
   sct::cli::add_preprocess_command(app);
-  sct::cli::add_select_command(app);
-  sct::cli::add_train_command(app);
+  sct::cli::add_select_command(app, argc, argv);
+  sct::cli::add_train_command(app, argc, argv);
   sct::cli::add_eval_command(app);
   sct::cli::add_predict_command(app);
   sct::cli::add_merge_command(app);

@@ -66,7 +66,7 @@ std::string summary_line(const std::string& path) {
 std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<ExperimentRun>& runs, const std::string& dir) {
   check_unique_ids(runs);
   const int jobs = jobs_;
-  const int threads_each = std::max(1, available_cpus() / jobs);
+  const int threads_each = std::max(1, available_cpus() / (jobs * nproc_));
   std::map<std::string, TaskSummary> results;
   std::map<pid_t, Child> running;
   std::optional<size_t> failed;
@@ -78,7 +78,8 @@ std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<Experime
       const std::string run_dir = (fs::path(dir) / run.id).string();
       std::vector<std::string> args = {"train", "--json", "--out", run_dir};
       args.insert(args.end(), run.args.begin(), run.args.end());
-      if (jobs > 1 && std::find(args.begin(), args.end(), "--threads") == args.end())
+      if (nproc_ > 1) args.insert(args.end(), {"--nproc", std::to_string(nproc_)});
+      if ((jobs > 1 || nproc_ > 1) && std::find(args.begin(), args.end(), "--threads") == args.end())
         args.insert(args.end(), {"--threads", std::to_string(threads_each)});
       // Two self-overwriting bars on one terminal would garble each other.
       if (jobs > 1 && std::find(args.begin(), args.end(), "--progress") == args.end())
@@ -116,6 +117,17 @@ std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<Experime
   }
   if (failed) throw Error(failure);
   return results;
+}
+
+void RunnerFlags::add_to(CLI::App& cmd) {
+  cmd.add_option("--jobs", jobs,
+                 "runs at a time, each on CPUs / jobs threads (2 one-thread runs beat one two-thread run on small "
+                 "models)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--nproc", nproc, "data-parallel processes per run (sct train --nproc)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
 }
 
 }  // namespace sct::cli

@@ -39,9 +39,13 @@ struct BatchLoader::State {
   // touches only the cache (read-only) and its own outputs.
   Batch build(int64_t b, int64_t epoch, const std::vector<int64_t>& order) {
     const int64_t S = cache->image_size();
-    const int64_t begin = b * opt.batch_size;
-    const int64_t count = std::min<int64_t>(opt.batch_size, static_cast<int64_t>(order.size()) - begin);
+    const int64_t global = std::min<int64_t>(opt.batch_size, static_cast<int64_t>(order.size()) - b * opt.batch_size);
+    const auto [first, end] = opt.shard.range(global);
+    const int64_t begin = b * opt.batch_size + first;
+    const int64_t count = end - first;
     Batch batch;
+    batch.first_row = first;
+    batch.global_rows = global;
     batch.images = image_pool.acquire(count);
     batch.labels = at::empty({count}, at::kLong);
     batch.indices = at::empty({count}, at::kLong);
@@ -132,6 +136,14 @@ BatchLoader::BatchLoader(std::shared_ptr<const ImageCache> cache, BatchLoaderOpt
   if (options.drop_last && n < options.batch_size)
     throw Error("BatchLoader: " + std::to_string(n) + " images make no complete batch of " +
                 std::to_string(options.batch_size) + " (drop_last)");
+  const Shard& shard = options.shard;
+  if (shard.count < 1 || shard.rank < 0 || shard.rank >= shard.count)
+    throw Error("BatchLoader: shard " + std::to_string(shard.rank) + " of " + std::to_string(shard.count));
+  const int64_t last = options.drop_last ? options.batch_size : (n % options.batch_size ? n % options.batch_size
+                                                                                         : options.batch_size);
+  if (std::min(last, options.batch_size) < shard.count)
+    throw Error("BatchLoader: a batch of " + std::to_string(std::min(last, options.batch_size)) +
+                " images cannot be shared by " + std::to_string(shard.count) + " data-parallel ranks");
   const int workers = options.workers > 0 ? options.workers : std::min(4, available_cpus());
   const int64_t depth = std::max<int64_t>(options.prefetch, workers);
   // In flight or ready (depth), held by the consumer (1), and one the consumer may still reference

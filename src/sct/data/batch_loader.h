@@ -33,6 +33,7 @@
 
 #include "sct/data/image_cache.h"
 #include "sct/data/normalize.h"
+#include "sct/data/shard.h"
 
 namespace sct {
 
@@ -40,6 +41,9 @@ struct Batch {
   at::Tensor images;   // (B, 3, S, S) float32, normalised
   at::Tensor labels;   // (B) int64
   at::Tensor indices;  // (B) int64: positions of the samples in their ImageCache (or record list)
+  // A data-parallel shard holds rows [first_row, first_row + B) of a global batch of global_rows.
+  int64_t first_row = 0;
+  int64_t global_rows = 0;
 };
 
 // Augments one image in place: `rgb` is an S x S CV_8UC3 RGB image the callee may modify (it must stay
@@ -56,12 +60,15 @@ struct BatchLoaderOptions {
   uint64_t seed = 42;
   int workers = 0;   // background threads; <= 0: min(4, available CPUs)
   int prefetch = 4;  // batches prepared ahead of the consumer (at least `workers`)
+  // Data parallelism: every rank walks the same global batches and takes its shard's rows of each;
+  // the order and each sample's draws are those of one process.
+  Shard shard;
 };
 
 class BatchLoader {
  public:
-  // Shares ownership of the cache. Throws sct::Error for an empty cache, batch_size < 1, or drop_last
-  // with fewer images than one batch.
+  // Shares ownership of the cache. Throws sct::Error for an empty cache, batch_size < 1, drop_last
+  // with fewer images than one batch, or a shard of a batch smaller than its number of ranks.
   BatchLoader(std::shared_ptr<const ImageCache> cache, BatchLoaderOptions options);
   ~BatchLoader();  // stops and joins the workers
   BatchLoader(const BatchLoader&) = delete;

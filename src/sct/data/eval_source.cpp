@@ -17,9 +17,9 @@ CacheEvalSource::CacheEvalSource(std::shared_ptr<const ImageCache> cache, const 
   if (batch_size_ < 1) throw Error("evaluation batch size must be >= 1, got " + std::to_string(batch_size_));
 }
 
-void CacheEvalSource::for_each_batch(const std::function<void(const Batch&)>& visit) {
-  const int64_t n = cache_->num_images();
-  for (int64_t begin = 0; begin < n; begin += batch_size_) {
+void CacheEvalSource::for_each_batch(const std::function<void(const Batch&)>& visit, const Shard& shard) {
+  const auto [first, n] = shard.range(cache_->num_images());
+  for (int64_t begin = first; begin < n; begin += batch_size_) {
     const int64_t count = std::min(batch_size_, n - begin);
     Batch batch;
     batch.images = cache_->normalized(normalization_, begin, count);
@@ -34,8 +34,12 @@ StreamEvalSource::StreamEvalSource(std::vector<ImageRecord> records, EvalStreamO
   if (records_.empty()) throw Error("evaluation list is empty");
 }
 
-void StreamEvalSource::for_each_batch(const std::function<void(const Batch&)>& visit) {
-  EvalStream stream(records_, options_);  // copies the list: each pass decodes from the start
+void StreamEvalSource::for_each_batch(const std::function<void(const Batch&)>& visit, const Shard& shard) {
+  const auto [first, end] = shard.range(num_images());
+  skipped_.clear();
+  if (first == end) return;
+  // Copies the list: each pass decodes from the start.
+  EvalStream stream(std::vector<ImageRecord>(records_.begin() + first, records_.begin() + end), options_);
   Batch batch;
   while (stream.next(batch)) visit(batch);
   skipped_ = stream.skipped();

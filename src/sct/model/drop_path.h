@@ -2,6 +2,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include "sct/model/batch_shard.h"
+
 namespace sct {
 
 // branch: (B, ...). In training, zeroes whole samples with probability p and rescales the rest.
@@ -9,8 +11,7 @@ inline at::Tensor drop_path(const at::Tensor& branch, double p, bool training) {
   if (p <= 0.0 || !training) return branch;
   std::vector<int64_t> shape(branch.dim(), 1);
   shape[0] = branch.size(0);
-  const at::Tensor keep = at::empty(shape, branch.options()).bernoulli_(1.0 - p).div_(1.0 - p);
-  return branch * keep;
+  return branch * keep_noise(shape, 1.0 - p, branch.options());
 }
 
 }  // namespace sct

@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "sct/core/error.h"
+#include "sct/model/batch_shard.h"
 
 namespace sct {
 
@@ -24,7 +25,9 @@ AdaptFormerImpl::AdaptFormerImpl(int64_t width, int64_t hidden, double scale_, d
 
 at::Tensor AdaptFormerImpl::apply(HookSite, const at::Tensor& input, at::Tensor output) {
   // input: x', the MLP's residual-stream input (B, N, D); output: x' + drop_path(mlp(norm2(x'))).
-  const at::Tensor h = at::dropout(at::relu(down(input)), dropout, is_training());  // (B, N, hidden)
+  at::Tensor h = at::relu(down(input));  // (B, N, hidden)
+  // at::dropout's draws, over the global batch (batch_shard.h).
+  if (is_training() && dropout > 0.0) h = h * keep_noise(h.sizes().vec(), 1.0 - dropout, h.options());
   return output + up(h) * scale;
 }
 

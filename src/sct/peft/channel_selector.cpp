@@ -11,6 +11,7 @@
 #include "sct/core/deterministic_random.h"
 #include "sct/core/error.h"
 #include "sct/model/block_hook.h"
+#include "sct/parallel/process_group.h"
 #include "sct/peft/sct_adapter.h"
 
 namespace sct {
@@ -30,6 +31,7 @@ class SquareSumHookImpl : public BlockHookImpl {
     pending = f.to(at::kDouble).square_().sum(1);  // (B, D)
     return output;
   }
+  int64_t width() const { return width_; }
   at::Tensor pending;  // (B, D) float64 between a forward and observe()
 
  private:
@@ -202,11 +204,35 @@ void ChannelSelector::detach() {
   model_ = nullptr;
 }
 
+// Data-parallel ranks each observed their piece of the data: every rank scores the sums over all of
+// it. One all-reduce of every tap's (C, D) sums and the class counts, in float64 (counts exact).
+void ChannelSelector::reduce_across_ranks() {
+  if (!parallel::active()) return;
+  const at::TensorOptions f64 = at::TensorOptions().dtype(at::kDouble).device(model_->pos_embed.device());
+  std::vector<at::Tensor> parts;
+  for (auto& tap : taps_) {
+    if (!tap->sums.defined()) tap->sums = at::zeros({num_classes_, tap->hook->width()}, f64);
+    parts.push_back(tap->sums.flatten());
+  }
+  parts.push_back(at::tensor(class_counts_, at::kLong).to(f64));
+  at::Tensor flat = at::cat(parts);
+  parallel::all_reduce_sum(flat);
+  int64_t pos = 0;
+  for (auto& tap : taps_) {
+    const int64_t n = tap->sums.numel();
+    tap->sums = flat.narrow(0, pos, n).view_as(tap->sums).clone();
+    pos += n;
+  }
+  const at::Tensor counts = flat.narrow(0, pos, num_classes_).to(at::kCPU);
+  for (int64_t c = 0; c < num_classes_; ++c) class_counts_[size_t(c)] = std::llround(counts[c].item<double>());
+}
+
 Selection ChannelSelector::finish() {
   if (!model_) throw Error("channel selector: finish() before attach()");
   for (const auto& tap : taps_)
     if (tap->hook->pending.defined())
       throw Error("channel selection: the last forward was not followed by observe(labels)");
+  reduce_across_ranks();
   Selection sel;
   sel.position = options_.position;
   sel.strategy = options_.strategy;

@@ -62,13 +62,15 @@ class ChannelSelector {
   // and observe()), whatever the number of images and tokens.
   int64_t state_bytes() const;
 
-  // Ranks the channels, detaches the hooks and returns the selection.
+  // Ranks the channels, detaches the hooks and returns the selection. In a data-parallel group every
+  // rank calls it: the sums of all ranks' images are scored (process_group.h).
   Selection finish();
 
  private:
   struct Tap;  // one observer hook and its sums
   void detach();
   void discard_pending();
+  void reduce_across_ranks();
 
   SelectionOptions options_;
   VisionTransformer model_{nullptr};

@@ -8,6 +8,7 @@
 
 #include "sct/core/error.h"
 #include "sct/data/image_cache.h"
+#include "sct/parallel/process_group.h"
 #include "sct/peft/selection_heatmap.h"
 #include "sct/core/progress.h"
 
@@ -30,20 +31,24 @@ Selection select_on(const MethodData& data, const SelectionOptions& options) {
   const bool tty = log && stderr_is_tty();
   const auto start = std::chrono::steady_clock::now();
   const int64_t n = data.train ? data.train->num_images() : 0;
-  int64_t begin = 0;
+  // Data-parallel ranks each take a piece; the selector sums them before scoring.
+  const std::pair<int64_t, int64_t> piece = parallel::shard().range(n);
+  const int64_t first = piece.first, end = piece.second;
+  int64_t begin = first;
   const at::Device device = data.model->pos_embed.device();
   Selection s = select_channels(data.model, data.num_classes, options, [&](at::Tensor& images, at::Tensor& labels) {
-    if (begin >= n) return false;
-    const int64_t count = std::min(data.batch_size, n - begin);
+    if (begin >= end) return false;
+    const int64_t count = std::min(data.batch_size, end - begin);
     images = data.train->normalized(data.normalization, begin, count).to(device);
     labels = data.train->label_tensor(begin, count).to(device);
     begin += count;
-    if (tty && begin > count) {
+    if (tty && begin - first > count) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       char line[160];
+      const int64_t done = begin - count - first;
       std::snprintf(line, sizeof(line), "\rselect: %lld/%lld images, %.1f img/s, ETA %s   ",
-                    static_cast<long long>(begin - count), static_cast<long long>(n), double(begin - count) / s,
-                    format_duration(s / double(begin - count) * double(n - begin + count)).c_str());
+                    static_cast<long long>(done), static_cast<long long>(end - first), double(done) / s,
+                    format_duration(s / double(done) * double(end - first - done)).c_str());
       *log << line << std::flush;
     }
     return true;

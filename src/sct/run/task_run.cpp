@@ -16,6 +16,7 @@
 #include "sct/core/json_fields.h"
 #include "sct/io/atomic_file.h"
 #include "sct/model/parameter_count.h"
+#include "sct/parallel/process_group.h"
 #include "sct/peft/peft_method.h"
 #include "sct/peft/task_dir.h"
 #include "sct/run/trained_model.h"
@@ -203,7 +204,9 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
     throw Error("the backbone's head has " + std::to_string(cfg.num_classes) + " classes, task " + data.name() +
                 " has " + std::to_string(data.num_classes()));
   const Normalization norm = config.resolved_normalization();
-  start_run_folder(spec, data, backbone, method_config.value("name", ""), log);
+  // Data-parallel: rank 0 alone writes (and checks) the run folder.
+  const bool writer = parallel::is_writer();
+  if (writer) start_run_folder(spec, data, backbone, method_config.value("name", ""), log);
 
   TaskRunResult out;
   std::shared_ptr<PeftMethod> last_method;
@@ -254,7 +257,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
   if (!out.protocol.complete) throw Error("training stopped before its last epoch; continue it with --resume");
   const ProtocolResult& result = out.protocol;
 
-  last_method->write_outputs(spec.out);
+  if (writer) last_method->write_outputs(spec.out);
   out.method = last_method->config();
   out.config = config;
   TaskInfo info;
@@ -269,7 +272,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
   info.result["backbone"] = backbone.name;
   info.result["precision"] = config.precision;  // what it was trained in; eval/predict choose their own
   const std::string task_dir = (fs::path(spec.out) / "task").string();
-  save_task_dir(task_dir, info, *out.model);
+  if (writer) save_task_dir(task_dir, info, *out.model);
 
   const ParameterCount count = count_parameters(*out.model);
   TaskSummary& s = out.summary;
@@ -288,10 +291,12 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
   s.total_params = count.total;
   s.train_seconds = result.train_seconds;
   s.peak_rss_mb = peak_rss_mb();
-  s.infer_ms_per_image = inference_ms_per_image(*out.model, backbone.device);
   s.task_dir = task_dir;
-  s.task_dir_bytes = int64_t(fs::file_size(fs::path(task_dir) / "adapter_model.safetensors") +
-                             fs::file_size(fs::path(task_dir) / "adapter_config.json"));
+  if (writer) {
+    s.infer_ms_per_image = inference_ms_per_image(*out.model, backbone.device);
+    s.task_dir_bytes = int64_t(fs::file_size(fs::path(task_dir) / "adapter_model.safetensors") +
+                               fs::file_size(fs::path(task_dir) / "adapter_config.json"));
+  }
   s.skipped_images = data.skipped_images();
   return out;
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "sct/core/error.h"
+#include "sct/parallel/process_group.h"
 
 namespace sct {
 
@@ -27,6 +28,7 @@ Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source, const Class
     at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
     at::Tensor kept;  // (C) bool
     if (classes != nullptr) kept = classes->mask().to(device);
+    // Data-parallel: each rank scores its piece of the set, and the counts are summed.
     source.for_each_batch([&](const Batch& batch) {
       at::Tensor logits = model.forward(batch.images.to(device, /*non_blocking=*/true));  // (B, C)
       if (kept.defined()) {
@@ -37,8 +39,11 @@ Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source, const Class
       }
       correct.add_(logits.argmax(1).eq(batch.labels.to(device, /*non_blocking=*/true)).sum());
       result.total += batch.labels.size(0);
-    });
-    result.correct = correct.item<int64_t>();
+    }, parallel::shard());
+    at::Tensor counts = at::stack({correct, at::full({}, result.total, correct.options())});
+    parallel::all_reduce_sum(counts);
+    result.correct = counts[0].item<int64_t>();
+    result.total = counts[1].item<int64_t>();
   }
   return result;
 }

@@ -8,6 +8,7 @@
 
 #include "sct/core/error.h"
 #include "sct/io/atomic_file.h"
+#include "sct/parallel/process_group.h"
 
 namespace sct {
 namespace {
@@ -137,8 +138,9 @@ ProtocolResult run_protocol(const ModelFactory& make_model, const ProtocolData& 
   result.lr = chosen.lr;
   result.weight_decay = chosen.weight_decay;
   result.method_options = chosen.method_options;
-  if (result.complete) {
+  if (result.complete)
     result.test_acc = *(config.protocol == Protocol::ReferenceBestOfTest ? result.run.best_acc : result.run.final_acc);
+  if (result.complete && parallel::is_writer()) {
     write_file_atomically((fs::path(run_dir) / "summary.json").string(),
                           [&](std::ostream& out) { out << result.to_json().dump(2) << '\n'; });
   }

@@ -1,6 +1,7 @@
 #include "sct/train/trainer.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
 #include <torch/optim/adamw.h>
 
 #include <algorithm>
@@ -15,7 +16,9 @@
 #include "sct/data/rand_augment.h"
 #include "sct/io/atomic_file.h"
 #include "sct/io/safetensors.h"
+#include "sct/model/batch_shard.h"
 #include "sct/model/parameter_count.h"
+#include "sct/parallel/process_group.h"
 #include "sct/train/evaluate.h"
 #include "sct/train/loss.h"
 #include "sct/core/progress.h"
@@ -66,6 +69,50 @@ std::string scientific(double v) {
   return buf;
 }
 
+// Data parallelism's one collective per step: every trainable gradient, the step's loss and its
+// correct count in one flat fp32 buffer, summed over the ranks. Each rank weighted its loss by its
+// share of the global batch, so the sums are the global batch's mean loss and that loss's gradient.
+struct StepTotals {
+  double loss = 0.0;
+  int64_t correct = 0;
+  int64_t floats = 0;  // the buffer's length
+};
+
+StepTotals all_reduce_step(const std::vector<at::Tensor>& trainable, const at::Tensor& weighted_loss,
+                           const at::Tensor& correct) {
+  std::vector<at::Tensor> parts;
+  for (const at::Tensor& p : trainable)
+    if (p.grad().defined()) parts.push_back(p.grad().flatten());  // undefined on every rank alike
+  parts.push_back(weighted_loss.detach().to(at::kFloat).reshape({1}));
+  parts.push_back(correct.to(at::kFloat).reshape({1}));
+  at::Tensor flat = at::cat(parts);
+  parallel::all_reduce_sum(flat);
+  int64_t pos = 0;
+  for (const at::Tensor& p : trainable)
+    if (p.grad().defined()) {
+      at::Tensor g = p.grad();
+      g.copy_(flat.narrow(0, pos, g.numel()).view_as(g));
+      pos += g.numel();
+    }
+  const at::Tensor totals = flat.narrow(0, pos, 2).to(at::kCPU, at::kDouble);
+  return {totals[0].item<double>(), std::llround(totals[1].item<double>()), flat.numel()};
+}
+
+// Every rank starts from the writer's trainable tensors, whatever initialised or loaded them.
+void broadcast_trainable(const std::vector<at::Tensor>& trainable) {
+  if (!parallel::active()) return;
+  std::vector<at::Tensor> flat_parts;
+  for (const at::Tensor& p : trainable) flat_parts.push_back(p.detach().flatten());
+  at::Tensor flat = at::cat(flat_parts);
+  parallel::broadcast_from_writer(flat);
+  torch::NoGradGuard no_grad;
+  int64_t pos = 0;
+  for (const at::Tensor& p : trainable) {
+    p.detach().copy_(flat.narrow(0, pos, p.numel()).view_as(p));
+    pos += p.numel();
+  }
+}
+
 }  // namespace
 
 double TrainResult::seconds() const {
@@ -88,6 +135,7 @@ nlohmann::json TrainResult::to_json() const {
 // What lives for one fit(): optimizer, loader, progress, clocks.
 struct Trainer::Session {
   at::Device device{at::kCPU};
+  std::vector<at::Tensor> trainable;
   std::unique_ptr<torch::optim::AdamW> optimizer;
   std::unique_ptr<BatchLoader> loader;
   std::unique_ptr<ProgressBar> bar;
@@ -97,6 +145,9 @@ struct Trainer::Session {
   Clock::time_point start;
   int64_t steps_this_session = 0;
   int64_t steps_left = 0;
+  // Data parallelism's per-step all-reduce: how many, of how many floats, how long (waiting included).
+  int64_t reduces = 0, reduce_floats = 0;
+  double reduce_seconds = 0.0;
 };
 
 Trainer::Trainer(VisionTransformer model, TrainInputs inputs, TrainConfig config, std::string run_dir,
@@ -130,7 +181,9 @@ Trainer::Trainer(VisionTransformer model, TrainInputs inputs, TrainConfig config
 TrainResult Trainer::fit() {
   std::ostream& log = options_.log ? *options_.log : std::cerr;
   const bool interactive = options_.interactive.value_or(options_.log == nullptr && stderr_is_tty());
-  fs::create_directories(run_dir_);
+  // Data-parallel: rank 0 alone writes the run folder; every rank computes the same state.
+  const bool writer = parallel::is_writer();
+  if (writer) fs::create_directories(run_dir_);
 
   Session s;
   s.device = model_->parameters().front().device();
@@ -138,7 +191,7 @@ TrainResult Trainer::fit() {
   s.schedule = config_.schedule();
   s.state_path = (fs::path(run_dir_) / "train_state.safetensors").string();
 
-  std::vector<at::Tensor> trainable;
+  std::vector<at::Tensor>& trainable = s.trainable;
   for (const at::Tensor& p : model_->parameters())
     if (p.requires_grad()) trainable.push_back(p);
   // lr is set per epoch from the schedule; betas (0.9, 0.999) and eps 1e-8 are AdamWOptions' defaults.
@@ -147,9 +200,12 @@ TrainResult Trainer::fit() {
 
   MetricsLog metrics(inputs_.eval_name, inputs_.optimistic);
   const json config_json = config_.to_json();
-  if (fs::exists(s.state_path)) {
+  if (parallel::broadcast_from_writer(int64_t(writer && fs::exists(s.state_path))) != 0) {
     if (!options_.resume)
       throw Error(run_dir_ + " already holds a training state; resume it or choose another run directory");
+    if (!fs::exists(s.state_path))
+      throw Error("rank " + std::to_string(parallel::rank()) + " cannot read " + s.state_path +
+                  ": a data-parallel run resumes where every rank reads rank 0's run folder (a shared file system)");
     const TrainStateInfo info = read_train_state_info(s.state_path);
     if (const std::string diff = config_differences(info.config, config_json); !diff.empty())
       throw Error("cannot resume " + run_dir_ + " with a different configuration:" + diff);
@@ -163,11 +219,14 @@ TrainResult Trainer::fit() {
   } else {
     at::manual_seed(config_.seed);
     // The start is a state too: a failure in epoch 0 leaves something to resume from.
-    save_train_state(s.state_path, *model_, *s.optimizer, {0, config_json, metrics.to_json()});
+    if (writer) save_train_state(s.state_path, *model_, *s.optimizer, {0, config_json, metrics.to_json()});
   }
-  write_file_atomically((fs::path(run_dir_) / "config.json").string(),
-                        [&](std::ostream& out) { out << config_json.dump(2) << '\n'; });
-  metrics.write(run_dir_);  // a resumed run drops rows written after its state was saved
+  broadcast_trainable(trainable);
+  if (writer) {
+    write_file_atomically((fs::path(run_dir_) / "config.json").string(),
+                          [&](std::ostream& out) { out << config_json.dump(2) << '\n'; });
+    metrics.write(run_dir_);  // a resumed run drops rows written after its state was saved
+  }
 
   BatchLoaderOptions lo;
   // A few-shot set smaller than one batch trains on all of it each step (drop_last would leave none).
@@ -180,6 +239,7 @@ TrainResult Trainer::fit() {
   lo.normalization = config_.resolved_normalization();
   lo.seed = config_.seed;
   lo.workers = config_.workers;
+  lo.shard = parallel::shard();
   if (config_.train_aug) {
     lo.hflip = true;
     lo.augment = [ra = std::make_shared<const RandAugment>(RandAugmentConfig::parse(config_.rand_augment))](
@@ -208,9 +268,11 @@ TrainResult Trainer::fit() {
       m.eval_seconds = seconds_since(t);
     }
     metrics.add(m);
-    save_train_state(s.state_path, *model_, *s.optimizer, {epoch + 1, config_json, metrics.to_json()});
+    if (writer) {
+      save_train_state(s.state_path, *model_, *s.optimizer, {epoch + 1, config_json, metrics.to_json()});
+      metrics.write(run_dir_);
+    }
     s.epochs_done = epoch + 1;
-    metrics.write(run_dir_);
     s.bar->line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs) + " lr " +
                 scientific(m.lr) + " loss " + fixed(m.train_loss, 4) + " train_acc " + fixed(m.train_acc, 2) +
                 (m.eval_acc ? " " + inputs_.eval_name + "_acc " + fixed(*m.eval_acc, 2) : std::string()) + " " +
@@ -219,6 +281,11 @@ TrainResult Trainer::fit() {
     if (options_.on_epoch_end && !options_.on_epoch_end(m)) break;
   }
 
+  if (s.reduces > 0)
+    log << "train: data-parallel over " << parallel::world_size() << " ranks: one all-reduce of " << s.reduce_floats
+        << " floats (" << fixed(double(s.reduce_floats) * 4.0 / 1024.0, 1) << " KB) per step, "
+        << fixed(1e3 * s.reduce_seconds / double(s.reduces), 2) << " ms on average (waiting for the slowest rank "
+        << "included)\n";
   TrainResult result;
   result.complete = s.epochs_done == config_.epochs;
   result.eval_name = inputs_.eval_name;
@@ -229,8 +296,8 @@ TrainResult Trainer::fit() {
       result.best_acc = m.eval_acc;
       result.best_epoch = m.epoch;
     }
-  if (result.complete) {
-    result.final_acc = result.epochs.back().eval_acc;
+  if (result.complete) result.final_acc = result.epochs.back().eval_acc;
+  if (result.complete && writer) {
     write_file_atomically((fs::path(run_dir_) / "result.json").string(),
                           [&](std::ostream& out) { out << result.to_json().dump(2) << '\n'; });
     TensorMap trained;
@@ -258,23 +325,39 @@ EpochMetrics Trainer::train_epoch(Session& s, int64_t epoch) {
   while (s.loader->next(batch)) {
     const at::Tensor images = batch.images.to(s.device, /*non_blocking=*/true);  // (B, 3, S, S)
     const at::Tensor labels = batch.labels.to(s.device, /*non_blocking=*/true);  // (B)
-    const at::Tensor logits = model_->forward(images);                           // (B, C)
-    const at::Tensor loss = label_smoothing_cross_entropy(logits, labels, config_.label_smoothing);
+    // Data-parallel: B of the global batch's rows, drawing their own rows' noise (batch_shard.h).
+    const BatchShardScope shard_scope({batch.first_row, parallel::active() ? batch.global_rows : 0});
+    const at::Tensor logits = model_->forward(images);  // (B, C)
+    at::Tensor loss = label_smoothing_cross_entropy(logits, labels, config_.label_smoothing);
+    if (parallel::active()) loss = loss * (double(labels.size(0)) / double(batch.global_rows));
     s.optimizer->zero_grad();
     loss.backward();
+    const at::Tensor batch_correct = logits.detach().argmax(1).eq(labels).sum();
+    double value = 0.0;
+    if (parallel::active()) {
+      const Clock::time_point t = Clock::now();
+      const StepTotals totals = all_reduce_step(s.trainable, loss, batch_correct);
+      s.reduce_seconds += seconds_since(t);
+      ++s.reduces;
+      s.reduce_floats = totals.floats;
+      value = totals.loss;
+      correct.add_(totals.correct);
+    }
     s.optimizer->step();
-    correct.add_(logits.detach().argmax(1).eq(labels).sum());  // stays on the device until the epoch ends
     // The step's one host sync, read only once the whole step is queued, so that it never splits the
     // forward from the backward on an asynchronous device. A non-finite loss has by then already
     // reached the parameters in memory, which is why the error points at the state on disk.
-    const double value = loss.item<double>();
+    if (!parallel::active()) {
+      correct.add_(batch_correct);  // stays on the device until the epoch ends
+      value = loss.item<double>();
+    }
     if (!std::isfinite(value))
       throw NonFiniteLoss("non-finite training loss (" + std::to_string(value) + ") at epoch " + std::to_string(epoch) +
                           ", step " + std::to_string(m.steps) + " (both counted from 0), lr " + scientific(m.lr) +
                           "; the last good state, after " + std::to_string(s.epochs_done) + " epochs, is kept in " +
                           s.state_path);
     loss_sum += value;
-    m.images += labels.size(0);
+    m.images += parallel::active() ? batch.global_rows : labels.size(0);
     ++m.steps;
     ++s.steps_this_session;
     --s.steps_left;
