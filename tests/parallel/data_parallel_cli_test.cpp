@@ -128,6 +128,21 @@ TEST(DataParallel, TwoRanksReproduceOneProcessAndAKilledRankIsNamed) {
   expect_same_training(one, killed);
 }
 
+// CAIS over two ranks' halves of the split, all-reduced: the file one process writes.
+TEST(DataParallel, SelectOverTwoRanksWritesWhatOneProcessWrites) {
+  test::ScratchDir dir;
+  const std::string model = "--task fashion-mnist-1k --model custom --patch 8 --width 24 --depth 12 --heads 3 "
+                            "--img-size 32 --checkpoint " + test::fixture("vit_d12_w24_h3.npz");
+  auto r = test::run_cli("select " + model + " --threads 1 --out " + dir.file("one.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = test::run_cli("select " + model + " --nproc 2 --out " + dir.file("two.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json one = read_json_file(dir.file("one.json")), two = read_json_file(dir.file("two.json"));
+  EXPECT_EQ(two["class_counts"], one["class_counts"]);
+  EXPECT_EQ(two["num_images"], 1000);
+  EXPECT_EQ(two["parts"], one["parts"]);  // indices, and scores as stored (float32)
+}
+
 TEST(DataParallel, MalformedEnvironmentIsNamedBeforeAnyWork) {
   test::ScratchDir dir;
   const auto r = run_shell("env WORLD_SIZE=2 RANK=5 MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 " +

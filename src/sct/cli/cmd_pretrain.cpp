@@ -193,7 +193,7 @@ void add_pretrain_command(CLI::App& app, int argc, char** argv) {
   const std::string command = command_line(argc, argv);
   flags->parallel.add_to(*cmd);
   cmd->callback([flags, command, argc, argv] {
-    parallel::run_data_parallel(flags->parallel.options(), parse_device(flags->model.runtime.device), argc, argv,
+    parallel::run_data_parallel(flags->parallel.options(), flags->model.runtime.device, argc, argv,
                                 [&](std::ostream& log) { pretrain_here(*flags, command, log); });
   });
 }

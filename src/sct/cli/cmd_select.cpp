@@ -86,7 +86,7 @@ void add_select_command(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--heatmap", flags->heatmap, "PNG of the scores, selected channels marked (paper Fig. 3)");
   flags->parallel.add_to(*cmd);
   cmd->callback([flags, argc, argv] {
-    parallel::run_data_parallel(flags->parallel.options(), parse_device(flags->model.runtime.device), argc, argv,
+    parallel::run_data_parallel(flags->parallel.options(), flags->model.runtime.device, argc, argv,
                                 [&](std::ostream& log) { select_here(*flags, log); });
   });
 }

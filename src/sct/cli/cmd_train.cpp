@@ -98,7 +98,7 @@ void add_train_command(CLI::App& app, int argc, char** argv) {
       ->capture_default_str();
   flags->parallel.add_to(*cmd);
   cmd->callback([flags, argc, argv] {
-    parallel::run_data_parallel(flags->parallel.options(), parse_device(flags->model.runtime.device), argc, argv,
+    parallel::run_data_parallel(flags->parallel.options(), flags->model.runtime.device, argc, argv,
                                 [&](std::ostream& log) { train_here(*flags, log); });
   });
 }

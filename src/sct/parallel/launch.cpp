@@ -15,6 +15,7 @@
 
 #include "sct/core/error.h"
 #include "sct/parallel/process_group.h"
+#include "sct/runtime/device.h"
 #include "sct/runtime/threads.h"
 
 namespace sct::parallel {
@@ -116,7 +117,7 @@ void run_local_workers(int nproc, std::vector<std::string> args, int threads_eac
   if (failure) throw Error(*failure + " (the run folder keeps the last complete epoch: continue it with --resume)");
 }
 
-void run_data_parallel(const LaunchOptions& options, const c10::Device& device, int argc, char** argv,
+void run_data_parallel(const LaunchOptions& options, std::string& device, int argc, char** argv,
                        const std::function<void(std::ostream& log)>& work) {
   if (options.nproc > 1) {
     if (world_from_environment())
@@ -128,7 +129,12 @@ void run_data_parallel(const LaunchOptions& options, const c10::Device& device, 
     return;
   }
   if (options.nproc < 1) throw Error("--nproc must be at least 1, got " + std::to_string(options.nproc));
-  const Membership membership(device, options.timeout);
+  c10::Device dev = parse_device(device);
+  if (const std::optional<WorldSpec> world = world_from_environment(); world && dev.is_cuda() && !dev.has_index()) {
+    dev = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(world->local_rank));
+    device = dev.str();
+  }
+  const Membership membership(dev, options.timeout);
   std::ostream quiet(nullptr);  // a stream without a buffer: writes go nowhere
   try {
     work(is_writer() ? std::cerr : quiet);

@@ -5,8 +5,6 @@
 // group on this machine itself, as torchrun would: this executable again with the same arguments
 // (less --nproc), the environment above, MASTER_ADDR=127.0.0.1 and a free MASTER_PORT.
 #pragma once
-#include <c10/core/Device.h>
-
 #include <chrono>
 #include <functional>
 #include <iosfwd>
@@ -21,10 +19,11 @@ struct LaunchOptions {
 };
 
 // Runs `work` as this process's part of the run: alone, in the group of the environment, or (nproc > 1)
-// not at all here but in nproc workers this call starts and waits for. `work` logs to the stream it
-// is given: stderr on rank 0, nothing on the others (their errors still reach stderr). Throws
-// sct::Error naming the first worker that failed.
-void run_data_parallel(const LaunchOptions& options, const c10::Device& device, int argc, char** argv,
+// not at all here but in nproc workers this call starts and waits for. `device` is the --device flag;
+// a rank of a group on CUDA without an index gets cuda:LOCAL_RANK (one GPU per local rank, as
+// torchrun's users expect). `work` logs to the stream it is given: stderr on rank 0, nothing on the
+// others (their errors still reach stderr). Throws sct::Error naming the first worker that failed.
+void run_data_parallel(const LaunchOptions& options, std::string& device, int argc, char** argv,
                        const std::function<void(std::ostream& log)>& work);
 
 // The pieces, for tests: argv[1..] less `--nproc N` / `--nproc=N`, and the launcher itself. Each
