@@ -2,6 +2,7 @@
 # Installs every Debian package sct needs (only those missing) and builds it in Release.
 # Usage: scripts/setup.sh            -> build/ with tests and benchmarks
 #        scripts/setup.sh sct        -> only the CLI, build/sct (what the demo needs; about half the build)
+#        scripts/setup.sh --packages-only
 # Quiet on success; on failure prints the log of the failing step and exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   step "apt-get update" $SUDO apt-get update -qq
   step "apt-get install" env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+[ "${1:-}" = "--packages-only" ] && exit 0
 
 jobs=$(nproc)
 step "cmake configure" cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release

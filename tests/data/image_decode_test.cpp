@@ -103,7 +103,7 @@ TEST(ImageDecode, TruncatedJpegIsRefused) {
 TEST(ImageDecode, TruncatedPngIsRefused) {
   TempDir dir;
   const std::string png = read_bytes(fixture_image("rgb_64x48.png"));
-  EXPECT_TRUE(png_is_complete(reinterpret_cast<const uint8_t*>(png.data()), png.size()));
+  EXPECT_EQ(png_defect(reinterpret_cast<const uint8_t*>(png.data()), png.size()), "");
   write_bytes(dir.path("half.png"), png.substr(0, png.size() / 2));
   testing::internal::CaptureStderr();
   expect_error([&] { decode_image_rgb(dir.path("half.png")); }, {dir.path("half.png"), "truncated or corrupt PNG"});
@@ -111,6 +111,26 @@ TEST(ImageDecode, TruncatedPngIsRefused) {
   // Cut inside the final IEND chunk: every pixel is there, the file is still incomplete.
   write_bytes(dir.path("no_iend.png"), png.substr(0, png.size() - 6));
   expect_error([&] { decode_image_rgb(dir.path("no_iend.png")); }, {dir.path("no_iend.png"), "no IEND chunk"});
+}
+
+// A changed byte inside the compressed pixels: libpng would print "libpng error: IDAT: ..." (found by
+// the fuzz replay); sct names the chunk whose CRC fails, silently. A changed CRC in the header too.
+TEST(ImageDecode, CorruptPngChunkIsRefusedByItsCrc) {
+  TempDir dir;
+  std::string png = read_bytes(fixture_image("rgb_64x48.png"));
+  const size_t idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  std::string flipped = png;
+  flipped[idat + 20] = static_cast<char>(flipped[idat + 20] ^ 0x10);
+  write_bytes(dir.path("flip.png"), flipped);
+  testing::internal::CaptureStderr();
+  expect_error([&] { decode_image_rgb(dir.path("flip.png")); },
+               {dir.path("flip.png"), "corrupt PNG (chunk 'IDAT' at byte " + std::to_string(idat - 4) + " fails its CRC)"});
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  std::string header = png;
+  header[29] = static_cast<char>(header[29] ^ 1);  // IHDR's CRC: bytes 29..32
+  write_bytes(dir.path("ihdr.png"), header);
+  expect_error([&] { decode_image_rgb(dir.path("ihdr.png")); }, {"chunk 'IHDR' at byte 8 fails its CRC"});
 }
 
 TEST(ImageDecode, DirectoryIsNotAnImage) {

@@ -88,7 +88,7 @@ TEST(ListFile, EmptySplitIsAnError) {
 // mark dropped; a header elsewhere is a bad label.
 TEST(ListFile, CsvListsWithHeaderAndByteOrderMark) {
   TempDir dir;
-  write_bytes(dir.path("train.csv"), "\xEF\xBB\xBFfile,label\nmy cat.jpg, 2\nsub,dir/dog.jpg,0\n");
+  write_bytes(dir.path("train.csv"), "\xEF\xBB\xBF" "file,label\nmy cat.jpg, 2\nsub,dir/dog.jpg,0\n");
   ListOptions csv{3};
   csv.separator = ',';
   const auto r = read_image_list(dir.path("train.csv"), "/d", csv);

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "sct/core/error.h"
+#include "sct/parallel/process_group.h"
 #include "sct/runtime/threads.h"
 
 namespace fs = std::filesystem;
@@ -117,6 +118,15 @@ std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<Experime
   }
   if (failed) throw Error(failure);
   return results;
+}
+
+ProcessRunner RunnerFlags::runner() const {
+  if (const auto world = parallel::world_from_environment(); world && world->world_size > 1)
+    throw Error("compare, suite, fewshot and domain start their own trainings: run them once, not under torchrun's "
+                "environment (WORLD_SIZE=" + std::to_string(world->world_size) + "), and give --nproc N to make "
+                "each training data-parallel on this machine; across machines, launch each `sct train` with "
+                "torchrun");
+  return ProcessRunner(jobs, nproc);
 }
 
 void RunnerFlags::add_to(CLI::App& cmd) {

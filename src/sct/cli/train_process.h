@@ -33,7 +33,9 @@ struct RunnerFlags {
   int jobs = 1;
   int nproc = 1;
   void add_to(CLI::App& cmd);
-  ProcessRunner runner() const { return ProcessRunner(jobs, nproc); }
+  // Throws sct::Error under a torchrun-style environment: its runs pair up across ranks only when
+  // each is launched as its own `sct train`.
+  ProcessRunner runner() const;
 };
 
 }  // namespace sct::cli

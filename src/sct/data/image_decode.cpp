@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cctype>
 #include <cstring>
+#include <zlib.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -144,18 +146,27 @@ bool image_header_size(const uint8_t* data, size_t size, int64_t& width, int64_t
   return false;
 }
 
-bool png_is_complete(const uint8_t* data, size_t size) {
+std::string png_defect(const uint8_t* data, size_t size) {
   static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (size < 8 || std::memcmp(data, kPng, 8) != 0) return false;
+  if (size < 8 || std::memcmp(data, kPng, 8) != 0) return "not a PNG signature";
   size_t pos = 8;
-  while (pos + 12 <= size) {  // length, type, data, CRC
-    const size_t length = (size_t{data[pos]} << 24) | (size_t{data[pos + 1]} << 16) | (size_t{data[pos + 2]} << 8) |
-                          data[pos + 3];
-    if (length > size - pos - 12) return false;
-    if (std::memcmp(data + pos + 4, "IEND", 4) == 0) return true;
+  while (pos + 12 <= size) {  // length, type, data, CRC (of type and data)
+    const auto be32 = [&](size_t at) {
+      return (uint32_t{data[at]} << 24) | (uint32_t{data[at + 1]} << 16) | (uint32_t{data[at + 2]} << 8) | data[at + 3];
+    };
+    const size_t length = be32(pos);
+    if (length > size - pos - 12) break;
+    const std::string type(reinterpret_cast<const char*>(data + pos + 4), 4);
+    const uLong crc = crc32(crc32(0L, Z_NULL, 0), data + pos + 4, static_cast<uInt>(length + 4));
+    if (crc != be32(pos + 8 + length)) {
+      std::string printable;
+      for (char c : type) printable += std::isalpha(static_cast<unsigned char>(c)) ? c : '?';
+      return "corrupt PNG (chunk '" + printable + "' at byte " + std::to_string(pos) + " fails its CRC)";
+    }
+    if (type == "IEND") return "";
     pos += 12 + length;
   }
-  return false;
+  return "truncated or corrupt PNG (no IEND chunk)";
 }
 
 bool jpeg_is_complete(const uint8_t* data, size_t size) {
@@ -202,8 +213,8 @@ cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& na
   // libpng's limit (PNG_USER_WIDTH_MAX), and files libpng would complain about on stderr: named here.
   constexpr int64_t kPngMaxSide = 1000000;
   if (size >= 8 && data[0] == 0x89 && data[1] == 'P') {
-    if (!png_is_complete(data, size))
-      throw Error("cannot decode image " + where(name, context) + ": truncated or corrupt PNG (no IEND chunk)");
+    if (const std::string defect = png_defect(data, size); !defect.empty())
+      throw Error("cannot decode image " + where(name, context) + ": " + defect);
     if (width > kPngMaxSide || height > kPngMaxSide)
       throw Error("cannot decode image " + where(name, context) + ": a PNG side over " + std::to_string(kPngMaxSide) +
                   " pixels (" + std::to_string(width) + " x " + std::to_string(height) + ")");

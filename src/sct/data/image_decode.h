@@ -39,8 +39,9 @@ bool image_header_size(const uint8_t* data, size_t size, int64_t& width, int64_t
 // marker (stray bytes between segments are skipped, as libjpeg does). Used to refuse truncated files;
 // exposed for tests.
 bool jpeg_is_complete(const uint8_t* data, size_t size);
-// True when a PNG's chunks are whole up to its IEND chunk (CRCs not checked): truncated files are
-// refused before libpng prints its own complaint.
-bool png_is_complete(const uint8_t* data, size_t size);
+// What is wrong with a PNG's chunk structure, "" when nothing: a chunk cut short or no IEND chunk
+// ("truncated ..."), or a chunk whose CRC does not match ("corrupt ..."; PIL refuses those too).
+// Checked before libpng sees the file, which would print its own complaint on stderr.
+std::string png_defect(const uint8_t* data, size_t size);
 
 }  // namespace sct
