@@ -143,6 +143,29 @@ TEST(DataParallel, SelectOverTwoRanksWritesWhatOneProcessWrites) {
   EXPECT_EQ(two["parts"], one["parts"]);  // indices, and scores as stored (float32)
 }
 
+// compare under torchrun's environment: each run is one data-parallel training of both ranks; rank 0
+// reports, and its table equals one process's.
+TEST(DataParallel, CompareUnderTorchrunRunsEachTrainingOverTheGroup) {
+  test::ScratchDir dir;
+  const std::string args = "compare --methods sct,linear --task fashion-mnist-1k --model custom --patch 8 --width 24 "
+                           "--depth 12 --heads 3 --img-size 32 --checkpoint " + test::fixture("vit_d12_w24_h3.npz") +
+                           " --epochs 2 --set warmup_epochs=1 --set lr=0.01 --progress lines";
+  auto r = test::run_cli(args + " --threads 1 --out " + dir.file("one"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string group = dir.file("group");
+  const std::string out = run_shell(torchrun_style(args + " --out " + group, group)).output;
+  ASSERT_NE(out.find("rank0=0"), std::string::npos) << out << read_text(group + ".rank0");
+  ASSERT_NE(out.find("rank1=0"), std::string::npos) << out << read_text(group + ".rank1");
+  EXPECT_NE(read_text(group + ".rank0").find("data-parallel over 2 ranks"), std::string::npos);
+  const json a = read_json_file(dir.file("one") + "/compare.json"), b = read_json_file(group + "/compare.json");
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(b[i]["id"], a[i]["id"]);
+    EXPECT_EQ(b[i]["result"]["test_acc"], a[i]["result"]["test_acc"]) << b.dump();
+  }
+}
+
 TEST(DataParallel, MalformedEnvironmentIsNamedBeforeAnyWork) {
   test::ScratchDir dir;
   const auto r = run_shell("env WORLD_SIZE=2 RANK=5 MASTER_ADDR=127.0.0.1 MASTER_PORT=29999 " +

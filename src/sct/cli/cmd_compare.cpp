@@ -20,9 +20,10 @@ struct CompareFlags {
 void run(CompareFlags flags) {
   flags.spec.rows = flags.ablation.empty() ? method_rows(split_commas(flags.methods)) : ablation_rows(flags.ablation);
   if (!flags.ablation.empty()) flags.spec.row_header = flags.ablation;
-  ProcessRunner runner = flags.runner.runner();
-  const ExperimentReport report = run_compare(flags.spec, runner, std::cerr);
-  std::cout << report.table.markdown() << "wrote " << flags.spec.out << "/compare.md, .csv, .json, .png\n";
+  flags.runner.run([&](ProcessRunner& runner) {
+    const ExperimentReport report = run_compare(flags.spec, runner, std::cerr);
+    std::cout << report.table.markdown() << "wrote " << flags.spec.out << "/compare.md, .csv, .json, .png\n";
+  });
 }
 
 }  // namespace

@@ -50,11 +50,12 @@ void run(DomainFlags flags, const std::vector<std::string>& extras) {
   if (!spec.checkpoint.empty())
     for (const std::string& a : {std::string("--checkpoint"), spec.checkpoint}) spec.train_args.push_back(a);
   spec.train_args.insert(spec.train_args.end(), extras.begin(), extras.end());
-  ProcessRunner runner = flags.runner.runner();
   configure_threads(0);  // the shifted sets are scored here, after the runs, on every CPU
-  const ExperimentReport report = run_domain(spec, runner, std::cerr);
-  std::cout << report.table.markdown() << "(test top-1 %; trainable params exclude the head)\nwrote " << spec.out
-            << "/domain.md, .csv, .json, .png\n";
+  flags.runner.run([&](ProcessRunner& runner) {
+    const ExperimentReport report = run_domain(spec, runner, std::cerr);
+    std::cout << report.table.markdown() << "(test top-1 %; trainable params exclude the head)\nwrote " << spec.out
+              << "/domain.md, .csv, .json, .png\n";
+  });
 }
 
 }  // namespace

@@ -33,10 +33,12 @@ void run(FewShotFlags flags, const std::vector<std::string>& extras) {
   flags.spec.seeds = flags.seeds.empty() ? recipe.seeds : flags.seeds;
   flags.spec.train_args = recipe.train_args(extras);
   flags.spec.train_args.insert(flags.spec.train_args.end(), extras.begin(), extras.end());
-  ProcessRunner runner = flags.runner.runner();
-  const ExperimentReport report = run_few_shot(flags.spec, runner, std::cerr);
-  std::cout << report.table.markdown() << "(test top-1 %, mean ± std over list seeds; trainable params exclude the head)\n"
-            << "wrote " << flags.spec.out << "/fewshot.md, .csv, .json, .png\n";
+  flags.runner.run([&](ProcessRunner& runner) {
+    const ExperimentReport report = run_few_shot(flags.spec, runner, std::cerr);
+    std::cout << report.table.markdown()
+              << "(test top-1 %, mean ± std over list seeds; trainable params exclude the head)\n"
+              << "wrote " << flags.spec.out << "/fewshot.md, .csv, .json, .png\n";
+  });
 }
 
 }  // namespace

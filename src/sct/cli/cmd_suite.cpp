@@ -23,10 +23,11 @@ void run(SuiteFlags flags) {
   flags.spec.rows = method_rows(split_commas(flags.methods));
   flags.spec.tasks = suite_tasks(flags.tasks);
   write_suite_tasks(flags.spec.tasks, flags.spec.data, flags.test_size, flags.data_seed, std::cerr);
-  ProcessRunner runner = flags.runner.runner();
-  const ExperimentReport report = run_suite(flags.spec, runner, std::cerr);
-  std::cout << report.table.markdown() << "(test top-1 %; trainable params exclude the head)\nwrote "
-            << flags.spec.out << "/suite.md, .csv, .json, .png\n";
+  flags.runner.run([&](ProcessRunner& runner) {
+    const ExperimentReport report = run_suite(flags.spec, runner, std::cerr);
+    std::cout << report.table.markdown() << "(test top-1 %; trainable params exclude the head)\nwrote "
+              << flags.spec.out << "/suite.md, .csv, .json, .png\n";
+  });
 }
 
 }  // namespace

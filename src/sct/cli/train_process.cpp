@@ -28,7 +28,7 @@ struct Child {
 
 // Starts this executable with `args`, its standard output going to a fresh temporary file (a pipe
 // could fill up while the parent waits on another child).
-std::pair<pid_t, Child> start(const std::vector<std::string>& args, size_t index) {
+std::pair<pid_t, Child> start(const std::vector<std::string>& args, size_t index, std::optional<int> master_port) {
   char path[] = "/tmp/sct-train-stdout-XXXXXX";
   const int fd = mkstemp(path);
   if (fd < 0) throw Error("cannot create a temporary file for a child sct process");
@@ -41,6 +41,7 @@ std::pair<pid_t, Child> start(const std::vector<std::string>& args, size_t index
   if (pid == 0) {
     dup2(fd, STDOUT_FILENO);
     close(fd);
+    if (master_port) setenv("MASTER_PORT", std::to_string(*master_port).c_str(), 1);
     std::vector<char*> argv;
     std::string self = "sct";
     argv.push_back(self.data());
@@ -66,7 +67,13 @@ std::string summary_line(const std::string& path) {
 
 std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<ExperimentRun>& runs, const std::string& dir) {
   check_unique_ids(runs);
-  const int jobs = jobs_;
+  const std::optional<parallel::WorldSpec> world = parallel::world_from_environment();
+  const bool grouped = world && world->world_size > 1;
+  const bool follower = grouped && world->rank != 0;
+  if (grouped && world->master_port + int(runs.size()) > 65535)
+    throw Error("MASTER_PORT " + std::to_string(world->master_port) + " leaves no port for each of " +
+                std::to_string(runs.size()) + " runs (each meets at MASTER_PORT + 1 + its index)");
+  const int jobs = grouped ? 1 : jobs_;
   const int threads_each = std::max(1, available_cpus() / (jobs * nproc_));
   std::map<std::string, TaskSummary> results;
   std::map<pid_t, Child> running;
@@ -86,7 +93,9 @@ std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<Experime
       if (jobs > 1 && std::find(args.begin(), args.end(), "--progress") == args.end())
         args.insert(args.end(), {"--progress", "lines"});
       if (fs::exists(fs::path(run_dir) / "train_state.safetensors")) args.push_back("--resume");
-      running.insert(start(args, next++));
+      const std::optional<int> port =
+          grouped ? std::optional<int>(world->master_port + 1 + int(next)) : std::nullopt;
+      running.insert(start(args, next++, port));
       continue;
     }
     int status = 0;
@@ -103,6 +112,8 @@ std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<Experime
     std::string error;
     if (code != 0)
       error = "sct train for " + what + " failed with status " + std::to_string(code);
+    else if (follower)
+      continue;  // rank 0 prints the summary
     else if (line.empty())
       error = "sct train for " + what + " printed no summary";
     else
@@ -117,16 +128,16 @@ std::map<std::string, TaskSummary> ProcessRunner::run(const std::vector<Experime
     }
   }
   if (failed) throw Error(failure);
+  if (follower) throw ExperimentFollowerDone{};
   return results;
 }
 
-ProcessRunner RunnerFlags::runner() const {
-  if (const auto world = parallel::world_from_environment(); world && world->world_size > 1)
-    throw Error("compare, suite, fewshot and domain start their own trainings: run them once, not under torchrun's "
-                "environment (WORLD_SIZE=" + std::to_string(world->world_size) + "), and give --nproc N to make "
-                "each training data-parallel on this machine; across machines, launch each `sct train` with "
-                "torchrun");
-  return ProcessRunner(jobs, nproc);
+void RunnerFlags::run(const std::function<void(ProcessRunner& runner)>& experiment) const {
+  ProcessRunner runner(jobs, nproc);
+  try {
+    experiment(runner);
+  } catch (const ExperimentFollowerDone&) {
+  }
 }
 
 void RunnerFlags::add_to(CLI::App& cmd) {

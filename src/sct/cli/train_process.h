@@ -3,6 +3,7 @@
 // two one-thread runs side by side train more images per second than one run on both cores.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,6 +19,11 @@ namespace sct::cli {
 // starts; once the running ones end, sct::Error names the first that failed.
 // With nproc > 1 each run is itself data-parallel over nproc local processes (sct train --nproc), and
 // its threads are CPUs / (jobs * nproc).
+//
+// Under torchrun's environment every rank runs the same experiment: run k of every rank meets the
+// others at MASTER_PORT + 1 + k, one run at a time, so each run is one data-parallel training. Rank 0's
+// runs print the summaries; on the other ranks run() ends with ExperimentFollowerDone instead of
+// results, which RunnerFlags::run turns into a quiet exit (rank 0 alone reports).
 class ProcessRunner : public ExperimentRunner {
  public:
   explicit ProcessRunner(int jobs, int nproc = 1) : jobs_(jobs < 1 ? 1 : jobs), nproc_(nproc < 1 ? 1 : nproc) {}
@@ -28,14 +34,15 @@ class ProcessRunner : public ExperimentRunner {
   int nproc_;
 };
 
+struct ExperimentFollowerDone {};
+
 // --jobs and --nproc of the commands that run many trainings (compare, suite, fewshot, domain).
 struct RunnerFlags {
   int jobs = 1;
   int nproc = 1;
   void add_to(CLI::App& cmd);
-  // Throws sct::Error under a torchrun-style environment: its runs pair up across ranks only when
-  // each is launched as its own `sct train`.
-  ProcessRunner runner() const;
+  // Calls `experiment` with the runner; returns quietly on a data-parallel rank other than 0.
+  void run(const std::function<void(ProcessRunner& runner)>& experiment) const;
 };
 
 }  // namespace sct::cli
