@@ -159,39 +159,36 @@ void check_no_class_only_in_eval(const Splits& s, const std::vector<std::string>
                     vtab_split_name(split) + " but has no training image in " + where + ": it cannot be learned");
 }
 
-// K records per class drawn from train800 (seeded per class); they become both training splits.
-void draw_shots(Splits& s, int64_t classes, int64_t shots, uint64_t seed, const std::vector<std::string>& names,
-                const std::string& where) {
-  std::vector<std::vector<ImageRecord>> by_class(static_cast<size_t>(classes));
-  for (const ImageRecord& r : s[VtabSplit::Train800]) by_class[size_t(r.label)].push_back(r);
-  std::vector<ImageRecord> drawn;
-  for (size_t c = 0; c < by_class.size(); ++c) {
-    if (int64_t(by_class[c].size()) < shots)
-      throw Error(where + ": class " + names[c] + " has " + std::to_string(by_class[c].size()) +
-                  " training images, fewer than --shots " + std::to_string(shots));
-    std::mt19937_64 rng(derive_seed(seed, c));
-    deterministic_shuffle(by_class[c], rng);
-    drawn.insert(drawn.end(), by_class[c].begin(), by_class[c].begin() + shots);
-  }
-  s[VtabSplit::Train800] = drawn;
-  s[VtabSplit::Train800Val200] = std::move(drawn);
-}
-
-// The same draw on labels in memory: the indices kept.
+// K of each class's items, drawn from their labels (seeded per class): the indices kept. Classes are
+// named by `names` where given.
 std::vector<int64_t> draw_shot_indices(const std::vector<int64_t>& labels, int64_t classes, int64_t shots,
-                                       uint64_t seed, const std::string& where) {
+                                       uint64_t seed, const std::string& where,
+                                       const std::vector<std::string>& names = {}) {
   std::vector<std::vector<int64_t>> by_class(static_cast<size_t>(classes));
   for (size_t i = 0; i < labels.size(); ++i) by_class[size_t(labels[i])].push_back(int64_t(i));
   std::vector<int64_t> kept;
   for (size_t c = 0; c < by_class.size(); ++c) {
     if (int64_t(by_class[c].size()) < shots)
-      throw Error(where + ": class " + std::to_string(c) + " has fewer than --shots " + std::to_string(shots) +
-                  " training images");
+      throw Error(where + ": class " + (c < names.size() ? names[c] : std::to_string(c)) + " has " +
+                  std::to_string(by_class[c].size()) + " training images, fewer than --shots " +
+                  std::to_string(shots));
     std::mt19937_64 rng(derive_seed(seed, c));
     deterministic_shuffle(by_class[c], rng);
     kept.insert(kept.end(), by_class[c].begin(), by_class[c].begin() + shots);
   }
   return kept;
+}
+
+// K records per class drawn from train800; they become both training splits.
+void draw_shots(Splits& s, int64_t classes, int64_t shots, uint64_t seed, const std::vector<std::string>& names,
+                const std::string& where) {
+  const std::vector<ImageRecord>& train = s[VtabSplit::Train800];
+  std::vector<int64_t> labels;
+  for (const ImageRecord& r : train) labels.push_back(r.label);
+  std::vector<ImageRecord> drawn;
+  for (int64_t i : draw_shot_indices(labels, classes, shots, seed, where, names)) drawn.push_back(train[size_t(i)]);
+  s[VtabSplit::Train800] = drawn;
+  s[VtabSplit::Train800Val200] = std::move(drawn);
 }
 
 ImageSet subset(const ImageSet& set, const std::vector<int64_t>& indices) {

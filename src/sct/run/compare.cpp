@@ -9,16 +9,8 @@ namespace sct {
 ExperimentReport run_compare(const CompareSpec& spec, ExperimentRunner& runner, std::ostream& log) {
   ExperimentReport report;
   for (const ExperimentRow& row : spec.rows)
-    for (int s = 0; s < std::max(spec.seeds, row.min_seeds); ++s) {
-      ExperimentRun run;
-      run.seed = spec.seed + uint64_t(s);
-      run.id = folder_name(row.label) + "/seed" + std::to_string(run.seed);
-      run.row = row.label;
-      run.args = {"--seed", std::to_string(run.seed)};
-      for (const std::string& a : method_args(row.method)) run.args.push_back(a);
-      run.args.insert(run.args.end(), spec.train_args.begin(), spec.train_args.end());
+    for (ExperimentRun& run : seeded_runs(row, "", "", {}, spec.seeds, spec.seed, spec.train_args))
       report.runs.push_back(std::move(run));
-    }
   std::filesystem::create_directories(spec.out);
   log << "compare: " << report.runs.size() << " runs\n";
   const std::map<std::string, TaskSummary> summaries = runner.run(report.runs, spec.out);

@@ -61,17 +61,8 @@ ExperimentReport run_domain(const DomainSpec& spec, ExperimentRunner& runner, st
     throw Error("sct domain needs --checkpoint: the shifted sets are scored on the backbone every run trained from");
   std::vector<ExperimentRun> runs;
   for (const ExperimentRow& row : spec.rows)
-    for (int s = 0; s < std::max(spec.seeds, row.min_seeds); ++s) {
-      ExperimentRun run;
-      run.seed = spec.seed + uint64_t(s);
-      run.id = folder_name(row.label) + "/seed" + std::to_string(run.seed);
-      run.row = row.label;
-      run.column = spec.source_name;
-      run.args = {"--seed", std::to_string(run.seed)};
-      for (const std::string& a : method_args(row.method)) run.args.push_back(a);
-      run.args.insert(run.args.end(), spec.train_args.begin(), spec.train_args.end());
+    for (ExperimentRun& run : seeded_runs(row, spec.source_name, "", {}, spec.seeds, spec.seed, spec.train_args))
       runs.push_back(std::move(run));
-    }
   fs::create_directories(spec.out);
   log << "domain: " << runs.size() << " training runs, then " << spec.tests.size() << " shifted test sets each\n";
   const std::map<std::string, TaskSummary> trained = runner.run(runs, spec.out);

@@ -18,7 +18,7 @@ namespace sct {
 namespace {
 
 ExperimentRow sct_row(std::string label, const char* key, const char* value, int min_seeds = 1) {
-  return {std::move(label), {{"name", "sct"}, {key, value}}, min_seeds};
+  return {std::move(label), {{"name", "sct"}, {key, value}}, min_seeds, ""};
 }
 
 std::string csv_cell(const std::string& s) {
@@ -76,6 +76,26 @@ std::vector<std::string> method_args(const nlohmann::json& method) {
     args.insert(args.end(), {"--method-option", item.key() + "=" + value});
   }
   return args;
+}
+
+std::vector<ExperimentRun> seeded_runs(const ExperimentRow& row, const std::string& column,
+                                       const std::string& column_dir, const std::vector<std::string>& column_args,
+                                       int seeds, uint64_t first_seed, const std::vector<std::string>& train_args) {
+  std::vector<ExperimentRun> runs;
+  for (int s = 0; s < std::max(seeds, row.min_seeds); ++s) {
+    ExperimentRun run;
+    run.seed = first_seed + uint64_t(s);
+    run.id = folder_name(row.label) + "/" + (column_dir.empty() ? "" : column_dir + "/") + "seed" +
+             std::to_string(run.seed);
+    run.row = row.label;
+    run.column = column;
+    run.args = column_args;
+    run.args.insert(run.args.end(), {"--seed", std::to_string(run.seed)});
+    for (const std::string& a : method_args(row.method)) run.args.push_back(a);
+    run.args.insert(run.args.end(), train_args.begin(), train_args.end());
+    runs.push_back(std::move(run));
+  }
+  return runs;
 }
 
 void check_unique_ids(const std::vector<ExperimentRun>& runs) {

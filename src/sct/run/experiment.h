@@ -44,6 +44,13 @@ struct ExperimentRun {
   std::vector<std::string> args;  // sct train's options, without --out and --json
 };
 
+// The runs of one row in one column, one per seed: first_seed, first_seed + 1, ... (at least the row's
+// min_seeds). Each is `sct train <column_args> --seed S <the row's method> <train_args>` in the folder
+// <row>/[<column_dir>/]seed<S>.
+std::vector<ExperimentRun> seeded_runs(const ExperimentRow& row, const std::string& column,
+                                       const std::string& column_dir, const std::vector<std::string>& column_args,
+                                       int seeds, uint64_t first_seed, const std::vector<std::string>& train_args);
+
 // Throws sct::Error naming an id given twice (the same method, shot or seed listed twice): two runs
 // would share one folder. The runners call it before starting anything.
 void check_unique_ids(const std::vector<ExperimentRun>& runs);

@@ -58,17 +58,9 @@ ExperimentReport run_suite(const SuiteSpec& spec, ExperimentRunner& runner, std:
   }
   for (const ExperimentRow& row : spec.rows)
     for (const SuiteTask& t : spec.tasks)
-      for (int s = 0; s < std::max(spec.seeds, row.min_seeds); ++s) {
-        ExperimentRun run;
-        run.seed = spec.seed + uint64_t(s);
-        run.id = folder_name(row.label) + "/" + t.name + "/seed" + std::to_string(run.seed);
-        run.row = row.label;
-        run.column = t.name;
-        run.args = {"--task", t.name, "--data", spec.data, "--seed", std::to_string(run.seed)};
-        for (const std::string& a : method_args(row.method)) run.args.push_back(a);
-        run.args.insert(run.args.end(), spec.train_args.begin(), spec.train_args.end());
+      for (ExperimentRun& run : seeded_runs(row, t.name, t.name, {"--task", t.name, "--data", spec.data}, spec.seeds,
+                                            spec.seed, spec.train_args))
         report.runs.push_back(std::move(run));
-      }
   fs::create_directories(spec.out);
   log << "suite: " << report.runs.size() << " runs\n";
   const std::map<std::string, TaskSummary> summaries = runner.run(report.runs, spec.out);

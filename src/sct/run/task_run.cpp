@@ -158,7 +158,7 @@ void start_run_folder(const TaskRunSpec& spec, const TaskData& data, const Backb
                 (fs::exists(record) ? read_json_file(record.string()).value("task", std::string("?")) : std::string("?")) +
                 "); continue it with --resume, or choose another --out");
   fs::create_directories(out);
-  for (const fs::path dir : {out, out / "task"})
+  for (const fs::path& dir : {out, out / "task"})
     if (const int n = remove_stale_temporaries(dir.string()); n > 0)
       log << "train: removed " << n << " temporary files left by an interrupted run in " << dir.string() << "\n";
   if (spec.trainer.resume && fs::exists(record)) {
