@@ -15,7 +15,7 @@ batches=${3:-"16 64"}
 steps=${4:-3}
 threads=$(nproc)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
-isa=$(grep -m1 -o -w 'amx_bf16\|avx512_bf16' /proc/cpuinfo | head -1 || true)
+isa=$(grep -m1 -o -w 'amx_bf16\|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ' || true)
 echo "$model, method $method, $threads threads, $cpu (native bf16: ${isa:-none}), $(date -u +%F)"
 echo
 echo "| batch | precision | impl | train img/s | infer img/s | peak RSS (MiB) |"

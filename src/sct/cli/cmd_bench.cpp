@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/cuda.h>
 #include <torch/optim/adamw.h>
 #include <torch/version.h>
@@ -26,6 +27,7 @@ struct BenchFlags {
   MethodFlags method;
   int64_t batch = 16, steps = 5, warmup = 1;
   bool json = false, recompute = false;
+  std::string profile;  // Chrome trace of one inference and one training step, after the timed ones
 };
 
 // Seconds per call of `fn`, averaged over `steps` calls after `warmup` untimed ones.
@@ -83,6 +85,18 @@ void run_bench(BenchFlags flags) {
         optimizer.step();
       },
       flags.warmup, flags.steps, built.device);
+  if (!flags.profile.empty()) {
+    torch::autograd::profiler::RecordProfile trace(flags.profile);
+    {
+      model.eval();
+      c10::InferenceMode guard;
+      model.forward(images);
+      model.train();
+    }
+    optimizer.zero_grad();
+    at::cross_entropy_loss(model.forward(images), labels).backward();
+    optimizer.step();
+  }
 
   const nlohmann::json j = {
       {"model", cfg.name},
@@ -128,6 +142,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--steps", flags->steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", flags->warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", flags->json, "one line of JSON");
+  cmd->add_option("--profile", flags->profile,
+                  "write a Chrome trace (chrome://tracing) of one inference and one training step to this file");
   cmd->add_flag("--recompute", flags->recompute, "recompute each block's activations in backward (less memory)");
   cmd->callback([flags] { run_bench(*flags); });
 }
