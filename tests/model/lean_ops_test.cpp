@@ -1,13 +1,16 @@
-// The backbone's memory-lean autograd functions (frozen_linear, layer_norm, softmax_attention) against
+// The backbone's memory-lean autograd functions (frozen_linear, layer_norm, multi_head_attention) against
 // autograd through LibTorch's own ops, in float64 so that any formula error shows far above rounding.
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+
+#include <cmath>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
 #include "sct/model/attention_kernel.h"
+#include "sct/model/autocast.h"
 #include "sct/model/frozen_linear.h"
 #include "sct/model/layer_norm.h"
 
@@ -89,17 +92,69 @@ TEST(LeanOps, LayerNormGivesAutogradsGradientsIncludingTrainableAffine) {
   }
 }
 
-TEST(LeanOps, SoftmaxAttentionGivesAutogradsGradients) {
+// The eager formula from (B, N, 3D): timm's reshape / permute, softmax(q k^T / sqrt(hd)) v, heads merged.
+at::Tensor reference_attention(const at::Tensor& qkv, int64_t heads) {
+  const int64_t B = qkv.size(0), N = qkv.size(1), D = qkv.size(2) / 3, hd = D / heads;
+  const at::Tensor parts = qkv.reshape({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+  const at::Tensor q = parts[0], k = parts[1], v = parts[2];
+  const at::Tensor p = at::softmax(at::matmul(q, k.transpose(-2, -1)) / std::sqrt(double(hd)), -1);
+  return at::matmul(p, v).transpose(1, 2).reshape({B, N, D});
+}
+
+TEST(LeanOps, MultiHeadAttentionGivesAutogradsGradients) {
   at::manual_seed(3);
-  const at::Tensor q = rand64({2, 3, 5, 4}), k = rand64({2, 3, 5, 4}), v = rand64({2, 3, 5, 4});
-  const at::Tensor probe = at::randn({2, 3, 5, 4}, at::kDouble);
-  const at::Tensor ours = softmax_attention(q, k, v);
-  const at::Tensor ref = at::matmul(at::softmax(at::matmul(q, k.transpose(-2, -1)) / 2.0, -1), v);
+  const at::Tensor qkv = rand64({2, 5, 3 * 12});  // 3 heads of 4
+  const at::Tensor probe = at::randn({2, 5, 12}, at::kDouble);
+  const at::Tensor ours = multi_head_attention(qkv, 3);
+  const at::Tensor ref = reference_attention(qkv, 3);
   expect_close(ours, ref, "output");
-  const auto g_ours = grads_of(ours, {q, k, v}, probe), g_ref = grads_of(ref, {q, k, v}, probe);
-  expect_close(g_ours[0], g_ref[0], "dq");
-  expect_close(g_ours[1], g_ref[1], "dk");
-  expect_close(g_ours[2], g_ref[2], "dv");
+  expect_close(grads_of(ours, {qkv}, probe)[0], grads_of(ref, {qkv}, probe)[0], "dqkv");
+  at::NoGradGuard no_grad;
+  expect_close(multi_head_attention(qkv, 3), ref, "output without autograd");
+}
+
+// Under bf16 autocast on the CPU (the fused kernels' path), against float64: within bf16's error.
+void expect_bf16_close(const at::Tensor& ours, const at::Tensor& ref, double rel, const char* what) {
+  ASSERT_TRUE(ours.defined() && ref.defined()) << what;
+  const double scale = ref.abs().max().item<double>();
+  EXPECT_LT((ours.to(at::kDouble) - ref).abs().max().item<double>(), rel * scale) << what;
+}
+
+TEST(LeanOps, Bf16PassMatchesFloat64WithinBf16Error) {
+  at::manual_seed(4);
+  const at::Tensor qkv = at::randn({2, 7, 3 * 16}).to(at::kBFloat16).requires_grad_(true);
+  const at::Tensor qkv64 = qkv.detach().to(at::kDouble).requires_grad_(true);
+  const at::Tensor probe = at::randn({2, 7, 16}, at::kDouble);
+  const AutocastGuard autocast(qkv.device(), true);
+  const at::Tensor ours = multi_head_attention(qkv, 2);
+  EXPECT_EQ(ours.scalar_type(), at::kBFloat16);
+  const at::Tensor ref = reference_attention(qkv64, 2);
+  expect_bf16_close(ours, ref, 1e-2, "attention");
+  expect_bf16_close(grads_of(ours.to(at::kDouble), {qkv}, probe)[0], grads_of(ref, {qkv64}, probe)[0], 3e-2, "dqkv");
+
+  torch::nn::LayerNorm ln(torch::nn::LayerNormOptions({32}).eps(1e-6));
+  {
+    at::NoGradGuard no_grad;
+    ln->weight.copy_(at::randn({32}));
+    ln->bias.copy_(at::randn({32}));
+  }
+  ln->weight.set_requires_grad(false);
+  ln->bias.set_requires_grad(true);  // bias tuning: its gradient from the kept x̂
+  const at::Tensor x = (at::randn({3, 4, 32}) * 2.0 + 3.0).requires_grad_(true);
+  const at::Tensor x64 = x.detach().to(at::kDouble).requires_grad_(true);
+  const at::Tensor b64 = ln->bias.detach().to(at::kDouble).requires_grad_(true);
+  const at::Tensor ref_ln = at::layer_norm(x64, {32}, ln->weight.to(at::kDouble), b64, 1e-6);
+  const at::Tensor probe_ln = at::randn({3, 4, 32}, at::kDouble);
+  const auto g_ref = grads_of(ref_ln, {x64, b64}, probe_ln);
+  for (bool feeds_gemm_only : {false, true}) {
+    const at::Tensor y = layer_norm(x, ln, feeds_gemm_only);
+    // Only a GEMM's input may come back in bf16; a hook reads fp32, as under autocast.
+    EXPECT_EQ(y.scalar_type(), feeds_gemm_only ? at::kBFloat16 : at::kFloat);
+    expect_bf16_close(y, ref_ln, 1e-2, "layer norm");
+    const auto g = grads_of(y.to(at::kDouble), {x, ln->bias}, probe_ln);
+    expect_bf16_close(g[0], g_ref[0], 2e-2, "layer norm dx");
+    expect_bf16_close(g[1], g_ref[1], 2e-2, "layer norm dbeta");
+  }
 }
 
 }  // namespace

@@ -14,17 +14,16 @@ AttentionImpl::AttentionImpl(int64_t width, int64_t heads_) : heads(heads_) {
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& x, const HookChain& hooks) {
-  const int64_t B = x.size(0), N = x.size(1), D = x.size(2), hd = D / heads;
-  const at::Tensor qkv_out = hooks(HookSite::Qkv, x, frozen_linear(x, qkv));                  // (B, N, 3D)
-  const at::Tensor parts = qkv_out.reshape({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
-  const at::Tensor q = parts[0], k = parts[1], v = parts[2];                  // (B, H, N, hd)
+  const at::Tensor qkv_out = hooks(HookSite::Qkv, x, frozen_linear(x, qkv));  // (B, N, 3D)
 #if TORCH_VERSION_MAJOR >= 2
   // Fused kernels (flash / memory-efficient) where the build has them.
-  const at::Tensor ctx = at::scaled_dot_product_attention(q, k, v);
+  const int64_t B = x.size(0), N = x.size(1), D = x.size(2), hd = D / heads;
+  const at::Tensor parts = qkv_out.reshape({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4});
+  const at::Tensor merged =
+      at::scaled_dot_product_attention(parts[0], parts[1], parts[2]).transpose(1, 2).reshape({B, N, D});
 #else
-  const at::Tensor ctx = softmax_attention(q, k, v);                          // (B, H, N, hd)
+  const at::Tensor merged = multi_head_attention(qkv_out, heads);  // (B, N, D)
 #endif
-  const at::Tensor merged = ctx.transpose(1, 2).reshape({B, N, D});
   return hooks(HookSite::AttnProj, merged, frozen_linear(merged, proj));
 }
 

@@ -22,10 +22,10 @@ at::Tensor BlockImpl::forward(at::Tensor x) {
 at::Tensor BlockImpl::compute(at::Tensor x) {
   const HookChain& hooks = hooks_.chain();
   x = hooks(HookSite::BlockInput, x, x);
-  const at::Tensor h1 = hooks(HookSite::Norm1, x, layer_norm(x, norm1));
+  const at::Tensor h1 = hooks(HookSite::Norm1, x, layer_norm(x, norm1, !hooks.has(HookSite::Norm1)));
   const at::Tensor a = hooks(HookSite::AttnBranch, x, attn(h1, hooks));
   const at::Tensor x1 = hooks(HookSite::AttnResidual, x, x + drop_path(a, drop_path_rate, is_training()));
-  const at::Tensor h2 = hooks(HookSite::Norm2, x1, layer_norm(x1, norm2));
+  const at::Tensor h2 = hooks(HookSite::Norm2, x1, layer_norm(x1, norm2, !hooks.has(HookSite::Norm2)));
   const at::Tensor m = hooks(HookSite::MlpBranch, x1, mlp(h2, hooks));
   const at::Tensor x2 = x1 + drop_path(m, drop_path_rate, is_training());
   return hooks(HookSite::BlockOutput, x1, x2);

@@ -65,8 +65,9 @@ class HookChain {
     hooks_.clear();
     mask_ = 0;
   }
+  bool has(HookSite site) const { return mask_ & site_bit(site); }
   at::Tensor operator()(HookSite site, const at::Tensor& input, at::Tensor output) const {
-    if (!(mask_ & site_bit(site))) return output;
+    if (!has(site)) return output;
     for (const auto& h : hooks_)
       if (h->sites() & site_bit(site)) output = h->apply(site, input, std::move(output));
     return output;

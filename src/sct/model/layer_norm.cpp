@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "sct/kernels/bf16_kernels.h"
 #include "sct/model/autocast.h"
 
 namespace sct {
@@ -11,16 +12,24 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// The fused kernel takes fp32 rows on the CPU and writes bf16 (output and x̂) in one pass.
+bool fused_bf16(const at::Tensor& x) { return x.is_cpu() && x.scalar_type() == at::kFloat; }
+
 struct LayerNormFunction : torch::autograd::Function<LayerNormFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& bias, double eps) {
-    const int64_t d = x.size(-1);
-    auto [y, mean, rstd] = at::native_layer_norm(x, {d}, weight, bias, eps);
-    std::vector<int64_t> stat_shape(x.sizes().begin(), x.sizes().end());
-    stat_shape.back() = 1;
-    mean = mean.reshape(stat_shape);
-    rstd = rstd.reshape(stat_shape);
-    const at::Tensor x_hat = ((x - mean) * rstd).to(pass_dtype(x));
+                            const at::Tensor& bias, double eps, bool bf16_output) {
+    at::Tensor y, x_hat, rstd;
+    if (bf16_output) {
+      std::tie(y, x_hat, rstd) = kernels::layer_norm_bf16(x.contiguous(), weight, bias, eps, /*keep_x_hat=*/true);
+    } else {
+      const int64_t d = x.size(-1);
+      at::Tensor mean;
+      std::tie(y, mean, rstd) = at::native_layer_norm(x, {d}, weight, bias, eps);
+      std::vector<int64_t> stat_shape(x.sizes().begin(), x.sizes().end());
+      stat_shape.back() = 1;
+      rstd = rstd.reshape(stat_shape);
+      x_hat = ((x - mean.reshape(stat_shape)) * rstd).to(pass_dtype(x));
+    }
     ctx->save_for_backward({x_hat, rstd, weight});
     ctx->saved_data["x_dtype"] = static_cast<int64_t>(x.scalar_type());
     return y;
@@ -28,34 +37,46 @@ struct LayerNormFunction : torch::autograd::Function<LayerNormFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
-    const at::Tensor &rstd = saved[1], &weight = saved[2];
+    const at::Tensor &x_hat_kept = saved[0], &rstd = saved[1], &weight = saved[2];
+    const auto x_dtype = static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt());
     // Backward arithmetic in fp32 at least (in the statistics' dtype), whatever x̂ was kept in.
     const at::ScalarType acc = rstd.scalar_type();
-    const at::Tensor x_hat = saved[0].to(acc), g = grads[0].to(acc);  // (..., D)
-    const int64_t d = g.size(-1);
+    const int64_t d = x_hat_kept.size(-1);
     at::Tensor grad_x, grad_w, grad_b;
     if (ctx->needs_input_grad(0)) {
-      const at::Tensor gw = g * weight.to(acc);
-      const at::Tensor mean_g = gw.mean(-1, /*keepdim=*/true);
-      const at::Tensor mean_gx = (gw * x_hat).mean(-1, /*keepdim=*/true);
-      grad_x = ((gw - mean_g - x_hat * mean_gx) * rstd)
-                   .to(static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt()));
+      if (kernels::on_cpu_bf16(x_hat_kept) && acc == at::kFloat && x_dtype == at::kFloat) {
+        grad_x = kernels::layer_norm_backward_bf16(grads[0], x_hat_kept, rstd, weight);
+      } else {
+        const at::Tensor x_hat = x_hat_kept.to(acc), g = grads[0].to(acc);
+        const at::Tensor gw = g * weight.to(acc);
+        const at::Tensor mean_g = gw.mean(-1, /*keepdim=*/true);
+        const at::Tensor mean_gx = (gw * x_hat).mean(-1, /*keepdim=*/true);
+        grad_x = ((gw - mean_g - x_hat * mean_gx) * rstd).to(x_dtype);
+      }
     }
-    if (ctx->needs_input_grad(1)) grad_w = (g * x_hat).reshape({-1, d}).sum(0).to(weight.scalar_type());
-    if (ctx->needs_input_grad(2)) grad_b = g.reshape({-1, d}).sum(0).to(weight.scalar_type());
-    return {grad_x, grad_w, grad_b, at::Tensor()};
+    if (ctx->needs_input_grad(1) || ctx->needs_input_grad(2)) {
+      const at::Tensor g = grads[0].to(acc).reshape({-1, d});
+      if (ctx->needs_input_grad(1)) grad_w = (g * x_hat_kept.to(acc).reshape({-1, d})).sum(0).to(weight.scalar_type());
+      if (ctx->needs_input_grad(2)) grad_b = g.sum(0).to(weight.scalar_type());
+    }
+    return {grad_x, grad_w, grad_b, at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
-at::Tensor layer_norm(const at::Tensor& x, const torch::nn::LayerNorm& m) {
+at::Tensor layer_norm(const at::Tensor& x, const torch::nn::LayerNorm& m, bool feeds_gemm_only) {
   const double eps = m->options.eps();
+  const bool bf16_pass = pass_dtype(x) == at::kBFloat16 && x.scalar_type() != at::kBFloat16;
+  const bool bf16_output = feeds_gemm_only && bf16_pass && fused_bf16(x);
+  const bool tracked = at::GradMode::is_enabled() &&
+                       (x.requires_grad() || m->weight.requires_grad() || m->bias.requires_grad());
+  if (bf16_output && !tracked)
+    return std::get<0>(kernels::layer_norm_bf16(x.contiguous(), m->weight, m->bias, eps, /*keep_x_hat=*/false));
   // Keeping x̂ instead of x saves memory only when the pass is narrower than x; otherwise LibTorch's fused
   // kernels are faster than this one's unfused backward.
-  if (!at::GradMode::is_enabled() || pass_dtype(x) == x.scalar_type())
-    return at::layer_norm(x, {x.size(-1)}, m->weight, m->bias, eps);
-  return LayerNormFunction::apply(x, m->weight, m->bias, eps);
+  if (!tracked || !bf16_pass) return at::layer_norm(x, {x.size(-1)}, m->weight, m->bias, eps);
+  return LayerNormFunction::apply(x, m->weight, m->bias, eps, bf16_output);
 }
 
 }  // namespace sct

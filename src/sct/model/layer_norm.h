@@ -11,6 +11,9 @@
 
 namespace sct {
 
-at::Tensor layer_norm(const at::Tensor& x, const torch::nn::LayerNorm& m);
+// `feeds_gemm_only`: nothing but a GEMM reads the output (no hook at the norm's site), so in a bf16 pass
+// it is returned in bf16, the GEMM's input dtype: one rounding, as autocast's cast before the GEMM,
+// without the fp32 output in between. Otherwise the output is fp32, as under autocast.
+at::Tensor layer_norm(const at::Tensor& x, const torch::nn::LayerNorm& m, bool feeds_gemm_only = false);
 
 }  // namespace sct

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "sct/model/frozen_linear.h"
+#include "sct/model/gelu.h"
 
 namespace sct {
 
@@ -12,7 +13,7 @@ MlpImpl::MlpImpl(int64_t width, int64_t hidden) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x, const HookChain& hooks) {
-  const at::Tensor h = at::gelu(hooks(HookSite::Fc1, x, frozen_linear(x, fc1)));  // (B, N, hidden)
+  const at::Tensor h = sct::gelu(hooks(HookSite::Fc1, x, frozen_linear(x, fc1)));  // (B, N, hidden)
   return hooks(HookSite::Fc2, h, frozen_linear(h, fc2));                          // (B, N, D)
 }
 

@@ -1,0 +1,34 @@
+// Fused CPU kernels for the bf16 pass (--precision bf16), each one pass over memory in place of the
+// several ATen ops (and their scalar libm loops) eager autocast runs. Inputs and outputs are
+// contiguous; arithmetic is fp32 throughout and rounds to bf16 once, where autocast would.
+// `on_cpu_bf16(t)` says whether a tensor takes this path; every other device and dtype keeps the ATen
+// composition in the model's autograd functions.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <tuple>
+
+namespace sct::kernels {
+
+bool on_cpu_bf16(const at::Tensor& t);
+
+// GELU's backward, g * GELU'(h) with GELU(h) = h Φ(h): h and g bf16 -> bf16. (LibTorch's bf16 GELU
+// forward is vectorised; its backward calls erff per element.)
+at::Tensor gelu_backward_bf16(const at::Tensor& grad, const at::Tensor& h);
+
+// softmax(scale * s) over the last dimension, s bf16 -> bf16 probabilities p.
+at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale);
+// d loss / d s from d loss / d p and p: scale * p (dp - Σ dp p), bf16 -> bf16.
+at::Tensor scaled_softmax_backward_bf16(const at::Tensor& grad_p, const at::Tensor& p, double scale);
+
+// LayerNorm over the last dimension of fp32 x with fp32 weight and bias: returns y = x̂ w + b in bf16
+// (the GEMM's input), x̂ in bf16 (kept for backward; undefined unless keep_x_hat) and 1/std in fp32
+// with shape x.shape[:-1].
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_bf16(const at::Tensor& x, const at::Tensor& weight,
+                                                               const at::Tensor& bias, double eps,
+                                                               bool keep_x_hat);
+// d loss / d x (fp32) from d loss / d y (bf16 or fp32), x̂ (bf16), 1/std and the weight.
+at::Tensor layer_norm_backward_bf16(const at::Tensor& grad_y, const at::Tensor& x_hat, const at::Tensor& rstd,
+                                    const at::Tensor& weight);
+
+}  // namespace sct::kernels

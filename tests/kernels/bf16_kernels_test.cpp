@@ -1,0 +1,120 @@
+// The fused bf16 CPU kernels against LibTorch's own ops in float64, rounded to bf16 once: they must
+// agree to one bf16 step, element by element, and exactly for almost every element (the rest are
+// values within fp32's error of a rounding boundary).
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "sct/kernels/bf16_kernels.h"
+#include "sct/kernels/bf16_math.h"
+
+namespace sct::kernels {
+namespace {
+
+// Every element within one bf16 step of the reference (at most 2^-7 relative; `floor` absolute near
+// zero), and at least `exact` of them bit-equal.
+void expect_bf16_equal(const at::Tensor& ours, const at::Tensor& ref, double floor, double exact, const char* what) {
+  ASSERT_EQ(ours.scalar_type(), at::kBFloat16) << what;
+  ASSERT_EQ(ours.sizes(), ref.sizes()) << what;
+  const at::Tensor a = ours.to(at::kDouble), b = ref.to(at::kBFloat16).to(at::kDouble);
+  const at::Tensor err = (a - b).abs(), bound = b.abs() * (1.0 / 128) + floor;
+  EXPECT_TRUE((err <= bound).all().item<bool>())
+      << what << ": worst excess " << (err - bound).max().item<double>() << " at " << (err - bound).argmax().item<int64_t>();
+  const double equal = (a == b).to(at::kDouble).mean().item<double>();
+  EXPECT_GE(equal, exact) << what << ": only " << equal << " of the elements equal";
+}
+
+TEST(Bf16Math, ExpAndNormalCdfMatchDoublePrecision) {
+  // References at the fp32 input itself: rounding x to fp32 alone moves e^x by up to 4e-6 here.
+  for (double xd = -100.0; xd <= 88.0; xd += 0.0137) {
+    const float x = float(xd);
+    const double ref = std::exp(double(x)), ours = exp_fp32(x);
+    if (x < -87.3) {
+      EXPECT_EQ(ours, 0.0) << x;
+    } else {
+      EXPECT_NEAR(ours, ref, 4e-7 * ref) << x;
+    }
+  }
+  for (double xd = -12.0; xd <= 9.0; xd += 0.0031) {
+    const float x = float(xd);
+    const double ref = 0.5 * std::erfc(-double(x) / std::sqrt(2.0)), ours = normal_cdf(x);
+    EXPECT_NEAR(ours, ref, 3e-7 + 2e-6 * ref) << x;  // relative in the far left tail, where Φ is tiny
+  }
+}
+
+TEST(Bf16Math, ConversionRoundsToNearestEvenAndKeepsNaN) {
+  for (float f : {1.0f, -2.5f, 3.14159f, 1e-30f, -7.7e20f, 65504.0f, 0.0f, -0.0f, INFINITY, -INFINITY})
+    EXPECT_EQ(float_to_bf16(f), c10::BFloat16(f).x) << f;
+  EXPECT_EQ(float_to_bf16(1.0f + 1.0f / 256), c10::BFloat16(1.0f + 1.0f / 256).x);  // a tie: to even
+  EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(NAN))));
+  EXPECT_EQ(bf16_to_float(c10::BFloat16(-1.5f).x), -1.5f);
+}
+
+TEST(Bf16Kernels, GeluBackwardMatchesLibTorch) {
+  at::manual_seed(1);
+  // Mostly where GELU bends, plus far tails (h to ±12) where Φ and φ underflow differently.
+  const at::Tensor h = at::cat({at::randn({50000}) * 2.0, at::linspace(-12, 12, 4001)}).to(at::kBFloat16);
+  const at::Tensor g = at::randn(h.sizes()).to(at::kBFloat16);
+  const at::Tensor ref = at::gelu_backward(g.to(at::kDouble), h.to(at::kDouble));
+  // Φ(h) + h φ(h) cancels around h = -0.75 (GELU's minimum), where fp32's error crosses rounding
+  // boundaries more often; in the far left tail values below 1e-12 are compared absolutely.
+  expect_bf16_equal(gelu_backward_bf16(g, h), ref, 1e-12, 0.98, "dGELU");
+  EXPECT_TRUE(std::isnan(gelu_backward_bf16(g.slice(0, 0, 1), at::full({1}, NAN).to(at::kBFloat16)).item<float>()));
+}
+
+TEST(Bf16Kernels, ScaledSoftmaxAndItsBackwardMatchLibTorch) {
+  at::manual_seed(2);
+  const double scale = 1.0 / std::sqrt(48.0);  // not a power of two: the scale is applied in fp32
+  for (int64_t len : {1, 7, 197, 300}) {
+    const at::Tensor s = (at::randn({3, 5, len}) * 8.0).to(at::kBFloat16);
+    const at::Tensor p = scaled_softmax_bf16(s, scale);
+    const at::Tensor p_ref = (s.to(at::kDouble) * scale).softmax(-1);
+    expect_bf16_equal(p, p_ref, 1e-30, 0.98, "softmax");
+    EXPECT_TRUE(at::allclose(p.to(at::kDouble).sum(-1), at::ones({3, 5}, at::kDouble), 0, 2e-2));
+
+    const at::Tensor gp = at::randn(s.sizes()).to(at::kBFloat16);
+    const at::Tensor pd = p.to(at::kDouble), gd = gp.to(at::kDouble);
+    const at::Tensor gs_ref = scale * pd * (gd - (gd * pd).sum(-1, true));
+    // Near zero the difference of two sums cancels: an absolute floor relative to the row's scale.
+    expect_bf16_equal(scaled_softmax_backward_bf16(gp, p, scale), gs_ref, 1e-3 * scale, 0.9, "softmax backward");
+  }
+}
+
+TEST(Bf16Kernels, LayerNormAndItsBackwardMatchLibTorch) {
+  at::manual_seed(3);
+  const int64_t d = 768;
+  const at::Tensor x = at::randn({4, 9, d}) * 3.0 + 5.0;  // a mean far from zero
+  const at::Tensor w = at::randn({d}), b = at::randn({d});
+  const auto [y, x_hat, rstd] = layer_norm_bf16(x, w, b, 1e-6, /*keep_x_hat=*/true);
+  const at::Tensor xd = x.to(at::kDouble).requires_grad_(true);
+  const at::Tensor y_ref = at::layer_norm(xd, {d}, w.to(at::kDouble), b.to(at::kDouble), 1e-6);
+  expect_bf16_equal(y, y_ref.detach(), 1e-6, 0.98, "y");
+  const at::Tensor x_hat_ref = at::layer_norm(x.to(at::kDouble), {d}, {}, {}, 1e-6);
+  expect_bf16_equal(x_hat, x_hat_ref, 1e-6, 0.98, "x_hat");
+  const at::Tensor rstd_ref = 1.0 / (x.to(at::kDouble).var(-1, /*unbiased=*/false, true) + 1e-6).sqrt();
+  EXPECT_TRUE(at::allclose(rstd.to(at::kDouble), rstd_ref, 1e-5, 0)) << "rstd";
+  EXPECT_FALSE(std::get<1>(layer_norm_bf16(x, w, b, 1e-6, false)).defined());
+
+  // Backward from the bf16 x̂ it kept: within bf16's error of float64 autograd.
+  const at::Tensor gy = at::randn(x.sizes()).to(at::kBFloat16);
+  const at::Tensor gx = layer_norm_backward_bf16(gy, x_hat, rstd, w);
+  y_ref.backward(gy.to(at::kDouble));
+  const at::Tensor gx_ref = xd.grad();
+  ASSERT_EQ(gx.scalar_type(), at::kFloat);
+  const double scale = gx_ref.abs().max().item<double>();
+  EXPECT_LT((gx.to(at::kDouble) - gx_ref).abs().max().item<double>(), 1e-2 * scale);
+}
+
+TEST(Bf16Kernels, RefuseWhatTheyCannotRead) {
+  const at::Tensor f = at::randn({4, 8});
+  EXPECT_THROW(gelu_backward_bf16(f, f), std::exception);                        // fp32, not bf16
+  EXPECT_THROW(scaled_softmax_bf16(f.to(at::kBFloat16).t(), 1.0), std::exception);  // not contiguous
+  EXPECT_THROW(layer_norm_bf16(f.to(at::kBFloat16), {}, {}, 1e-6, false), std::exception);
+  EXPECT_TRUE(on_cpu_bf16(f.to(at::kBFloat16)));
+  EXPECT_FALSE(on_cpu_bf16(f));
+}
+
+}  // namespace
+}  // namespace sct::kernels
