@@ -39,6 +39,24 @@ json read_json(const std::string& path) {
   return json::parse(in);
 }
 
+// A selection made in bf16 names the checkpoint's own fingerprint (not that of its bf16 copy), so
+// training from it on the same checkpoint does not warn of another backbone.
+TEST(SctCli, Bf16SelectionNamesTheCheckpointsFingerprint) {
+  test::ScratchDir dir;
+  std::string sha[2];
+  for (int i = 0; i < 2; ++i) {
+    const std::string precision = i ? "bf16" : "fp32", sel = dir.file(precision + ".json");
+    const auto r = test::run_cli("select " + kTask + " " + kModel + " --precision " + precision + " --out " + sel);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    sha[i] = read_json(sel)["backbone_sha256"].get<std::string>();
+  }
+  EXPECT_EQ(sha[1], sha[0]);
+  const auto r = test::run_cli("train " + kTask + " " + kModel + " --precision bf16 --selection " + dir.file("bf16.json") +
+                               " --epochs 1 --set warmup_epochs=0 --out " + dir.file("run"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("another backbone"), std::string::npos) << r.output;
+}
+
 TEST(SctCli, SelectTrainEvalPredictOnFashionMnist1k) {
   test::ScratchDir dir;
   const std::string sel = dir.file("sel.json"), png = dir.file("sel.png"), run = dir.file("run");

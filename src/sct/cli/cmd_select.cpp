@@ -36,6 +36,8 @@ void select_here(SelectFlags flags, std::ostream& log) {
   flags.model.num_classes = data.num_classes();
   BuiltModel built = build_model(flags.model, log);
   built.model->freeze();
+  // The weights as loaded, as train and predict fingerprint them: not their bf16 copies.
+  const std::string backbone_sha256 = backbone_fingerprint(*built.model);
   built.model->set_precision(built.precision);
   const VitConfig& cfg = built.model->config();
   const auto cache = data.cache(parse_vtab_split(flags.split), cfg.img_size);
@@ -51,7 +53,7 @@ void select_here(SelectFlags flags, std::ostream& log) {
   md.batch_size = flags.sct.select_batch;
   md.dataset = data.name() + "/" + flags.split;
   md.backbone_name = flags.model.checkpoint.empty() ? cfg.name + " (random init)" : flags.model.checkpoint;
-  md.backbone_sha256 = backbone_fingerprint(*built.model);
+  md.backbone_sha256 = backbone_sha256;
   md.log = &log;
   method->prepare(md);
   if (!parallel::is_writer()) return;
