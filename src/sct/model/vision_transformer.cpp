@@ -1,5 +1,7 @@
 #include "sct/model/vision_transformer.h"
 
+#include <unordered_set>
+
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/init.h>
@@ -112,10 +114,15 @@ void VisionTransformerImpl::set_precision(Precision p) {
   precision_ = p;
   if (p != Precision::bf16) return;
   torch::NoGradGuard no_grad;
+  // Only the backbone's: a method's tensors and the head stay fp32 whether they train (master
+  // weights) or were loaded from a task folder, so that evaluating a task folder computes exactly what
+  // the training run's own evaluation did.
+  std::unordered_set<const void*> backbone;
+  for (const auto& kv : backbone_tensors()) backbone.insert(kv.second.unsafeGetTensorImpl());
   for (auto& m : modules(/*include_self=*/false)) {
     if (!m->as<torch::nn::LinearImpl>() && !m->as<torch::nn::Conv2dImpl>()) continue;
     for (auto& t : m->parameters(/*recurse=*/false))
-      if (!t.requires_grad()) {
+      if (!t.requires_grad() && backbone.count(t.unsafeGetTensorImpl())) {
         t.set_data(t.to(at::kBFloat16));
         weights_bf16_ = true;
       }

@@ -55,10 +55,11 @@ class VisionTransformerImpl : public torch::nn::Module {
 
   // requires_grad = false on every parameter (inference, feature extraction, selection).
   void freeze();
-  // Runs every forward in `p` from now on (fp32 or bf16, not automatic). bf16 converts the frozen GEMM
-  // weights (Linear and Conv2d tensors without requires_grad: attach the method first) to bf16 once,
-  // here; trainable tensors, LayerNorm parameters, the class token and the position embedding stay
-  // fp32. Going back to fp32 after that is an error: the bf16 weights lost their low bits.
+  // Runs every forward in `p` from now on (fp32 or bf16, not automatic). bf16 converts the backbone's
+  // frozen GEMM weights (Linear and Conv2d tensors without requires_grad: attach the method first) to
+  // bf16 once, here; a method's tensors and the head (trained or loaded), LayerNorm parameters, the
+  // class token and the position embedding stay fp32. Going back to fp32 after that is an error: the
+  // bf16 weights lost their low bits.
   void set_precision(Precision p);
   Precision precision() const { return precision_; }
   // Per-block activation recomputation in training (recompute.h): less memory, about a third more compute.
