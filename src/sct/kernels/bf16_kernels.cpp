@@ -19,6 +19,8 @@
 namespace sct::kernels {
 namespace {
 
+// Each entry point is a RECORD_FUNCTION, so that `sct bench --profile` traces name it.
+
 // Elements per parallel chunk: below this the threads' start-up costs more than the loop.
 constexpr int64_t kGrainElements = 1 << 15;
 
@@ -140,7 +142,7 @@ SCT_VECTOR_CLONES void layer_norm_backward_rows(const uint16_t* gy, const uint16
 bool on_cpu_bf16(const at::Tensor& t) { return t.defined() && t.is_cpu() && t.scalar_type() == at::kBFloat16; }
 
 at::Tensor gelu_backward_bf16(const at::Tensor& grad, const at::Tensor& h) {
-  RECORD_FUNCTION("sct::gelu_backward_bf16", {});  // named in `sct bench --profile` traces
+  RECORD_FUNCTION("sct::gelu_backward_bf16", {});
   require(h, at::kBFloat16, "GELU input");
   const at::Tensor g = grad.to(at::kBFloat16).contiguous();
   at::Tensor out = at::empty_like(h);
@@ -152,7 +154,7 @@ at::Tensor gelu_backward_bf16(const at::Tensor& grad, const at::Tensor& h) {
 }
 
 at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale) {
-  RECORD_FUNCTION("sct::scaled_softmax_bf16", {});  // named in `sct bench --profile` traces
+  RECORD_FUNCTION("sct::scaled_softmax_bf16", {});
   require(s, at::kBFloat16, "softmax input");
   const int64_t len = s.size(-1), rows = s.numel() / len;
   at::Tensor p = at::empty_like(s);
@@ -166,7 +168,7 @@ at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale) {
 }
 
 at::Tensor scaled_softmax_backward_bf16(const at::Tensor& grad_p, const at::Tensor& p, double scale) {
-  RECORD_FUNCTION("sct::scaled_softmax_backward_bf16", {});  // named in `sct bench --profile` traces
+  RECORD_FUNCTION("sct::scaled_softmax_backward_bf16", {});
   require(p, at::kBFloat16, "softmax probabilities");
   const at::Tensor g = grad_p.to(at::kBFloat16).contiguous();
   const int64_t len = p.size(-1), rows = p.numel() / len;
@@ -182,7 +184,7 @@ at::Tensor scaled_softmax_backward_bf16(const at::Tensor& grad_p, const at::Tens
 std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_bf16(const at::Tensor& x, const at::Tensor& weight,
                                                                const at::Tensor& bias, double eps,
                                                                bool keep_x_hat) {
-  RECORD_FUNCTION("sct::layer_norm_bf16", {});  // named in `sct bench --profile` traces
+  RECORD_FUNCTION("sct::layer_norm_bf16", {});
   require(x, at::kFloat, "LayerNorm input");
   const int64_t len = x.size(-1), rows = x.numel() / len;
   const at::Tensor w = weight.defined() ? weight.to(at::kFloat).contiguous() : at::ones({len}, x.options());
@@ -205,7 +207,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_bf16(const at::Tensor&
 
 at::Tensor layer_norm_backward_bf16(const at::Tensor& grad_y, const at::Tensor& x_hat, const at::Tensor& rstd,
                                     const at::Tensor& weight) {
-  RECORD_FUNCTION("sct::layer_norm_backward_bf16", {});  // named in `sct bench --profile` traces
+  RECORD_FUNCTION("sct::layer_norm_backward_bf16", {});
   require(x_hat, at::kBFloat16, "LayerNorm x̂");
   const at::Tensor g = grad_y.to(at::kBFloat16).contiguous();
   const at::Tensor rs = rstd.to(at::kFloat).contiguous();

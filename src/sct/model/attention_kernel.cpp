@@ -40,6 +40,11 @@ at::Tensor scores_grad(const at::Tensor& grad_p, const at::Tensor& p, double sca
   return at::_softmax_backward_data(grad_p, p, -1, p.scalar_type()).mul_(scale);
 }
 
+// (3, B, H, N, hd) -> (B, N, H * hd): the forward, with or without autograd.
+at::Tensor attend(const at::Tensor& qkv_heads) {
+  return merge_heads(at::matmul(probabilities(qkv_heads[0], qkv_heads[1]), qkv_heads[2]));
+}
+
 struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& qkv, int64_t heads) {
     // In the pass's dtype, as autocast would cast them, so that backward (which runs outside autocast)
@@ -47,8 +52,7 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
     const at::Tensor qkv_heads = split_heads(qkv, heads, pass_dtype(qkv));
     ctx->save_for_backward({qkv_heads});
     ctx->saved_data["qkv_dtype"] = static_cast<int64_t>(qkv.scalar_type());
-    const at::Tensor q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];
-    return merge_heads(at::matmul(probabilities(q, k), v));
+    return attend(qkv_heads);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -76,9 +80,7 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
 
 at::Tensor multi_head_attention(const at::Tensor& qkv, int64_t heads) {
   if (at::GradMode::is_enabled() && qkv.requires_grad()) return AttentionFunction::apply(qkv, heads);
-  const at::Tensor qkv_heads = split_heads(qkv, heads, pass_dtype(qkv));
-  const at::Tensor q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];
-  return merge_heads(at::matmul(probabilities(q, k), v));
+  return attend(split_heads(qkv, heads, pass_dtype(qkv)));
 }
 
 }  // namespace sct

@@ -24,8 +24,7 @@ struct GeluFunction : torch::autograd::Function<GeluFunction> {
 }  // namespace
 
 at::Tensor gelu(const at::Tensor& h) {
-  if (!kernels::on_cpu_bf16(h)) return at::gelu(h);
-  if (!at::GradMode::is_enabled() || !h.requires_grad()) return at::gelu(h);
+  if (!kernels::on_cpu_bf16(h) || !at::GradMode::is_enabled() || !h.requires_grad()) return at::gelu(h);
   return GeluFunction::apply(h.contiguous());
 }
 
