@@ -13,6 +13,7 @@
 #include "sct/model/autocast.h"
 #include "sct/model/frozen_linear.h"
 #include "sct/model/layer_norm.h"
+#include "sct/model/residual_add.h"
 
 namespace sct {
 namespace {
@@ -46,6 +47,11 @@ TEST(LeanOps, FrozenLinearGivesAutogradsInputAndBiasGradients) {
     const auto g_ours = grads_of(ours, inputs, probe), g_ref = grads_of(ref, inputs, probe);
     for (size_t i = 0; i < inputs.size(); ++i) expect_close(g_ours[i], g_ref[i], i == 0 ? "dx" : "db");
   }
+  // Without a bias (one its consumer adds, bias_deferrable): x W^T alone.
+  const at::Tensor x = rand64({2, 3, 7}), probe = at::randn({2, 3, 5}, at::kDouble);
+  const at::Tensor ours = frozen_linear(x, w, {}), ref = at::matmul(x, w.t());
+  expect_close(ours, ref, "output without a bias");
+  expect_close(grads_of(ours, {x}, probe)[0], grads_of(ref, {x}, probe)[0], "dx without a bias");
 }
 
 TEST(LeanOps, FrozenLinearKeepsNoInputAlive) {
@@ -104,13 +110,45 @@ at::Tensor reference_attention(const at::Tensor& qkv, int64_t heads) {
 TEST(LeanOps, MultiHeadAttentionGivesAutogradsGradients) {
   at::manual_seed(3);
   const at::Tensor qkv = rand64({2, 5, 3 * 12});  // 3 heads of 4
+  const at::Tensor bias = rand64({3 * 12});        // the qkv projection's, when it left it to attention
   const at::Tensor probe = at::randn({2, 5, 12}, at::kDouble);
-  const at::Tensor ours = multi_head_attention(qkv, 3);
+  const at::Tensor ours = multi_head_attention(qkv, {}, 3);
   const at::Tensor ref = reference_attention(qkv, 3);
   expect_close(ours, ref, "output");
   expect_close(grads_of(ours, {qkv}, probe)[0], grads_of(ref, {qkv}, probe)[0], "dqkv");
+  const at::Tensor ours_b = multi_head_attention(qkv, bias, 3), ref_b = reference_attention(qkv + bias, 3);
+  expect_close(ours_b, ref_b, "output with the bias");
+  const auto g = grads_of(ours_b, {qkv, bias}, probe), g_ref = grads_of(ref_b, {qkv, bias}, probe);
+  expect_close(g[0], g_ref[0], "dqkv with the bias");
+  expect_close(g[1], g_ref[1], "dbias");
   at::NoGradGuard no_grad;
-  expect_close(multi_head_attention(qkv, 3), ref, "output without autograd");
+  expect_close(multi_head_attention(qkv, {}, 3), ref, "output without autograd");
+  expect_close(multi_head_attention(qkv, bias, 3), ref_b, "output with the bias without autograd");
+}
+
+// The fp32 stream plus a bf16 branch and a deferred fp32 bias, against float64 autograd.
+TEST(LeanOps, ResidualAddOfABf16BranchWithItsBias) {
+  at::manual_seed(5);
+  const at::Tensor x = at::randn({2, 5, 24}).requires_grad_(true);
+  const at::Tensor branch = at::randn({2, 5, 24}).to(at::kBFloat16).requires_grad_(true);
+  const at::Tensor bias = at::randn({24}).requires_grad_(true);  // bias tuning trains it
+  const at::Tensor probe = at::randn({2, 5, 24}, at::kDouble);
+  const at::Tensor ours = residual_add(x, branch, bias);
+  EXPECT_EQ(ours.scalar_type(), at::kFloat);
+  const at::Tensor x64 = x.detach().to(at::kDouble).requires_grad_(true),
+                   a64 = branch.detach().to(at::kDouble).requires_grad_(true),
+                   b64 = bias.detach().to(at::kDouble).requires_grad_(true);
+  const at::Tensor ref = x64 + a64 + b64;
+  EXPECT_LT((ours.to(at::kDouble) - ref).abs().max().item<double>(), 1e-5);  // fp32 sums of exact inputs
+  const auto g = grads_of(ours.to(at::kDouble), {x, branch, bias}, probe);
+  const auto g_ref = grads_of(ref, {x64, a64, b64}, probe);
+  EXPECT_EQ(g[1].scalar_type(), at::kBFloat16);
+  EXPECT_LT((g[0].to(at::kDouble) - g_ref[0]).abs().max().item<double>(), 1e-6);  // the probe in fp32
+  EXPECT_LT((g[1].to(at::kDouble) - g_ref[1]).abs().max().item<double>(), 1e-2 * probe.abs().max().item<double>());
+  EXPECT_LT((g[2].to(at::kDouble) - g_ref[2]).abs().max().item<double>(), 1e-4);
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(at::equal(residual_add(x, branch, bias), ours));
+  EXPECT_TRUE(at::allclose(residual_add(x, branch.to(at::kFloat), {}), x + branch.to(at::kFloat)));  // ATen's path
 }
 
 // Under bf16 autocast on the CPU (the fused kernels' path), against float64: within bf16's error.
@@ -126,9 +164,10 @@ TEST(LeanOps, Bf16PassMatchesFloat64WithinBf16Error) {
   const at::Tensor qkv64 = qkv.detach().to(at::kDouble).requires_grad_(true);
   const at::Tensor probe = at::randn({2, 7, 16}, at::kDouble);
   const AutocastGuard autocast(qkv.device(), true);
-  const at::Tensor ours = multi_head_attention(qkv, 2);
+  const at::Tensor bias = at::randn({3 * 16}), bias64 = bias.to(at::kDouble);
+  const at::Tensor ours = multi_head_attention(qkv, bias, 2);
   EXPECT_EQ(ours.scalar_type(), at::kBFloat16);
-  const at::Tensor ref = reference_attention(qkv64, 2);
+  const at::Tensor ref = reference_attention(qkv64 + bias64, 2);
   expect_bf16_close(ours, ref, 1e-2, "attention");
   expect_bf16_close(grads_of(ours.to(at::kDouble), {qkv}, probe)[0], grads_of(ref, {qkv64}, probe)[0], 3e-2, "dqkv");
 

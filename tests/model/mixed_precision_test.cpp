@@ -114,10 +114,12 @@ TEST(MixedPrecision, FrozenGemmWeightsBecomeBf16OnceAndTrainableTensorsStayFp32)
     const std::string& name = p.key();
     const bool gemm = name.find("qkv.") != std::string::npos || name.find("proj.") != std::string::npos ||
                       name.find("fc1.") != std::string::npos || name.find("fc2.") != std::string::npos;
-    const at::ScalarType want = !p.value().requires_grad() && gemm ? at::kBFloat16 : at::kFloat;
+    const bool weight = name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
+    const at::ScalarType want = !p.value().requires_grad() && gemm && weight ? at::kBFloat16 : at::kFloat;
     EXPECT_EQ(p.value().scalar_type(), want) << name;
   }
   EXPECT_EQ(model->named_parameters()["blocks.0.attn.qkv.weight"].scalar_type(), at::kBFloat16);
+  EXPECT_EQ(model->named_parameters()["blocks.0.attn.qkv.bias"].scalar_type(), at::kFloat);  // added in fp32
   EXPECT_EQ(model->named_parameters()["head.weight"].scalar_type(), at::kFloat);
   EXPECT_EQ(model->named_parameters()["blocks.0.norm1.weight"].scalar_type(), at::kFloat);
   EXPECT_EQ(model->pos_embed.scalar_type(), at::kFloat);

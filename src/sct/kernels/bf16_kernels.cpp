@@ -16,6 +16,8 @@
 // AVX-512 loops on the machines bf16 pays on and plain ones anywhere else.
 #define SCT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
+#pragma GCC diagnostic ignored "-Wpsabi"  // see bf16_math.h
+
 namespace sct::kernels {
 namespace {
 
@@ -39,54 +41,92 @@ void for_rows(int64_t rows, int64_t len, const Fn& fn) {
   at::parallel_for(0, rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(len, 1)), fn);
 }
 
-// GCC vectorises bf16 -> fp32 -> bf16 only in separate loops, so the element-wise kernel goes through
-// small fp32 blocks (on the stack, in L1).
-constexpr int64_t kBlock = 256;
+// Each loop below runs 16 lanes at a time and the row's tail (j from `vector_end(n)`) one by one, through
+// the same bf16_math.h functions. (Plain loops: a lambda would be compiled apart from its clone.)
+int64_t vector_end(int64_t n) { return n / kLanes * kLanes; }
 
-SCT_VECTOR_CLONES void gelu_backward_span(const uint16_t* g, const uint16_t* h, uint16_t* out, int64_t n) {
-  float x[kBlock], d[kBlock];
-  for (int64_t s = 0; s < n; s += kBlock) {
-    const int64_t m = std::min(kBlock, n - s);
-    for (int64_t i = 0; i < m; ++i) x[i] = bf16_to_float(h[s + i]);
-    for (int64_t i = 0; i < m; ++i) d[i] = bf16_to_float(g[s + i]);
-    for (int64_t i = 0; i < m; ++i)
-      d[i] *= normal_cdf(x[i]) + x[i] * 0.39894228040143268f * exp_fp32(-0.5f * x[i] * x[i]);
-    for (int64_t i = 0; i < m; ++i) out[s + i] = float_to_bf16(d[i]);
+// out = x + a + bias (per column), fp32 x and out, bf16 a.
+SCT_VECTOR_CLONES void residual_add_rows(const float* x, const uint16_t* a, const float* bias, float* out,
+                                         int64_t rows, int64_t cols) {
+  const int64_t vec_end = vector_end(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    const uint16_t* ar = a + r * cols;
+    float* o = out + r * cols;
+    for (int64_t j = 0; j < vec_end; j += kLanes) {
+      Floats v = load_floats(xr + j) + load_bf16(ar + j);
+      if (bias) v += load_floats(bias + j);
+      std::memcpy(o + j, &v, sizeof v);
+    }
+    for (int64_t j = vec_end; j < cols; ++j) o[j] = xr[j] + bf16_to_float(ar[j]) + (bias ? bias[j] : 0.0f);
   }
 }
 
+// Token rows of qkv (B * N, 3, H, hd) + bias -> (3, B, H, N, hd), for tokens [first, end).
+SCT_VECTOR_CLONES void split_heads_rows(const uint16_t* qkv, const float* bias, uint16_t* out, int64_t first,
+                                        int64_t end, int64_t batch, int64_t tokens, int64_t heads, int64_t hd) {
+  const int64_t width = heads * hd, vec_end = vector_end(hd);
+  for (int64_t t = first; t < end; ++t) {
+    const int64_t b = t / tokens, n = t % tokens;
+    for (int64_t part = 0; part < 3; ++part)
+      for (int64_t h = 0; h < heads; ++h) {
+        const int64_t col = part * width + h * hd;
+        const uint16_t* in = qkv + t * 3 * width + col;
+        uint16_t* o = out + (((part * batch + b) * heads + h) * tokens + n) * hd;
+        if (!bias) {
+          std::memcpy(o, in, sizeof(uint16_t) * size_t(hd));
+          continue;
+        }
+        for (int64_t j = 0; j < vec_end; j += kLanes) store_bf16(o + j, load_bf16(in + j) + load_floats(bias + col + j));
+        for (int64_t j = vec_end; j < hd; ++j) o[j] = float_to_bf16(bf16_to_float(in[j]) + bias[col + j]);
+      }
+  }
+}
+
+// Row buffers hold a whole row in fp32, padded to full lanes.
+int64_t padded(int64_t len) { return (len + kLanes - 1) / kLanes * kLanes; }
+
 SCT_VECTOR_CLONES void softmax_rows(const uint16_t* s, uint16_t* p, int64_t rows, int64_t len, float scale,
                                     float* buf) {
+  const int64_t full = padded(len), vec_end = vector_end(len);
   for (int64_t r = 0; r < rows; ++r) {
     const uint16_t* in = s + r * len;
     uint16_t* out = p + r * len;
-    float m = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : m)
-    for (int64_t j = 0; j < len; ++j) {
-      buf[j] = bf16_to_float(in[j]) * scale;
-      m = buf[j] > m ? buf[j] : m;
+    for (int64_t j = 0; j < len; ++j) buf[j] = bf16_to_float(in[j]) * scale;
+    for (int64_t j = len; j < full; ++j) buf[j] = -std::numeric_limits<float>::infinity();
+    Floats m = splat<Floats>(-std::numeric_limits<float>::infinity());
+    for (int64_t j = 0; j < full; j += kLanes) m = max_of(m, load_floats(buf + j));
+    float row_max = m[0];
+    for (int l = 1; l < kLanes; ++l) row_max = std::max(row_max, m[l]);
+    Floats sum{};
+    for (int64_t j = 0; j < full; j += kLanes) {
+      const Floats e = exp_fp32(load_floats(buf + j) - row_max);
+      std::memcpy(buf + j, &e, sizeof e);
+      sum += e;
     }
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < len; ++j) {
-      buf[j] = exp_fp32(buf[j] - m);
-      sum += buf[j];
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t j = 0; j < len; ++j) out[j] = float_to_bf16(buf[j] * inv);
+    float total = 0;
+    for (int l = 0; l < kLanes; ++l) total += sum[l];
+    const float inv = 1.0f / total;
+    for (int64_t j = 0; j < vec_end; j += kLanes) store_bf16(out + j, load_floats(buf + j) * inv);
+    for (int64_t j = vec_end; j < len; ++j) out[j] = float_to_bf16(buf[j] * inv);
   }
 }
 
 SCT_VECTOR_CLONES void softmax_backward_rows(const uint16_t* gp, const uint16_t* p, uint16_t* gs, int64_t rows,
                                              int64_t len, float scale) {
+  const int64_t vec_end = vector_end(len);
   for (int64_t r = 0; r < rows; ++r) {
     const uint16_t *g = gp + r * len, *pr = p + r * len;
     uint16_t* out = gs + r * len;
+    Floats dots{};
+    for (int64_t j = 0; j < vec_end; j += kLanes) dots += load_bf16(g + j) * load_bf16(pr + j);
     float dot = 0;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t j = 0; j < len; ++j) dot += bf16_to_float(g[j]) * bf16_to_float(pr[j]);
-    for (int64_t j = 0; j < len; ++j)
-      out[j] = float_to_bf16(scale * bf16_to_float(pr[j]) * (bf16_to_float(g[j]) - dot));
+    for (int64_t j = vec_end; j < len; ++j) dot += bf16_to_float(g[j]) * bf16_to_float(pr[j]);
+    for (int l = 0; l < kLanes; ++l) dot += dots[l];
+    for (int64_t j = 0; j < vec_end; j += kLanes)
+      store_bf16(out + j, load_bf16(pr + j) * scale * (load_bf16(g + j) - dot));
+    for (int64_t j = vec_end; j < len; ++j)
+      out[j] = float_to_bf16(bf16_to_float(pr[j]) * scale * (bf16_to_float(g[j]) - dot));
   }
 }
 
@@ -141,15 +181,49 @@ SCT_VECTOR_CLONES void layer_norm_backward_rows(const uint16_t* gy, const uint16
 
 bool on_cpu_bf16(const at::Tensor& t) { return t.defined() && t.is_cpu() && t.scalar_type() == at::kBFloat16; }
 
-at::Tensor gelu_backward_bf16(const at::Tensor& grad, const at::Tensor& h) {
-  RECORD_FUNCTION("sct::gelu_backward_bf16", {});
-  require(h, at::kBFloat16, "GELU input");
-  const at::Tensor g = grad.to(at::kBFloat16).contiguous();
-  at::Tensor out = at::empty_like(h);
-  const uint16_t *gi = bits(g), *in = bits(h);
+namespace {
+
+// A per-column bias as contiguous fp32 of `cols` values (nullptr data when there is none).
+at::Tensor bias_floats(const at::Tensor& bias, int64_t cols) {
+  if (!bias.defined()) return {};
+  if (bias.numel() != cols) throw Error("bf16 kernel: bias of " + std::to_string(bias.numel()) + " values for rows of " + std::to_string(cols));
+  return bias.to(at::kFloat).contiguous();
+}
+const float* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
+}  // namespace
+
+at::Tensor residual_add_bf16(const at::Tensor& x, const at::Tensor& branch, const at::Tensor& bias) {
+  RECORD_FUNCTION("sct::residual_add_bf16", {});
+  require(x, at::kFloat, "residual stream");
+  require(branch, at::kBFloat16, "residual branch");
+  if (x.sizes() != branch.sizes()) throw Error("bf16 kernel: residual branch of another shape than the stream");
+  const int64_t cols = x.size(-1), rows = x.numel() / cols;
+  const at::Tensor b = bias_floats(bias, cols);
+  at::Tensor out = at::empty_like(x);
+  const float* xi = x.data_ptr<float>();
+  const uint16_t* ai = bits(branch);
+  const float* bi = data_or_null(b);
+  float* o = out.data_ptr<float>();
+  for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+    residual_add_rows(xi + r0 * cols, ai + r0 * cols, bi, o + r0 * cols, r1 - r0, cols);
+  });
+  return out;
+}
+
+at::Tensor split_heads_bf16(const at::Tensor& qkv, const at::Tensor& bias, int64_t heads) {
+  RECORD_FUNCTION("sct::split_heads_bf16", {});
+  require(qkv, at::kBFloat16, "qkv");
+  const int64_t batch = qkv.size(0), tokens = qkv.size(1), hd = qkv.size(2) / (3 * heads);
+  if (qkv.dim() != 3 || 3 * heads * hd != qkv.size(2)) throw Error("bf16 kernel: qkv must be (B, N, 3 * heads * hd)");
+  const at::Tensor b = bias_floats(bias, qkv.size(2));
+  at::Tensor out = at::empty({3, batch, heads, tokens, hd}, qkv.options());
+  const uint16_t* in = bits(qkv);
+  const float* bi = data_or_null(b);
   uint16_t* o = mutable_bits(out);
-  at::parallel_for(0, h.numel(), kGrainElements,
-                   [&](int64_t b, int64_t e) { gelu_backward_span(gi + b, in + b, o + b, e - b); });
+  for_rows(batch * tokens, qkv.size(2), [&](int64_t t0, int64_t t1) {
+    split_heads_rows(in, bi, o, t0, t1, batch, tokens, heads, hd);
+  });
   return out;
 }
 
@@ -161,7 +235,7 @@ at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale) {
   const uint16_t* in = bits(s);
   uint16_t* out = mutable_bits(p);
   for_rows(rows, len, [&](int64_t b, int64_t e) {
-    std::vector<float> buf(static_cast<size_t>(len));
+    std::vector<float> buf(static_cast<size_t>(padded(len)));
     softmax_rows(in + b * len, out + b * len, e - b, len, float(scale), buf.data());
   });
   return p;

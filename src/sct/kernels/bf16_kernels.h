@@ -12,9 +12,13 @@ namespace sct::kernels {
 
 bool on_cpu_bf16(const at::Tensor& t);
 
-// GELU's backward, g * GELU'(h) with GELU(h) = h Φ(h): h and g bf16 -> bf16. (LibTorch's bf16 GELU
-// forward is vectorised; its backward calls erff per element.)
-at::Tensor gelu_backward_bf16(const at::Tensor& grad, const at::Tensor& h);
+// The residual add x + branch + bias: fp32 stream x, bf16 branch, optional per-column bias -> fp32.
+// One pass in place of autocast's cast, add and (in the linear) bias broadcast.
+at::Tensor residual_add_bf16(const at::Tensor& x, const at::Tensor& branch, const at::Tensor& bias);
+
+// (B, N, 3 * heads * hd) qkv + optional bias -> contiguous (3, B, heads, N, hd): q, k and v split into
+// heads, in bf16, in one pass.
+at::Tensor split_heads_bf16(const at::Tensor& qkv, const at::Tensor& bias, int64_t heads);
 
 // softmax(scale * s) over the last dimension, s bf16 -> bf16 probabilities p.
 at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale);

@@ -11,8 +11,9 @@ namespace sct {
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(int64_t width, int64_t heads);
-  // x: (B, N, D) -> (B, N, D). `hooks` sees the Qkv and AttnProj sites.
-  at::Tensor forward(const at::Tensor& x, const HookChain& hooks);
+  // x: (B, N, D) -> (B, N, D). `hooks` sees the Qkv and AttnProj sites. With defer_proj_bias the output
+  // lacks proj's bias, which the caller adds (residual_add.h).
+  at::Tensor forward(const at::Tensor& x, const HookChain& hooks, bool defer_proj_bias = false);
 
   torch::nn::Linear qkv{nullptr};   // D -> 3D, rows ordered q, k, v; each head-major
   torch::nn::Linear proj{nullptr};  // D -> D

@@ -14,10 +14,12 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// (B, N, 3D) -> contiguous (3, B, H, N, hd) in `dtype`.
-at::Tensor split_heads(const at::Tensor& qkv, int64_t heads, at::ScalarType dtype) {
+// (B, N, 3D) + bias -> contiguous (3, B, H, N, hd) in `dtype`.
+at::Tensor split_heads(const at::Tensor& qkv, const at::Tensor& bias, int64_t heads, at::ScalarType dtype) {
+  if (dtype == at::kBFloat16 && kernels::on_cpu_bf16(qkv)) return kernels::split_heads_bf16(qkv.contiguous(), bias, heads);
   const int64_t B = qkv.size(0), N = qkv.size(1), hd = qkv.size(2) / (3 * heads);
-  return qkv.to(dtype).view({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4}).contiguous();
+  const at::Tensor biased = bias.defined() ? qkv + bias : qkv;
+  return biased.to(dtype).view({B, N, 3, heads, hd}).permute({2, 0, 3, 1, 4}).contiguous();
 }
 
 // (B, H, N, hd) -> (B, N, H * hd)
@@ -46,12 +48,14 @@ at::Tensor attend(const at::Tensor& qkv_heads) {
 }
 
 struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& qkv, int64_t heads) {
+  // bias: empty for none (LibTorch 1.13's custom functions take no undefined tensor).
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& qkv, const at::Tensor& bias, int64_t heads) {
     // In the pass's dtype, as autocast would cast them, so that backward (which runs outside autocast)
     // recomputes exactly the forward's probabilities.
-    const at::Tensor qkv_heads = split_heads(qkv, heads, pass_dtype(qkv));
+    const at::Tensor qkv_heads = split_heads(qkv, bias.numel() ? bias : at::Tensor(), heads, pass_dtype(qkv));
     ctx->save_for_backward({qkv_heads});
     ctx->saved_data["qkv_dtype"] = static_cast<int64_t>(qkv.scalar_type());
+    ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
     return attend(qkv_heads);
   }
 
@@ -72,15 +76,20 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
     at::bmm_out(grad_k, batched(grad_scores).transpose(1, 2), batched(q));
     at::bmm_out(grad_v, batched(p).transpose(1, 2), batched(g));
     const at::Tensor grad_qkv = grad_heads.permute({1, 3, 0, 2, 4}).reshape({B, N, 3 * H * hd});
-    return {grad_qkv.to(static_cast<at::ScalarType>(ctx->saved_data["qkv_dtype"].toInt())), at::Tensor()};
+    at::Tensor grad_bias;
+    if (ctx->needs_input_grad(1))
+      grad_bias = grad_qkv.reshape({B * N, -1}).sum(0, false, at::promote_types(grad_qkv.scalar_type(), at::kFloat))
+                      .to(static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
+    return {grad_qkv.to(static_cast<at::ScalarType>(ctx->saved_data["qkv_dtype"].toInt())), grad_bias, at::Tensor()};
   }
 };
 
 }  // namespace
 
-at::Tensor multi_head_attention(const at::Tensor& qkv, int64_t heads) {
-  if (at::GradMode::is_enabled() && qkv.requires_grad()) return AttentionFunction::apply(qkv, heads);
-  return attend(split_heads(qkv, heads, pass_dtype(qkv)));
+at::Tensor multi_head_attention(const at::Tensor& qkv, const at::Tensor& qkv_bias, int64_t heads) {
+  if (at::GradMode::is_enabled() && (qkv.requires_grad() || (qkv_bias.defined() && qkv_bias.requires_grad())))
+    return AttentionFunction::apply(qkv, qkv_bias.defined() ? qkv_bias : at::empty({0}, qkv.options()), heads);
+  return attend(split_heads(qkv, qkv_bias, heads, pass_dtype(qkv)));
 }
 
 }  // namespace sct

@@ -15,6 +15,7 @@
 namespace sct {
 
 // qkv: (B, N, 3D), each of q, k, v head-major -> (B, N, D), heads merged, in the pass's dtype.
-at::Tensor multi_head_attention(const at::Tensor& qkv, int64_t heads);
+// qkv_bias: (3D), the qkv projection's bias when it left it to this op (frozen_linear.h), or undefined.
+at::Tensor multi_head_attention(const at::Tensor& qkv, const at::Tensor& qkv_bias, int64_t heads);
 
 }  // namespace sct

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "sct/model/autocast.h"
+
 namespace sct {
 namespace {
 
@@ -15,12 +17,13 @@ at::Tensor compute(const at::Tensor& x, const at::Tensor& weight, const at::Tens
 }
 
 struct FrozenLinearFunction : torch::autograd::Function<FrozenLinearFunction> {
+  // bias: empty for none (LibTorch 1.13's custom functions take no undefined tensor).
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias) {
     ctx->save_for_backward({weight});
     ctx->saved_data["x_dtype"] = static_cast<int64_t>(x.scalar_type());
-    if (bias.defined()) ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
-    return compute(x, weight, bias);
+    ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
+    return compute(x, weight, bias.numel() ? bias : at::Tensor());
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -41,10 +44,16 @@ struct FrozenLinearFunction : torch::autograd::Function<FrozenLinearFunction> {
 
 }  // namespace
 
+bool bias_deferrable(const torch::nn::Linear& m, const at::Tensor& x) {
+  // Whatever trains (the weight under full fine-tuning, the bias under bias tuning): a task folder
+  // evaluated later, all frozen, must compute exactly as the run did.
+  return m->bias.defined() && x.is_cpu() && pass_dtype(x) == at::kBFloat16;
+}
+
 at::Tensor frozen_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   if (weight.requires_grad()) return at::linear(x, weight, bias);
   if (!at::GradMode::is_enabled()) return compute(x, weight, bias);
-  return FrozenLinearFunction::apply(x, weight, bias);
+  return FrozenLinearFunction::apply(x, weight, bias.defined() ? bias : at::empty({0}, weight.options()));
 }
 
 }  // namespace sct

@@ -17,4 +17,10 @@ inline at::Tensor frozen_linear(const at::Tensor& x, const torch::nn::Linear& m)
   return frozen_linear(x, m->weight, m->bias);
 }
 
+// Whether m's bias, applied to x, may be left to the op that consumes m's output (the attention's head
+// split, the residual add), which adds it in fp32 in its own pass over memory: on the CPU bf16 pass,
+// where the GEMM would otherwise broadcast the bias into its output first. Those ops give a trainable
+// bias (bias tuning) its gradient.
+bool bias_deferrable(const torch::nn::Linear& m, const at::Tensor& x);
+
 }  // namespace sct

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 #include "sct/model/frozen_linear.h"
-#include "sct/model/gelu.h"
 
 namespace sct {
 
@@ -12,9 +11,9 @@ MlpImpl::MlpImpl(int64_t width, int64_t hidden) {
   fc2 = register_module("fc2", torch::nn::Linear(hidden, width));
 }
 
-at::Tensor MlpImpl::forward(const at::Tensor& x, const HookChain& hooks) {
-  const at::Tensor h = sct::gelu(hooks(HookSite::Fc1, x, frozen_linear(x, fc1)));  // (B, N, hidden)
-  return hooks(HookSite::Fc2, h, frozen_linear(h, fc2));                          // (B, N, D)
+at::Tensor MlpImpl::forward(const at::Tensor& x, const HookChain& hooks, bool defer_fc2_bias) {
+  const at::Tensor h = at::gelu(hooks(HookSite::Fc1, x, frozen_linear(x, fc1)));  // (B, N, hidden)
+  return hooks(HookSite::Fc2, h, frozen_linear(h, fc2->weight, defer_fc2_bias ? at::Tensor() : fc2->bias));
 }
 
 }  // namespace sct

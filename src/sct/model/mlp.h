@@ -11,8 +11,9 @@ namespace sct {
 class MlpImpl : public torch::nn::Module {
  public:
   MlpImpl(int64_t width, int64_t hidden);
-  // x: (B, N, D) -> (B, N, D). `hooks` sees the Fc1 and Fc2 sites.
-  at::Tensor forward(const at::Tensor& x, const HookChain& hooks);
+  // x: (B, N, D) -> (B, N, D). `hooks` sees the Fc1 and Fc2 sites. With defer_fc2_bias the output lacks
+  // fc2's bias, which the caller adds (residual_add.h).
+  at::Tensor forward(const at::Tensor& x, const HookChain& hooks, bool defer_fc2_bias = false);
 
   torch::nn::Linear fc1{nullptr};  // D -> hidden
   torch::nn::Linear fc2{nullptr};  // hidden -> D

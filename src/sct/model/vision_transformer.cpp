@@ -114,18 +114,20 @@ void VisionTransformerImpl::set_precision(Precision p) {
   precision_ = p;
   if (p != Precision::bf16) return;
   torch::NoGradGuard no_grad;
-  // Only the backbone's: a method's tensors and the head stay fp32 whether they train (master
-  // weights) or were loaded from a task folder, so that evaluating a task folder computes exactly what
-  // the training run's own evaluation did.
+  // Only the backbone's GEMM weights: a method's tensors, the head and every bias stay fp32 whether
+  // they train (master weights, bias tuning) or were loaded from a task folder, so that evaluating a
+  // task folder computes exactly what the training run's own evaluation did.
   std::unordered_set<const void*> backbone;
   for (const auto& kv : backbone_tensors()) backbone.insert(kv.second.unsafeGetTensorImpl());
   for (auto& m : modules(/*include_self=*/false)) {
     if (!m->as<torch::nn::LinearImpl>() && !m->as<torch::nn::Conv2dImpl>()) continue;
-    for (auto& t : m->parameters(/*recurse=*/false))
-      if (!t.requires_grad() && backbone.count(t.unsafeGetTensorImpl())) {
+    for (auto& kv : m->named_parameters(/*recurse=*/false)) {
+      at::Tensor& t = kv.value();
+      if (kv.key() == "weight" && !t.requires_grad() && backbone.count(t.unsafeGetTensorImpl())) {
         t.set_data(t.to(at::kBFloat16));
         weights_bf16_ = true;
       }
+    }
   }
 }
 

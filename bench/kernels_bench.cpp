@@ -1,0 +1,106 @@
+// The bf16 CPU kernels (src/sct/kernels/) beside the ATen ops they replace, on the shapes of one ViT-B/16
+// block at batch 16 (N = 197 tokens, D = 768, 12 heads, MLP 3072). Every figure is one call.
+//
+//   ./kernels_bench --benchmark_counters_tabular=true
+#include <ATen/ATen.h>
+#include <benchmark/benchmark.h>
+
+#include "sct/kernels/bf16_kernels.h"
+#include "sct/runtime/blas.h"
+#include "sct/runtime/memory.h"
+#include "sct/runtime/threads.h"
+
+namespace {
+
+constexpr int64_t kBatch = 16, kTokens = 197, kWidth = 768, kHeads = 12, kHidden = 3072;
+
+at::Tensor bf16(std::vector<int64_t> shape) { return at::randn(shape).to(at::kBFloat16); }
+
+template <typename Fn>
+void run(benchmark::State& state, int64_t elements, const Fn& fn) {
+  for (auto _ : state) benchmark::DoNotOptimize(fn());
+  state.counters["Melem/s"] =
+      benchmark::Counter(double(elements) * double(state.iterations()) / 1e6, benchmark::Counter::kIsRate);
+}
+
+// GELU stays LibTorch's own (vectorised through Sleef, faster than an erfc in plain fp32 lanes); for scale.
+void BM_GeluForwardAten(benchmark::State& state) {
+  const at::Tensor h = bf16({kBatch, kTokens, kHidden});
+  run(state, h.numel(), [&] { return at::gelu(h); });
+}
+void BM_GeluBackwardAten(benchmark::State& state) {
+  const at::Tensor h = bf16({kBatch, kTokens, kHidden}), g = bf16({kBatch, kTokens, kHidden});
+  run(state, h.numel(), [&] { return at::gelu_backward(g, h); });
+}
+void BM_SoftmaxAten(benchmark::State& state) {
+  const at::Tensor s = bf16({kBatch, kHeads, kTokens, kTokens});
+  run(state, s.numel(), [&] { return (s * 0.125).softmax(-1); });
+}
+void BM_SoftmaxSct(benchmark::State& state) {
+  const at::Tensor s = bf16({kBatch, kHeads, kTokens, kTokens});
+  run(state, s.numel(), [&] { return sct::kernels::scaled_softmax_bf16(s, 0.125); });
+}
+void BM_LayerNormAten(benchmark::State& state) {
+  const at::Tensor x = at::randn({kBatch, kTokens, kWidth}), w = at::randn({kWidth}), b = at::randn({kWidth});
+  run(state, x.numel(), [&] { return at::layer_norm(x, {kWidth}, w, b).to(at::kBFloat16); });
+}
+void BM_LayerNormSct(benchmark::State& state) {
+  const at::Tensor x = at::randn({kBatch, kTokens, kWidth}), w = at::randn({kWidth}), b = at::randn({kWidth});
+  run(state, x.numel(), [&] { return std::get<0>(sct::kernels::layer_norm_bf16(x, w, b, 1e-6, false)); });
+}
+// The residual add of a bf16 branch to the fp32 stream.
+void BM_ResidualAddAten(benchmark::State& state) {
+  const at::Tensor x = at::randn({kBatch, kTokens, kWidth}), a = bf16({kBatch, kTokens, kWidth});
+  run(state, x.numel(), [&] { return x + a; });
+}
+void BM_ResidualAddSct(benchmark::State& state) {
+  const at::Tensor x = at::randn({kBatch, kTokens, kWidth}), a = bf16({kBatch, kTokens, kWidth}), b = at::randn({kWidth});
+  run(state, x.numel(), [&] { return sct::kernels::residual_add_bf16(x, a, b); });
+}
+// q, k and v out of the qkv GEMM's (B, N, 3D) output, split into heads.
+void BM_SplitHeadsAten(benchmark::State& state) {
+  const at::Tensor qkv = bf16({kBatch, kTokens, 3 * kWidth});
+  run(state, qkv.numel(), [&] {
+    return qkv.view({kBatch, kTokens, 3, kHeads, kWidth / kHeads}).permute({2, 0, 3, 1, 4}).contiguous();
+  });
+}
+void BM_SplitHeadsSct(benchmark::State& state) {
+  const at::Tensor qkv = bf16({kBatch, kTokens, 3 * kWidth}), b = at::randn({3 * kWidth});
+  run(state, qkv.numel(), [&] { return sct::kernels::split_heads_bf16(qkv, b, kHeads); });
+}
+// What a bias costs inside the GEMM: qkv's (B * N, D) x (D, 3D) with and without it.
+void BM_QkvGemmWithBias(benchmark::State& state) {
+  const at::Tensor x = bf16({kBatch * kTokens, kWidth}), w = bf16({3 * kWidth, kWidth}), b = bf16({3 * kWidth});
+  run(state, x.size(0) * w.size(0), [&] { return at::linear(x, w, b); });
+}
+void BM_QkvGemmWithoutBias(benchmark::State& state) {
+  const at::Tensor x = bf16({kBatch * kTokens, kWidth}), w = bf16({3 * kWidth, kWidth});
+  run(state, x.size(0) * w.size(0), [&] { return at::linear(x, w); });
+}
+
+#define KERNEL_BENCHMARK(fn) BENCHMARK(fn)->Unit(benchmark::kMillisecond)->UseRealTime()
+KERNEL_BENCHMARK(BM_GeluForwardAten);
+KERNEL_BENCHMARK(BM_GeluBackwardAten);
+KERNEL_BENCHMARK(BM_SoftmaxAten);
+KERNEL_BENCHMARK(BM_SoftmaxSct);
+KERNEL_BENCHMARK(BM_LayerNormAten);
+KERNEL_BENCHMARK(BM_LayerNormSct);
+KERNEL_BENCHMARK(BM_ResidualAddAten);
+KERNEL_BENCHMARK(BM_ResidualAddSct);
+KERNEL_BENCHMARK(BM_SplitHeadsAten);
+KERNEL_BENCHMARK(BM_SplitHeadsSct);
+KERNEL_BENCHMARK(BM_QkvGemmWithBias);
+KERNEL_BENCHMARK(BM_QkvGemmWithoutBias);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sct::ensure_fast_blas(argv);
+  sct::keep_freed_memory();
+  sct::configure_threads(0);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
