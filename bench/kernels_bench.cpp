@@ -77,6 +77,22 @@ void BM_QkvGemmWithoutBias(benchmark::State& state) {
   const at::Tensor x = bf16({kBatch * kTokens, kWidth}), w = bf16({3 * kWidth, kWidth});
   run(state, x.size(0) * w.size(0), [&] { return at::linear(x, w); });
 }
+// The input gradient of a frozen linear, g W, with W as stored (out, in) and as a transposed copy.
+// arg: 0 = fc1 (out 3072, in 768), 1 = fc2 (out 768, in 3072), 2 = qkv (out 2304, in 768).
+std::pair<int64_t, int64_t> out_in(int64_t which) {
+  return which == 0 ? std::pair<int64_t, int64_t>{kHidden, kWidth}
+                    : which == 1 ? std::pair<int64_t, int64_t>{kWidth, kHidden} : std::pair<int64_t, int64_t>{3 * kWidth, kWidth};
+}
+void BM_InputGradGemm(benchmark::State& state) {
+  const auto [out, in] = out_in(state.range(0));
+  const at::Tensor g = bf16({kBatch * kTokens, out}), w = bf16({out, in});
+  run(state, g.size(0) * in, [&] { return at::mm(g, w); });
+}
+void BM_InputGradGemmTransposedCopy(benchmark::State& state) {
+  const auto [out, in] = out_in(state.range(0));
+  const at::Tensor g = bf16({kBatch * kTokens, out}), w_t = bf16({out, in}).t().contiguous();
+  run(state, g.size(0) * in, [&] { return at::mm(g, w_t.t()); });
+}
 
 #define KERNEL_BENCHMARK(fn) BENCHMARK(fn)->Unit(benchmark::kMillisecond)->UseRealTime()
 KERNEL_BENCHMARK(BM_GeluForwardAten);
@@ -91,6 +107,8 @@ KERNEL_BENCHMARK(BM_SplitHeadsAten);
 KERNEL_BENCHMARK(BM_SplitHeadsSct);
 KERNEL_BENCHMARK(BM_QkvGemmWithBias);
 KERNEL_BENCHMARK(BM_QkvGemmWithoutBias);
+KERNEL_BENCHMARK(BM_InputGradGemm)->Arg(0)->Arg(1)->Arg(2);
+KERNEL_BENCHMARK(BM_InputGradGemmTransposedCopy)->Arg(0)->Arg(1)->Arg(2);
 
 }  // namespace
 

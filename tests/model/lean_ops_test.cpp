@@ -54,6 +54,29 @@ TEST(LeanOps, FrozenLinearGivesAutogradsInputAndBiasGradients) {
   expect_close(grads_of(ours, {x}, probe)[0], grads_of(ref, {x}, probe)[0], "dx without a bias");
 }
 
+// The transposed copy a bf16 W's backward multiplies with follows W: written in place (a LoRA merge, a
+// checkpoint load) or swapped (set_precision), the next backward uses the new W.
+TEST(LeanOps, FrozenLinearBackwardFollowsItsWeightThroughTheTransposedCopy) {
+  at::manual_seed(6);
+  at::Tensor w = at::randn({5, 32}).to(at::kBFloat16);
+  TransposedWeight cache;
+  const auto input_grad = [&](const at::Tensor& weight) {
+    const at::Tensor x = at::randn({3, 32}).to(at::kBFloat16).requires_grad_(true);
+    const at::Tensor probe = at::ones({3, 5}, at::kBFloat16);
+    return torch::autograd::grad({(frozen_linear(x, weight, {}, &cache) * probe).sum()}, {x})[0];
+  };
+  const at::Tensor expected = at::ones({3, 5}).matmul(w.to(at::kFloat));  // d/dx sum(x W^T) = 1 W
+  EXPECT_TRUE(at::allclose(input_grad(w).to(at::kFloat), expected, 1e-2, 1e-2));
+  {
+    at::NoGradGuard no_grad;
+    w.mul_(-2.0);
+  }
+  EXPECT_TRUE(at::allclose(input_grad(w).to(at::kFloat), expected * -2.0, 1e-2, 1e-2)) << "written in place";
+  w.set_data(at::randn({5, 32}).to(at::kBFloat16));
+  EXPECT_TRUE(at::allclose(input_grad(w).to(at::kFloat), at::ones({3, 5}).matmul(w.to(at::kFloat)), 1e-2, 1e-2))
+      << "swapped";
+}
+
 TEST(LeanOps, FrozenLinearKeepsNoInputAlive) {
   // Autograd's linear holds its input until backward; ours must not (the point of it). A weak reference
   // to the input's storage expires once the caller drops the input while the graph is still alive.

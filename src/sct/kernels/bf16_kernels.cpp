@@ -86,18 +86,24 @@ SCT_VECTOR_CLONES void split_heads_rows(const uint16_t* qkv, const float* bias, 
 // Row buffers hold a whole row in fp32, padded to full lanes.
 int64_t padded(int64_t len) { return (len + kLanes - 1) / kLanes * kLanes; }
 
+// Three passes over a row held in fp32 in `buf` (L1): scale and max, exp and sum, normalise.
 SCT_VECTOR_CLONES void softmax_rows(const uint16_t* s, uint16_t* p, int64_t rows, int64_t len, float scale,
                                     float* buf) {
   const int64_t full = padded(len), vec_end = vector_end(len);
+  const float lowest = -std::numeric_limits<float>::infinity();
   for (int64_t r = 0; r < rows; ++r) {
     const uint16_t* in = s + r * len;
     uint16_t* out = p + r * len;
-    for (int64_t j = 0; j < len; ++j) buf[j] = bf16_to_float(in[j]) * scale;
-    for (int64_t j = len; j < full; ++j) buf[j] = -std::numeric_limits<float>::infinity();
-    Floats m = splat<Floats>(-std::numeric_limits<float>::infinity());
-    for (int64_t j = 0; j < full; j += kLanes) m = max_of(m, load_floats(buf + j));
-    float row_max = m[0];
-    for (int l = 1; l < kLanes; ++l) row_max = std::max(row_max, m[l]);
+    Floats m = splat<Floats>(lowest);
+    for (int64_t j = 0; j < vec_end; j += kLanes) {
+      const Floats v = load_bf16(in + j) * scale;
+      std::memcpy(buf + j, &v, sizeof v);
+      m = max_of(m, v);
+    }
+    float row_max = lowest;
+    for (int64_t j = vec_end; j < len; ++j) row_max = std::max(row_max, buf[j] = bf16_to_float(in[j]) * scale);
+    for (int64_t j = len; j < full; ++j) buf[j] = lowest;  // e^-inf = 0: the padding adds nothing
+    for (int l = 0; l < kLanes; ++l) row_max = std::max(row_max, m[l]);
     Floats sum{};
     for (int64_t j = 0; j < full; j += kLanes) {
       const Floats e = exp_fp32(load_floats(buf + j) - row_max);

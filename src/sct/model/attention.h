@@ -5,6 +5,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "sct/model/block_hook.h"
+#include "sct/model/frozen_linear.h"
 
 namespace sct {
 
@@ -18,6 +19,9 @@ class AttentionImpl : public torch::nn::Module {
   torch::nn::Linear qkv{nullptr};   // D -> 3D, rows ordered q, k, v; each head-major
   torch::nn::Linear proj{nullptr};  // D -> D
   int64_t heads;
+
+ private:
+  TransposedWeight qkv_t_, proj_t_;  // for backward
 };
 TORCH_MODULE(Attention);
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "sct/kernels/bf16_kernels.h"
 #include "sct/model/autocast.h"
 
 namespace sct {
@@ -17,17 +18,20 @@ at::Tensor compute(const at::Tensor& x, const at::Tensor& weight, const at::Tens
 }
 
 struct FrozenLinearFunction : torch::autograd::Function<FrozenLinearFunction> {
-  // bias: empty for none (LibTorch 1.13's custom functions take no undefined tensor).
+  // bias: empty for none (LibTorch 1.13's custom functions take no undefined tensor). weight_t: W
+  // transposed, (in, out), to multiply with in backward, or empty to use W itself.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
-                            const at::Tensor& bias) {
-    ctx->save_for_backward({weight});
+                            const at::Tensor& bias, const at::Tensor& weight_t) {
+    ctx->save_for_backward({weight_t.numel() ? weight_t : weight});
+    ctx->saved_data["transposed"] = weight_t.numel() > 0;
     ctx->saved_data["x_dtype"] = static_cast<int64_t>(x.scalar_type());
     ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
     return compute(x, weight, bias.numel() ? bias : at::Tensor());
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const at::Tensor weight = ctx->get_saved_variables()[0];
+    const at::Tensor kept = ctx->get_saved_variables()[0];
+    const at::Tensor weight = ctx->saved_data["transposed"].toBool() ? kept.t() : kept;  // (out, in)
     const at::Tensor& g = grads[0];  // (..., out)
     at::Tensor grad_x, grad_bias;
     if (ctx->needs_input_grad(0))
@@ -38,7 +42,7 @@ struct FrozenLinearFunction : torch::autograd::Function<FrozenLinearFunction> {
       grad_bias = g.reshape({-1, g.size(-1)})
                       .sum(0, /*keepdim=*/false, at::promote_types(g.scalar_type(), at::kFloat))
                       .to(static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
-    return {grad_x, at::Tensor(), grad_bias};
+    return {grad_x, at::Tensor(), grad_bias, at::Tensor()};
   }
 };
 
@@ -50,10 +54,24 @@ bool bias_deferrable(const torch::nn::Linear& m, const at::Tensor& x) {
   return m->bias.defined() && x.is_cpu() && pass_dtype(x) == at::kBFloat16;
 }
 
-at::Tensor frozen_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+const at::Tensor& TransposedWeight::of(const at::Tensor& weight) {
+  // The data pointer, not the tensor: set_precision swaps a parameter's data in place.
+  if (weight.data_ptr() != source_ || weight._version() != version_ || !transposed_.defined()) {
+    transposed_ = weight.detach().t().contiguous();
+    source_ = weight.data_ptr();
+    version_ = weight._version();
+  }
+  return transposed_;
+}
+
+at::Tensor frozen_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                         TransposedWeight* for_backward) {
   if (weight.requires_grad()) return at::linear(x, weight, bias);
   if (!at::GradMode::is_enabled()) return compute(x, weight, bias);
-  return FrozenLinearFunction::apply(x, weight, bias.defined() ? bias : at::empty({0}, weight.options()));
+  const at::Tensor none = at::empty({0}, weight.options());
+  const bool transpose = for_backward && x.requires_grad() && kernels::on_cpu_bf16(weight);
+  return FrozenLinearFunction::apply(x, weight, bias.defined() ? bias : none,
+                                     transpose ? for_backward->of(weight) : none);
 }
 
 }  // namespace sct

@@ -10,11 +10,27 @@
 
 namespace sct {
 
+// A frozen W kept a second time, transposed ((in, out) contiguous), for the input gradient g W: LibTorch's
+// oneDNN bf16 GEMM runs it 17-27% faster from this layout than from W's own on an AMX Xeon (ViT-B
+// shapes, bench/kernels_bench.cpp BM_InputGradGemm*). Made on the first backward that needs it and again
+// whenever W changes (another tensor, or written in place); one more copy of W while it lives.
+class TransposedWeight {
+ public:
+  const at::Tensor& of(const at::Tensor& weight);
+
+ private:
+  at::Tensor transposed_;
+  const void* source_ = nullptr;
+  int64_t version_ = -1;
+};
+
 // x: (..., in). Computes in W's dtype (bf16 when the model runs in bf16) and returns that dtype; the
-// gradient reaching x has x's dtype.
-at::Tensor frozen_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
-inline at::Tensor frozen_linear(const at::Tensor& x, const torch::nn::Linear& m) {
-  return frozen_linear(x, m->weight, m->bias);
+// gradient reaching x has x's dtype. `for_backward`, if given, keeps the transposed copy of a bf16 W
+// that the CPU backward multiplies with.
+at::Tensor frozen_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                         TransposedWeight* for_backward = nullptr);
+inline at::Tensor frozen_linear(const at::Tensor& x, const torch::nn::Linear& m, TransposedWeight* for_backward = nullptr) {
+  return frozen_linear(x, m->weight, m->bias, for_backward);
 }
 
 // Whether m's bias, applied to x, may be left to the op that consumes m's output (the attention's head

@@ -12,8 +12,8 @@ MlpImpl::MlpImpl(int64_t width, int64_t hidden) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& x, const HookChain& hooks, bool defer_fc2_bias) {
-  const at::Tensor h = at::gelu(hooks(HookSite::Fc1, x, frozen_linear(x, fc1)));  // (B, N, hidden)
-  return hooks(HookSite::Fc2, h, frozen_linear(h, fc2->weight, defer_fc2_bias ? at::Tensor() : fc2->bias));
+  const at::Tensor h = at::gelu(hooks(HookSite::Fc1, x, frozen_linear(x, fc1, &fc1_t_)));  // (B, N, hidden)
+  return hooks(HookSite::Fc2, h, frozen_linear(h, fc2->weight, defer_fc2_bias ? at::Tensor() : fc2->bias, &fc2_t_));
 }
 
 }  // namespace sct

@@ -5,6 +5,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "sct/model/block_hook.h"
+#include "sct/model/frozen_linear.h"
 
 namespace sct {
 
@@ -17,6 +18,9 @@ class MlpImpl : public torch::nn::Module {
 
   torch::nn::Linear fc1{nullptr};  // D -> hidden
   torch::nn::Linear fc2{nullptr};  // hidden -> D
+
+ private:
+  TransposedWeight fc1_t_, fc2_t_;  // for backward
 };
 TORCH_MODULE(Mlp);
 
