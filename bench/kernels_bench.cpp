@@ -28,6 +28,15 @@ void BM_GeluForwardAten(benchmark::State& state) {
   const at::Tensor h = bf16({kBatch, kTokens, kHidden});
   run(state, h.numel(), [&] { return at::gelu(h); });
 }
+// fc1's bias and GELU: autocast's linear broadcasts the bias into the GEMM output first (a copy).
+void BM_BiasGeluAten(benchmark::State& state) {
+  const at::Tensor h = bf16({kBatch, kTokens, kHidden}), b = bf16({kHidden});
+  run(state, h.numel(), [&] { return at::gelu(h + b); });
+}
+void BM_BiasGeluSct(benchmark::State& state) {
+  const at::Tensor h = bf16({kBatch, kTokens, kHidden}), b = at::randn({kHidden});
+  run(state, h.numel(), [&] { return sct::kernels::bias_gelu_bf16(h, b, nullptr); });
+}
 void BM_GeluBackwardAten(benchmark::State& state) {
   const at::Tensor h = bf16({kBatch, kTokens, kHidden}), g = bf16({kBatch, kTokens, kHidden});
   run(state, h.numel(), [&] { return at::gelu_backward(g, h); });
@@ -96,6 +105,8 @@ void BM_InputGradGemmTransposedCopy(benchmark::State& state) {
 
 #define KERNEL_BENCHMARK(fn) BENCHMARK(fn)->Unit(benchmark::kMillisecond)->UseRealTime()
 KERNEL_BENCHMARK(BM_GeluForwardAten);
+KERNEL_BENCHMARK(BM_BiasGeluAten);
+KERNEL_BENCHMARK(BM_BiasGeluSct);
 KERNEL_BENCHMARK(BM_GeluBackwardAten);
 KERNEL_BENCHMARK(BM_SoftmaxAten);
 KERNEL_BENCHMARK(BM_SoftmaxSct);

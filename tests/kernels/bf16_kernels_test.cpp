@@ -64,6 +64,36 @@ TEST(Bf16Kernels, SplitHeadsAddsTheBiasAndMatchesAtensPermute) {
   EXPECT_THROW(split_heads_bf16(at::randn({2, 7, 30}).to(at::kBFloat16), {}, 4), std::exception);
 }
 
+// A&S 7.1.28's 3e-7, plus fp32's rounding raised to the 16th power: under 1e-6 absolute.
+TEST(Bf16Math, NormalCdfWithin1e6OfDoublePrecision) {
+  for (double xd = -12.0; xd <= 9.0; xd += 0.0031) {
+    const float x = float(xd);
+    const double ref = 0.5 * std::erfc(-double(x) / std::sqrt(2.0));
+    EXPECT_NEAR(normal_cdf(x), ref, 1e-6) << x;
+    EXPECT_EQ(normal_cdf(splat<Floats>(x))[3], normal_cdf(x)) << x;
+  }
+}
+
+// GELU(h + bias) against float64 on the bf16-rounded sum: within one bf16 step everywhere, and exact
+// but where Φ is small (u < -2, 9% of these elements), where its 1e-6 absolute error is a larger part
+// of a bf16 step of GELU's output.
+TEST(Bf16Kernels, BiasGeluMatchesFloat64AndKeepsItsInput) {
+  at::manual_seed(6);
+  const at::Tensor h = at::cat({at::randn({400, 3 * 37}) * 2.0, at::linspace(-12, 12, 37 * 3).unsqueeze(0)})
+                           .to(at::kBFloat16);  // rows of 111 values: 16-lane groups and a tail
+  const at::Tensor bias = at::randn({3 * 37});
+  at::Tensor kept;
+  const at::Tensor y = bias_gelu_bf16(h, bias, &kept);
+  const at::Tensor u = (h.to(at::kFloat) + bias).to(at::kBFloat16);
+  EXPECT_TRUE(at::equal(kept, u)) << "the kept input is the linear's output rounded once";
+  // Φ's 3e-7 gives at most |u| * 3e-7 absolute: an absolute floor where GELU is ~0.
+  expect_bf16_equal(y, at::gelu(u.to(at::kDouble)), 5e-6, 0.95, "GELU");
+  const at::Tensor body = u.to(at::kFloat) > -2.0;
+  expect_bf16_equal(y.masked_select(body), at::gelu(u.to(at::kDouble)).masked_select(body), 0, 0.99, "GELU, u > -2");
+  EXPECT_TRUE(at::equal(bias_gelu_bf16(h, bias, nullptr), y));
+  EXPECT_THROW(bias_gelu_bf16(h, {}, nullptr), std::exception);
+}
+
 TEST(Bf16Kernels, ResidualAddIsTheFp32SumWithTheBias) {
   at::manual_seed(5);
   const at::Tensor x = at::randn({3, 5, 37}), a = at::randn({3, 5, 37}).to(at::kBFloat16), b = at::randn({37});

@@ -10,6 +10,7 @@
 #include <torch/nn/modules/normalization.h>
 
 #include "sct/model/attention_kernel.h"
+#include "sct/model/bias_gelu.h"
 #include "sct/model/autocast.h"
 #include "sct/model/frozen_linear.h"
 #include "sct/model/layer_norm.h"
@@ -147,6 +148,26 @@ TEST(LeanOps, MultiHeadAttentionGivesAutogradsGradients) {
   at::NoGradGuard no_grad;
   expect_close(multi_head_attention(qkv, {}, 3), ref, "output without autograd");
   expect_close(multi_head_attention(qkv, bias, 3), ref_b, "output with the bias without autograd");
+}
+
+// GELU(h + bias) with its kept input: autograd's gradients of gelu(h + bias), within bf16's error.
+TEST(LeanOps, BiasGeluGivesTheGradientsOfGeluOfTheSum) {
+  at::manual_seed(7);
+  const at::Tensor h = at::randn({2, 5, 40}).to(at::kBFloat16).requires_grad_(true);
+  const at::Tensor bias = at::randn({40}).requires_grad_(true);
+  const at::Tensor probe = at::randn({2, 5, 40}, at::kDouble);
+  const at::Tensor ours = bias_gelu(h, bias);
+  EXPECT_EQ(ours.scalar_type(), at::kBFloat16);
+  const at::Tensor h64 = h.detach().to(at::kDouble).requires_grad_(true),
+                   b64 = bias.detach().to(at::kDouble).requires_grad_(true);
+  const at::Tensor ref = at::gelu(h64 + b64);
+  const double scale = ref.abs().max().item<double>();
+  EXPECT_LT((ours.to(at::kDouble) - ref).abs().max().item<double>(), 1e-2 * scale);
+  const auto g = grads_of(ours.to(at::kDouble), {h, bias}, probe), g_ref = grads_of(ref, {h64, b64}, probe);
+  EXPECT_LT((g[0].to(at::kDouble) - g_ref[0]).abs().max().item<double>(), 2e-2 * g_ref[0].abs().max().item<double>());
+  EXPECT_LT((g[1].to(at::kDouble) - g_ref[1]).abs().max().item<double>(), 2e-2 * g_ref[1].abs().max().item<double>());
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(at::equal(bias_gelu(h, bias), ours));
 }
 
 // The fp32 stream plus a bf16 branch and a deferred fp32 bias, against float64 autograd.

@@ -45,6 +45,27 @@ void for_rows(int64_t rows, int64_t len, const Fn& fn) {
 // the same bf16_math.h functions. (Plain loops: a lambda would be compiled apart from its clone.)
 int64_t vector_end(int64_t n) { return n / kLanes * kLanes; }
 
+// y = GELU(u), u = h + bias per column, rounded to bf16 as the linear's output would be; u kept if asked.
+SCT_VECTOR_CLONES void gelu_rows(const uint16_t* h, const float* bias, uint16_t* u_out, uint16_t* y, int64_t rows,
+                                 int64_t cols) {
+  const int64_t vec_end = vector_end(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint16_t* in = h + r * cols;
+    uint16_t* kept = u_out ? u_out + r * cols : nullptr;
+    uint16_t* out = y + r * cols;
+    for (int64_t j = 0; j < vec_end; j += kLanes) {
+      const Floats u = round_to_bf16(load_bf16(in + j) + load_floats(bias + j));
+      if (kept) store_bf16(kept + j, u);
+      store_bf16(out + j, u * normal_cdf(u));
+    }
+    for (int64_t j = vec_end; j < cols; ++j) {
+      const float u = round_to_bf16(bf16_to_float(in[j]) + bias[j]);
+      if (kept) kept[j] = float_to_bf16(u);
+      out[j] = float_to_bf16(u * normal_cdf(u));
+    }
+  }
+}
+
 // out = x + a + bias (per column), fp32 x and out, bf16 a.
 SCT_VECTOR_CLONES void residual_add_rows(const float* x, const uint16_t* a, const float* bias, float* out,
                                          int64_t rows, int64_t cols) {
@@ -198,6 +219,24 @@ at::Tensor bias_floats(const at::Tensor& bias, int64_t cols) {
 const float* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
 
 }  // namespace
+
+at::Tensor bias_gelu_bf16(const at::Tensor& h, const at::Tensor& bias, at::Tensor* kept_input) {
+  RECORD_FUNCTION("sct::bias_gelu_bf16", {});
+  require(h, at::kBFloat16, "GELU input");
+  const int64_t cols = h.size(-1), rows = h.numel() / cols;
+  const at::Tensor b = bias_floats(bias, cols);
+  if (!b.defined()) throw Error("bf16 kernel: bias_gelu_bf16 needs the bias");
+  at::Tensor y = at::empty_like(h);
+  if (kept_input) *kept_input = at::empty_like(h);
+  const uint16_t* in = bits(h);
+  uint16_t* u_out = kept_input ? mutable_bits(*kept_input) : nullptr;
+  uint16_t* out = mutable_bits(y);
+  const float* bi = b.data_ptr<float>();
+  for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+    gelu_rows(in + r0 * cols, bi, u_out ? u_out + r0 * cols : nullptr, out + r0 * cols, r1 - r0, cols);
+  });
+  return y;
+}
 
 at::Tensor residual_add_bf16(const at::Tensor& x, const at::Tensor& branch, const at::Tensor& bias) {
   RECORD_FUNCTION("sct::residual_add_bf16", {});

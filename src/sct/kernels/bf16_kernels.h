@@ -12,6 +12,12 @@ namespace sct::kernels {
 
 bool on_cpu_bf16(const at::Tensor& t);
 
+// GELU(u) with u = h + bias (bias per last-dimension column, fp32 or bf16): fc1's bias added here
+// instead of broadcast into the GEMM's output first. u is rounded to bf16, as the linear's output would
+// have been; `kept_input`, if given, receives it for the backward (LibTorch's gelu_backward).
+// Φ to 3e-7 absolute (bf16_math.h), below bf16's rounding of the output.
+at::Tensor bias_gelu_bf16(const at::Tensor& h, const at::Tensor& bias, at::Tensor* kept_input);
+
 // The residual add x + branch + bias: fp32 stream x, bf16 branch, optional per-column bias -> fp32.
 // One pass in place of autocast's cast, add and (in the linear) bias broadcast.
 at::Tensor residual_add_bf16(const at::Tensor& x, const at::Tensor& branch, const at::Tensor& bias);
