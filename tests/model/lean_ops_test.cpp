@@ -13,6 +13,7 @@
 #include "sct/model/bias_gelu.h"
 #include "sct/model/autocast.h"
 #include "sct/model/frozen_linear.h"
+#include "sct/model/gather_columns.h"
 #include "sct/model/layer_norm.h"
 #include "sct/model/residual_add.h"
 
@@ -168,6 +169,23 @@ TEST(LeanOps, BiasGeluGivesTheGradientsOfGeluOfTheSum) {
   EXPECT_LT((g[1].to(at::kDouble) - g_ref[1]).abs().max().item<double>(), 2e-2 * g_ref[1].abs().max().item<double>());
   at::NoGradGuard no_grad;
   EXPECT_TRUE(at::equal(bias_gelu(h, bias), ours));
+}
+
+// SCT's channel gather: gather's gradient, without holding the stream it read until backward.
+TEST(LeanOps, GatherColumnsGivesGathersGradientAndKeepsNoInputAlive) {
+  at::manual_seed(8);
+  const at::Tensor x = rand64({6, 10});
+  const at::Tensor index = at::tensor({1, 4, 7}, at::kLong).expand({6, 3});
+  const at::Tensor probe = at::randn({6, 3}, at::kDouble);
+  const at::Tensor ours = gather_columns(x, index), ref = x.gather(1, index);
+  expect_close(ours, ref, "output");
+  expect_close(grads_of(ours, {x}, probe)[0], grads_of(ref, {x}, probe)[0], "dx");
+
+  at::Tensor h = x * 2.0;  // a non-leaf, as the residual stream is
+  const auto weak = h.storage().getWeakStorageImpl();
+  const at::Tensor y = gather_columns(h, index);
+  h.reset();
+  EXPECT_TRUE(weak.expired()) << "gather_columns kept its input for backward";
 }
 
 // The fp32 stream plus a bf16 branch and a deferred fp32 bias, against float64 autograd.
