@@ -13,6 +13,7 @@ PACKAGES=(
   libopenblas0-openmp     # the BLAS LibTorch calls for GEMM
   libgloo-dev             # c10d's Gloo headers (data-parallel training)
   libopencv-dev           # image decoding
+  libjemalloc-dev         # the allocator: freed tensors reused with less fragmentation than glibc's heap
   nlohmann-json3-dev libcli11-dev zlib1g-dev
   libgtest-dev libbenchmark-dev
   dataset-fashion-mnist   # the real dataset the demo and tests use
