@@ -175,17 +175,26 @@ TEST(LeanOps, BiasGeluGivesTheGradientsOfGeluOfTheSum) {
 TEST(LeanOps, GatherColumnsGivesGathersGradientAndKeepsNoInputAlive) {
   at::manual_seed(8);
   const at::Tensor x = rand64({6, 10});
-  const at::Tensor index = at::tensor({1, 4, 7}, at::kLong).expand({6, 3});
+  const at::Tensor cols = at::tensor({1, 4, 7}, at::kLong), index = cols.expand({6, 3});
   const at::Tensor probe = at::randn({6, 3}, at::kDouble);
-  const at::Tensor ours = gather_columns(x, index), ref = x.gather(1, index);
+  const at::Tensor ours = gather_columns(x, cols), ref = x.gather(1, index);
   expect_close(ours, ref, "output");
   expect_close(grads_of(ours, {x}, probe)[0], grads_of(ref, {x}, probe)[0], "dx");
 
   at::Tensor h = x * 2.0;  // a non-leaf, as the residual stream is
   const auto weak = h.storage().getWeakStorageImpl();
-  const at::Tensor y = gather_columns(h, index);
+  const at::Tensor y = gather_columns(h, cols);
   h.reset();
   EXPECT_TRUE(weak.expired()) << "gather_columns kept its input for backward";
+
+  // Without autograd, and the write back, on contiguous rows (the loop) and on a strided view (ATen's).
+  at::NoGradGuard no_grad;
+  for (const at::Tensor& rows : {at::randn({6, 10}), at::randn({10, 6}).t()}) {
+    expect_close(gather_columns(rows, cols).to(at::kDouble), rows.gather(1, index).to(at::kDouble), "gather");
+    at::Tensor ours_w = rows.clone(), values = at::randn({6, 3});
+    put_columns_(ours_w, cols, values);
+    expect_close(ours_w.to(at::kDouble), rows.scatter(1, index, values).to(at::kDouble), "write back");
+  }
 }
 
 // The fp32 stream plus a bf16 branch and a deferred fp32 bias, against float64 autograd.
