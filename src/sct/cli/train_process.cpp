@@ -14,6 +14,7 @@
 
 #include "sct/core/error.h"
 #include "sct/parallel/process_group.h"
+#include "sct/runtime/spawn_self.h"
 #include "sct/runtime/threads.h"
 
 namespace fs = std::filesystem;
@@ -32,23 +33,15 @@ std::pair<pid_t, Child> start(const std::vector<std::string>& args, size_t index
   char path[] = "/tmp/sct-train-stdout-XXXXXX";
   const int fd = mkstemp(path);
   if (fd < 0) throw Error("cannot create a temporary file for a child sct process");
-  const pid_t pid = fork();
-  if (pid < 0) {
+  std::vector<std::pair<std::string, std::string>> env;
+  if (master_port) env.emplace_back("MASTER_PORT", std::to_string(*master_port));
+  pid_t pid;
+  try {
+    pid = spawn_self(args, env, fd);
+  } catch (...) {
     close(fd);
     unlink(path);
-    throw Error("cannot fork a child sct process");
-  }
-  if (pid == 0) {
-    dup2(fd, STDOUT_FILENO);
-    close(fd);
-    if (master_port) setenv("MASTER_PORT", std::to_string(*master_port).c_str(), 1);
-    std::vector<char*> argv;
-    std::string self = "sct";
-    argv.push_back(self.data());
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
+    throw;
   }
   close(fd);
   return {pid, Child{index, path}};

@@ -16,6 +16,7 @@
 #include "sct/core/error.h"
 #include "sct/parallel/process_group.h"
 #include "sct/runtime/device.h"
+#include "sct/runtime/spawn_self.h"
 #include "sct/runtime/threads.h"
 
 namespace sct::parallel {
@@ -68,27 +69,14 @@ void run_local_workers(int nproc, std::vector<std::string> args, int threads_eac
   const std::string port = std::to_string(free_loopback_port());
   std::map<pid_t, int> running;  // pid -> rank
   for (int rank = 0; rank < nproc; ++rank) {
-    const pid_t pid = fork();
-    if (pid < 0) {
-      for (const auto& [p, r] : running) kill(p, SIGKILL);
-      throw Error("--nproc: cannot start worker " + std::to_string(rank));
+    const std::string r = std::to_string(rank), n = std::to_string(nproc);
+    try {
+      running[spawn_self(args, {{"RANK", r}, {"LOCAL_RANK", r}, {"WORLD_SIZE", n}, {"LOCAL_WORLD_SIZE", n},
+                                {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}})] = rank;
+    } catch (const Error&) {
+      for (const auto& [p, started] : running) kill(p, SIGKILL);
+      throw Error("--nproc: cannot start worker " + r);
     }
-    if (pid == 0) {
-      setenv("RANK", std::to_string(rank).c_str(), 1);
-      setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
-      setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
-      setenv("MASTER_ADDR", "127.0.0.1", 1);
-      setenv("MASTER_PORT", port.c_str(), 1);
-      std::vector<char*> argv;
-      std::string self = "sct";
-      argv.push_back(self.data());
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv("/proc/self/exe", argv.data());
-      _exit(127);
-    }
-    running[pid] = rank;
   }
   std::optional<std::string> failure;
   std::optional<std::chrono::steady_clock::time_point> deadline;
