@@ -6,9 +6,8 @@
 #include <benchmark/benchmark.h>
 
 #include "sct/kernels/bf16_kernels.h"
-#include "sct/runtime/blas.h"
-#include "sct/runtime/memory.h"
-#include "sct/runtime/threads.h"
+
+#include "run_benchmarks.h"
 
 namespace {
 
@@ -123,13 +122,4 @@ KERNEL_BENCHMARK(BM_InputGradGemmTransposedCopy)->Arg(0)->Arg(1)->Arg(2);
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  sct::ensure_fast_blas(argv);
-  sct::keep_freed_memory();
-  sct::configure_threads(0);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return run_benchmarks(argc, argv); }

@@ -15,9 +15,8 @@
 
 #include "sct/model/vision_transformer.h"
 #include "sct/peft/sct_adapter.h"
-#include "sct/runtime/blas.h"
-#include "sct/runtime/memory.h"
-#include "sct/runtime/threads.h"
+
+#include "run_benchmarks.h"
 
 namespace {
 
@@ -110,13 +109,4 @@ BENCHMARK(BM_VitB16Forward)
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  sct::ensure_fast_blas(argv);  // as the CLI: the right GEMM kernels, every CPU, no page-fault churn
-  sct::keep_freed_memory();
-  sct::configure_threads(0);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return run_benchmarks(argc, argv); }

@@ -7,6 +7,7 @@
 
 #include "sct/kernels/bf16_kernels.h"
 #include "sct/model/autocast.h"
+#include "sct/model/frozen_linear.h"
 
 namespace sct {
 namespace {
@@ -78,8 +79,7 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
     const at::Tensor grad_qkv = grad_heads.permute({1, 3, 0, 2, 4}).reshape({B, N, 3 * H * hd});
     at::Tensor grad_bias;
     if (ctx->needs_input_grad(1))
-      grad_bias = grad_qkv.reshape({B * N, -1}).sum(0, false, at::promote_types(grad_qkv.scalar_type(), at::kFloat))
-                      .to(static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
+      grad_bias = bias_gradient(grad_qkv, static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
     return {grad_qkv.to(static_cast<at::ScalarType>(ctx->saved_data["qkv_dtype"].toInt())), grad_bias, at::Tensor()};
   }
 };

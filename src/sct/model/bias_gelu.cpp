@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "sct/kernels/bf16_kernels.h"
+#include "sct/model/frozen_linear.h"
 
 namespace sct {
 namespace {
@@ -25,9 +26,7 @@ struct BiasGeluFunction : torch::autograd::Function<BiasGeluFunction> {
     const at::Tensor grad_u = at::gelu_backward(grads[0].to(u.scalar_type()), u);
     at::Tensor grad_bias;
     if (ctx->needs_input_grad(1))
-      grad_bias = grad_u.reshape({-1, grad_u.size(-1)})
-                      .sum(0, /*keepdim=*/false, at::kFloat)
-                      .to(static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
+      grad_bias = bias_gradient(grad_u, static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
     return {grad_u, grad_bias};
   }
 };

@@ -37,16 +37,17 @@ struct FrozenLinearFunction : torch::autograd::Function<FrozenLinearFunction> {
     if (ctx->needs_input_grad(0))
       grad_x = at::matmul(g.to(weight.scalar_type()), weight)
                    .to(static_cast<at::ScalarType>(ctx->saved_data["x_dtype"].toInt()));
-    // Summed in fp32 whatever the compute dtype (a trainable bias is an fp32 master tensor).
     if (ctx->needs_input_grad(2))
-      grad_bias = g.reshape({-1, g.size(-1)})
-                      .sum(0, /*keepdim=*/false, at::promote_types(g.scalar_type(), at::kFloat))
-                      .to(static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
+      grad_bias = bias_gradient(g, static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
     return {grad_x, at::Tensor(), grad_bias, at::Tensor()};
   }
 };
 
 }  // namespace
+
+at::Tensor bias_gradient(const at::Tensor& g, at::ScalarType dtype) {
+  return g.reshape({-1, g.size(-1)}).sum(0, /*keepdim=*/false, at::promote_types(g.scalar_type(), at::kFloat)).to(dtype);
+}
 
 bool bias_deferrable(const torch::nn::Linear& m, const at::Tensor& x) {
   // Whatever trains (the weight under full fine-tuning, the bias under bias tuning): a task folder

@@ -33,6 +33,10 @@ inline at::Tensor frozen_linear(const at::Tensor& x, const torch::nn::Linear& m,
   return frozen_linear(x, m->weight, m->bias, for_backward);
 }
 
+// The gradient of a bias added to every row of an output whose gradient is g (..., out): g summed over
+// the rows in fp32 at least (a trainable bias is an fp32 master tensor), in `dtype`.
+at::Tensor bias_gradient(const at::Tensor& g, at::ScalarType dtype);
+
 // Whether m's bias, applied to x, may be left to the op that consumes m's output (the attention's head
 // split, the residual add), which adds it in fp32 in its own pass over memory: on the CPU bf16 pass,
 // where the GEMM would otherwise broadcast the bias into its output first. Those ops give a trainable

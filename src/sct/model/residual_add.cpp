@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "sct/kernels/bf16_kernels.h"
+#include "sct/model/frozen_linear.h"
 
 namespace sct {
 namespace {
@@ -26,7 +27,7 @@ struct ResidualAddFunction : torch::autograd::Function<ResidualAddFunction> {
     if (ctx->needs_input_grad(1))
       grad_branch = g.to(static_cast<at::ScalarType>(ctx->saved_data["branch_dtype"].toInt()));
     if (ctx->needs_input_grad(2))
-      grad_bias = g.reshape({-1, g.size(-1)}).sum(0, false, at::promote_types(g.scalar_type(), at::kFloat)).to(static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
+      grad_bias = bias_gradient(g, static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
     return {ctx->needs_input_grad(0) ? g : at::Tensor(), grad_branch, grad_bias};
   }
 };
