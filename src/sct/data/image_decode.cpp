@@ -95,7 +95,7 @@ std::atomic<int64_t> g_max_image_pixels{kDefaultMaxImagePixels};
 void check_pixels(int64_t width, int64_t height, const std::string& name, const std::string& context) {
   const int64_t limit = g_max_image_pixels.load();
   if (width > 0 && height > limit / width)  // width * height > limit, without overflowing
-    throw Error("image " + where(name, context) + " is " + std::to_string(width) + " x " + std::to_string(height) +
+    throw PixelLimitError("image " + where(name, context) + " is " + std::to_string(width) + " x " + std::to_string(height) +
                 " pixels, over the limit of " + std::to_string(limit) +
                 " (a decompression bomb?); --max-image-pixels raises the limit");
 }

@@ -15,6 +15,8 @@
 #include <opencv2/core/mat.hpp>
 #include <string>
 
+#include "sct/core/error.h"
+
 namespace sct {
 
 // Reads and decodes `path`. Returns an owning CV_8UC3 Mat in RGB order (not OpenCV's usual BGR).
@@ -28,6 +30,11 @@ cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& na
 // Decompression bombs: an image of more pixels than this is refused from its header, before decoding
 // (PNG, JPEG) or right after (other formats). The default is PIL's limit, 2 x Image.MAX_IMAGE_PIXELS.
 inline constexpr int64_t kDefaultMaxImagePixels = 178956970;
+// What is thrown for such an image (sct serve answers it with 413, other errors with 400).
+class PixelLimitError : public Error {
+ public:
+  using Error::Error;
+};
 void set_max_image_pixels(int64_t pixels);  // process-wide; throws sct::Error unless > 0
 int64_t max_image_pixels();
 

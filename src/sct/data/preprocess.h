@@ -3,6 +3,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,5 +16,10 @@ namespace sct {
 // CPUs). Throws sct::Error naming the first image that cannot be read.
 at::Tensor preprocess_image_files(const std::vector<std::string>& paths, int64_t size,
                                   const Normalization& normalization = {}, int threads = 0);
+
+// The same for one image already in memory (an HTTP request's body): a float32 (3, S, S) tensor,
+// computed by the same code. `name` stands for the file in error messages.
+at::Tensor preprocess_image_bytes(const uint8_t* data, size_t bytes, const std::string& name, int64_t size,
+                                  const Normalization& normalization = {});
 
 }  // namespace sct

@@ -46,6 +46,9 @@ class BlockHookImpl : public torch::nn::Module {
   // Bitmask of the sites this hook wants (site_bit(...) | ...).
   virtual uint32_t sites() const = 0;
   virtual at::Tensor apply(HookSite site, const at::Tensor& input, at::Tensor output) = 0;
+  // False for a hook that changes the number of tokens inside a block (VPT's prompts): its images
+  // cannot share a batch with other tasks' images in sct serve.
+  virtual bool keeps_token_count() const { return true; }
   // Whether merge_into can fold the hook into `block`'s own weights, so that the block computes the
   // same without it (LoRA, SSF). Hooks that cannot (the default) are never asked to.
   virtual bool mergeable() const { return false; }

@@ -146,10 +146,14 @@ at::Tensor VisionTransformerImpl::forward_features(const at::Tensor& images) {
 }
 
 at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features) {
+  if (!head) return features.select(1, 0);
+  return forward_head(features, head);
+}
+
+at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features, torch::nn::Linear& classifier) const {
   const at::Tensor pooled = features.select(1, 0);  // CLS token, (B, D)
-  if (!head) return pooled;
   const AutocastGuard autocast(features.device(), precision_ == Precision::bf16);
-  return head(pooled).to(features.scalar_type());  // the loss and the softmax of predictions in fp32
+  return classifier(pooled).to(features.scalar_type());  // the loss and the softmax of predictions in fp32
 }
 
 at::Tensor VisionTransformerImpl::forward(const at::Tensor& images) {

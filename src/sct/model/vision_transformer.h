@@ -32,6 +32,8 @@ class VisionTransformerImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& images);                 // (B, 3, S, S) -> (B, C) or (B, D)
   at::Tensor forward_features(const at::Tensor& images);        // -> (B, N, D), after the final norm
   at::Tensor forward_head(const at::Tensor& features);          // (B, N, D) -> (B, C), CLS pooling
+  // The same with another classifier (sct serve: one head per task on one backbone).
+  at::Tensor forward_head(const at::Tensor& features, torch::nn::Linear& classifier) const;
 
   // timm's initialisation: trunc-normal(0.02) linears and position embedding, zero biases.
   void reset_parameters();

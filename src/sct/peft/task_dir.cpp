@@ -102,16 +102,22 @@ TaskDir read_task_dir(const std::string& dir) {
   return task;
 }
 
+void check_task_backbone(const TaskDir& task, const std::string& dir, const std::string& sha256, bool force) {
+  if (sha256 == task.info.backbone_sha256) return;
+  const std::string msg = "the task in " + dir + " was trained on backbone " + task.info.backbone_sha256 +
+                          " but the checkpoint given has fingerprint " + sha256;
+  if (!force) throw Error(msg + "; load the same pretrained checkpoint, or pass --force to apply it anyway");
+  std::cerr << "warning: " << msg << " (forced)\n";
+}
+
 std::unique_ptr<PeftMethod> apply_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir,
                                        bool force) {
+  check_task_backbone(task, dir, backbone_fingerprint(model), force);
+  return attach_task(model, task, dir);
+}
+
+std::unique_ptr<PeftMethod> attach_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir) {
   const std::string model_path = (fs::path(dir) / kModelFile).string();
-  const std::string sha = backbone_fingerprint(model);
-  if (sha != task.info.backbone_sha256) {
-    const std::string msg = "the task in " + dir + " was trained on backbone " + task.info.backbone_sha256 +
-                            " but the checkpoint given has fingerprint " + sha;
-    if (!force) throw Error(msg + "; load the same pretrained checkpoint, or pass --force to apply it anyway");
-    std::cerr << "warning: " << msg << " (forced)\n";
-  }
   if (model.config().num_classes != task.info.backbone.num_classes) model.reset_head(task.info.backbone.num_classes);
   std::unique_ptr<PeftMethod> method;
   try {

@@ -52,4 +52,11 @@ TaskDir read_task_dir(const std::string& dir);
 std::unique_ptr<PeftMethod> apply_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir,
                                        bool force = false);
 
+// The two halves of apply_task, for a caller that knows its backbone's fingerprint already (sct serve
+// computes it once for every task it loads):
+// throws unless `sha256` is the task's backbone fingerprint (with `force`: warns on stderr instead)...
+void check_task_backbone(const TaskDir& task, const std::string& dir, const std::string& sha256, bool force);
+// ...and attaches the method and loads the task's tensors (strict), as apply_task.
+std::unique_ptr<PeftMethod> attach_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir);
+
 }  // namespace sct

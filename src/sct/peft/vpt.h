@@ -12,6 +12,7 @@ class VptImpl : public BlockHookImpl {
   VptImpl(int64_t width, int64_t patch_size, int64_t length, const at::TensorOptions& options);
   uint32_t sites() const override { return site_bit(HookSite::BlockInput) | site_bit(HookSite::BlockOutput); }
   at::Tensor apply(HookSite site, const at::Tensor& input, at::Tensor output) override;
+  bool keeps_token_count() const override { return false; }
 
   at::Tensor prompts;  // (P, D)
 };
