@@ -14,6 +14,9 @@ PACKAGES=(
   libgloo-dev             # c10d's Gloo headers (data-parallel training)
   libopencv-dev           # image decoding
   libjemalloc-dev         # the allocator: freed tensors reused with less fragmentation than glibc's heap
+  libcpp-httplib-dev      # sct serve's HTTP/1.1 server
+  chromium                # the browser test of sct serve's page (headless)
+  wrk                     # sct serve's load test (scripts/serve_load_test.sh)
   nlohmann-json3-dev libcli11-dev zlib1g-dev
   libgtest-dev libbenchmark-dev
   dataset-fashion-mnist   # the real dataset the demo and tests use

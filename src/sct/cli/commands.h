@@ -11,6 +11,7 @@ void add_info_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_features_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 void add_preprocess_command(CLI::App& app);
 void add_select_command(CLI::App& app, int argc, char** argv);
 void add_train_command(CLI::App& app, int argc, char** argv);

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   sct::cli::add_fewshot_command(app);
   sct::cli::add_domain_command(app);
   sct::cli::add_bench_command(app);
+  sct::cli::add_serve_command(app);
   // CLI11 would answer an unknown command with "A subcommand is required".
   const std::vector<CLI::App*> commands = app.get_subcommands([](CLI::App*) { return true; });
   if (argc > 1 && argv[1][0] != '-' &&
