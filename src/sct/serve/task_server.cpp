@@ -115,6 +115,9 @@ TaskServer::TaskServer(MultiTaskModel& model, ServeOptions options) : model_(mod
   const auto threads = static_cast<size_t>(options_.http_threads);
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_->set_payload_max_length(options_.max_body_bytes);
+  // Headers and body leave in two writes: with Nagle's algorithm the second waits for the client's
+  // delayed ACK, 40 ms on Linux, longer than a small model's whole forward pass.
+  http_->set_tcp_nodelay(true);
   http_->set_keep_alive_timeout(2);  // a drain waits at most this long for idle keep-alive connections
   http_->set_read_timeout(10, 0);
   install_routes();
