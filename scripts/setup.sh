@@ -13,6 +13,7 @@ PACKAGES=(
   libopenblas0-openmp     # the BLAS LibTorch calls for GEMM
   libgloo-dev             # c10d's Gloo headers (data-parallel training)
   libopencv-dev           # image decoding
+  libjpeg-dev             # JPEG decoding as PIL does it (libjpeg-turbo), warnings kept off stderr
   libjemalloc-dev         # the allocator: freed tensors reused with less fragmentation than glibc's heap
   libcpp-httplib-dev      # sct serve's HTTP/1.1 server
   chromium                # the browser test of sct serve's page (headless)

@@ -19,6 +19,7 @@ opened with .convert('RGB'), ToTensor, Normalize), written with PIL and numpy di
 Deterministic: contents come from a seeded numpy RandomState; PIL's encoders are deterministic.
 """
 
+import io
 import json
 import os
 import struct
@@ -95,6 +96,18 @@ def make_sources(rng):
     exif[0x0112] = 6
     sources["exif_rot_36x20"] = (Image.fromarray(test_pattern(rng, 20, 36, 3), "RGB"), "exif_rot_36x20.jpg",
                                  {"quality": 92, "exif": exif.tobytes()})
+    # CMYK (4 components, Adobe's inverted convention, as PIL writes and reads it): PIL converts with its
+    # own formula, which OpenCV's CMYK conversion misses by one level.
+    sources["cmyk_30x22"] = (Image.fromarray(test_pattern(rng, 22, 30, 4), "CMYK"), "cmyk_30x22.jpg",
+                             {"quality": 90})
+    # Stray bytes before the end-of-image marker: libjpeg warns ("Corrupt JPEG data: 3 extraneous bytes
+    # before marker 0xd9") and decodes; PIL opens it as if nothing happened, and so must the decoder,
+    # without libjpeg printing to stderr.
+    photo = sources["photo_50x40"][0]
+    buffer = io.BytesIO()
+    photo.save(buffer, format="JPEG", quality=90)
+    data = buffer.getvalue()
+    sources["extraneous_50x40"] = (data[:-2] + b"\x00\x11\x22" + data[-2:], "extraneous_50x40.jpg", {})
     return sources
 
 
@@ -111,6 +124,8 @@ RESIZES = {
     "photo_50x40": [(24, 24), (96, 96)],
     "gray_31x29_jpeg": [(24, 24), (96, 96)],
     "exif_rot_36x20": [(24, 24)],
+    "cmyk_30x22": [(24, 24)],
+    "extraneous_50x40": [(24, 24)],
 }
 
 PREPROCESS = [("photo_50x40", 24)]
@@ -179,7 +194,11 @@ def main():
 
     for name, (img, file_name, kwargs) in sources.items():
         src = os.path.join(OUT_DIR, file_name)
-        img.save(src, **kwargs)
+        if isinstance(img, bytes):
+            with open(src, "wb") as f:
+                f.write(img)
+        else:
+            img.save(src, **kwargs)
         opened = Image.open(src)
         mode = opened.mode
         rgb = opened.convert("RGB")

@@ -24,7 +24,8 @@ nlohmann::json decode_manifest() {
 }
 
 // Every source fixture (grey, grey+alpha, 16-bit grey, RGB, RGBA, palette with and without tRNS,
-// colour and grey JPEG, JPEG with an EXIF rotation) decodes to exactly PIL's convert('RGB').
+// colour, grey and CMYK JPEG, JPEG with an EXIF rotation, JPEG with stray bytes) decodes to exactly
+// PIL's convert('RGB').
 TEST(ImageDecode, MatchesPilConvertRgbOnEveryMode) {
   int checked = 0;
   const nlohmann::json m = decode_manifest();
@@ -50,6 +51,30 @@ TEST(ImageDecode, DecodesFromMemory) {
   const cv::Mat a = decode_image_rgb(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "mem");
   const cv::Mat b = decode_image_rgb(fixture_image("photo_50x40.jpg"));
   EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0);
+}
+
+// libjpeg warns about stray bytes before a marker and decodes; PIL opens the file silently, and so does
+// sct now (OpenCV's decoder let libjpeg print "Corrupt JPEG data: 3 extraneous bytes" on stderr).
+TEST(ImageDecode, JpegWarningsStayOffStderr) {
+  testing::internal::CaptureStderr();
+  const cv::Mat img = decode_image_rgb(fixture_image("extraneous_50x40.jpg"));
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(img.cols, 50);
+}
+
+// A fatal libjpeg error (here a frame header claiming 0 columns) is one sct message naming the file,
+// with libjpeg's own words after it, and nothing on stderr.
+TEST(ImageDecode, JpegErrorsAreOneMessageNamingTheFile) {
+  TempDir dir;
+  std::string jpg = read_bytes(fixture_image("photo_50x40.jpg"));
+  const size_t sof = jpg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  jpg[sof + 7] = 0;  // width, high byte
+  jpg[sof + 8] = 0;  // width, low byte
+  write_bytes(dir.path("zero.jpg"), jpg);
+  testing::internal::CaptureStderr();
+  expect_error([&] { decode_image_rgb(dir.path("zero.jpg")); }, {"cannot decode image " + dir.path("zero.jpg"), "libjpeg: "});
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
 }
 
 TEST(ImageDecode, JpegCompletenessFollowsSegmentsAndScans) {

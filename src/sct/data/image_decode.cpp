@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sct/core/error.h"
+#include "sct/data/jpeg_decode.h"
 
 namespace sct {
 namespace {
@@ -221,6 +222,17 @@ cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& na
   }
   if (is_jpeg(data, size) && !jpeg_is_complete(data, size))
     throw Error("cannot decode image " + where(name, context) + ": truncated or corrupt JPEG (no end-of-image marker)");
+  if (is_jpeg(data, size)) {
+    try {
+      cv::Mat rgb = decode_jpeg_rgb(data, size);
+      check_pixels(rgb.cols, rgb.rows, name, context);
+      return rgb;
+    } catch (const PixelLimitError&) {
+      throw;
+    } catch (const Error& e) {
+      throw Error("cannot decode image " + where(name, context) + ": " + e.what());
+    }
+  }
   cv::Mat decoded;
   try {
     const cv::Mat buffer(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));
