@@ -128,6 +128,31 @@ TEST(TaskData, BadImagesStopTheRunOrAreLeftOutAndCounted) {
   EXPECT_EQ(lenient.skipped_images(), 2);
 }
 
+// A listed file that is missing (or a folder) stops the run when the data is opened, before any
+// training, naming the file and its list line; --skip-bad-images only reports it; --no-check-data
+// leaves it to the decoder.
+TEST(TaskData, MissingFilesAreFoundAtTheStart) {
+  test::ScratchDir dir;
+  const fs::path root = dir.file("ds");
+  write_images(root / "img", 3, 0);
+  fs::create_directories(root / "img" / "folder.png");
+  test::write_file((root / "train.txt").string(), "img/0.png 0\nimg/1.png 1\n");
+  test::write_file((root / "val.txt").string(), "img/2.png 0\n");
+  test::write_file((root / "test.txt").string(), "img/2.png 0\nimg/gone.png 1\nimg/folder.png 1\n");
+  TaskSource source;
+  source.data = root.string();
+  std::ostringstream log;
+  test::expect_error([&] { TaskData(source, log); },
+                     {"2 files of " + root.string(), "img/gone.png (listed at ", "test.txt:2): no such file",
+                      "test.txt:3): not a readable regular file", "--no-check-data"});
+  source.skip_bad_images = true;
+  EXPECT_NO_THROW(TaskData(source, log));
+  EXPECT_NE(log.str().find("2 listed files"), std::string::npos) << log.str();
+  source.skip_bad_images = false;
+  source.check_data = false;
+  EXPECT_NO_THROW(TaskData(source, log));
+}
+
 TEST(TaskData, BadFoldersAreNamed) {
   test::ScratchDir dir;
   std::ostringstream log;

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -171,6 +172,31 @@ TEST(TaskServer, BadRequestsGetTheirStatusAndAMessage) {
   expect(c.Get("/v2/anything"), 404, "no such path");
   httplib::MultipartFormDataItems text_only = {{"note", "", "", "text/plain"}};
   expect(c.Post("/v1/tasks/sct/predict", text_only), 400, "no file");
+}
+
+TEST(TaskServer, AFullQueueAnswers503WithRetryAfter) {
+  ServeOptions options;
+  options.batching.max_batch = 2;
+  options.batching.max_wait_ms = 1500;  // the first request waits in the queue for company
+  options.batching.max_queue = 1;
+  RunningServer s(options);
+  const std::string png = png_bytes(4);
+  auto first = std::async(std::launch::async, [&] { return s.client().Post("/v1/tasks/sct/predict", png, "image/png"); });
+  httplib::Client c = s.client();
+  for (int i = 0; i < 500; ++i) {  // until the first one waits in the queue
+    const httplib::Result m = c.Get("/metrics");
+    ASSERT_TRUE(m);
+    if (m->body.find("sct_queue_depth 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const httplib::Result refused = c.Post("/v1/tasks/lora/predict", png, "image/png");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503) << refused->body;
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
+  EXPECT_NE(refused->body.find("queue"), std::string::npos) << refused->body;
+  const httplib::Result answered = first.get();  // after its wait, alone
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->status, 200);
 }
 
 // Writes `bytes` to a fresh connection and reads whatever comes back until the server closes it or

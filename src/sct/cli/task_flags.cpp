@@ -34,6 +34,8 @@ void TaskFlags::add_to(CLI::App& cmd) {
   cmd.add_flag("--skip-bad-images", skip_bad_images,
                "leave out images that cannot be read or decoded (counted, and in the run's summary) instead of "
                "stopping at the first");
+  cmd.add_flag("--check-data,!--no-check-data", check_data,
+               "check at the start that every file of every split exists (a stat each, no decoding; on by default)");
 }
 
 }  // namespace sct::cli

@@ -1,6 +1,9 @@
 #include "sct/data/task_data.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -251,6 +254,40 @@ std::string shots_text(int64_t shots, int64_t seed) {
   return std::to_string(shots) + " per class (shot seed " + std::to_string(seed) + ")";
 }
 
+// Every file of every split exists and is a regular file: a stat each, no decoding, so that a missing
+// test image stops the run at its start instead of after the training. With skip_bad_images the
+// files are counted and left to the decoder to skip.
+void check_files_exist(const TaskData::Splits& splits, bool skip_bad_images, const std::string& data,
+                       std::ostream& log) {
+  std::set<std::string> seen;
+  std::vector<std::string> bad;
+  int64_t count = 0;
+  for (const auto& [split, records] : splits)
+    for (const ImageRecord& r : records) {
+      if (!seen.insert(r.path).second) continue;
+      struct stat info {};
+      const bool found = ::stat(r.path.c_str(), &info) == 0;
+      const int err = found ? 0 : errno;
+      if (found && S_ISREG(info.st_mode)) continue;
+      ++count;
+      if (bad.size() < 5)
+        bad.push_back(r.path + (r.origin.empty() ? "" : " (listed at " + r.origin + ")") +
+                      (err == ENOENT ? ": no such file" : ": not a readable regular file"));
+    }
+  if (count == 0) return;
+  std::string list;
+  for (const auto& b : bad) list += "\n  " + b;
+  if (count > int64_t(bad.size())) list += "\n  ... and " + std::to_string(count - int64_t(bad.size())) + " more";
+  if (skip_bad_images) {
+    log << "data: " << count << " listed files of " << data << " are missing or not regular files; "
+        << "--skip-bad-images leaves them out:" << list << "\n";
+    return;
+  }
+  throw Error(std::to_string(count) + " files of " + (data.empty() ? std::string("the data") : data) +
+              " are missing or not regular files:" + list +
+              "\n(--skip-bad-images leaves unreadable images out; --no-check-data skips this check)");
+}
+
 }  // namespace
 
 bool has_vtab_task(const std::string& root, const std::string& task) {
@@ -380,6 +417,7 @@ TaskData::TaskData(const TaskSource& source, std::ostream& log)
     draw_shots(splits_, num_classes(), source.shots, uint64_t(source.shot_seed), class_names_, source.data);
     layout += "; training images " + shots_text(source.shots, source.shot_seed) + " drawn from train";
   }
+  if (source.check_data) check_files_exist(splits_, source.skip_bad_images, source.data, log);
   warn_duplicates(splits_, log);
   log << "data: " << name_ << ": " << layout << ": " << class_names_.size() << " classes, " << counts(splits_) << "\n";
 }

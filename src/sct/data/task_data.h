@@ -41,6 +41,8 @@ struct TaskSource {
   int64_t shot_seed = 0;                        // which K: NOAH's list seed, or the draw's seed
   std::vector<std::string> lists = {"train", "val", "test"};  // list-file stems of train, val, test
   bool allow_outside_root = false;                            // files outside --data may be read
+  bool check_data = true;  // stat every file of every split at the start (a missing test image is found
+                           // before training, not after it)
 };
 
 // Whether `root` holds VTAB task `task` (under its name or an alias).
@@ -51,7 +53,8 @@ class TaskData {
   // Detects the layout and says what it found on `log`. Throws sct::Error naming the folder or list
   // for data it cannot read (no classes, an empty class, a class only in val or test, a count other
   // than source.num_classes, fractions that leave a class no training image, too few images for the
-  // shots, a file outside the root).
+  // shots, a file outside the root, and with check_data a file that is missing or not a regular file,
+  // unless skip_bad_images).
   TaskData(const TaskSource& source, std::ostream& log);
 
   const std::string& name() const { return name_; }
