@@ -129,6 +129,7 @@ TEST(TaskServer, AnswersEveryEndpoint) {
   EXPECT_EQ(json::parse(put->body)["method"], "vpt");
   auto again = c.Put("/v1/tasks/vpt", s.dir.file("vpt"), "text/plain");
   EXPECT_EQ(again->status, 409);
+  EXPECT_EQ(c.Put("/v1/tasks/%FF", s.dir.file("vpt"), "text/plain")->status, 400);
   auto wrong = c.Put("/v1/tasks/other", s.dir.file("nowhere"), "text/plain");
   EXPECT_EQ(wrong->status, 400);
   EXPECT_NE(wrong->body.find("nowhere"), std::string::npos) << wrong->body;
@@ -161,6 +162,8 @@ TEST(TaskServer, BadRequestsGetTheirStatusAndAMessage) {
     EXPECT_NE(json::parse(r->body)["error"].get<std::string>().find(part), std::string::npos) << r->body;
   };
   expect(c.Post("/v1/tasks/nope/predict", png, "image/png"), 404, "no task named 'nope'");
+  // A name that is not UTF-8 is named back (as U+FFFD), not a 500 from the JSON writer (fuzz finding).
+  expect(c.Post("/v1/tasks/%FFx/predict", png, "image/png"), 404, "x' is served");
   expect(c.Post("/v1/tasks/sct/predict", png, "text/plain"), 415, "'text/plain' is not an image type");
   expect(c.Post("/v1/tasks/sct/predict", "not an image", "image/png"), 400, "cannot decode image");
   expect(c.Post("/v1/tasks/sct/predict", "", "image/png"), 400, "empty");

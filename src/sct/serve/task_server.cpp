@@ -30,7 +30,9 @@ thread_local bool t_request_started = false;
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  // Names and paths from the request may be any bytes: invalid UTF-8 becomes U+FFFD instead of an
+  // exception (found by fuzz/http_fuzz.cpp).
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message) {
