@@ -66,6 +66,21 @@ TEST(Cli, ConvertNpzGivesTheTimmStateDict) {
   const TensorMap ref = load_safetensors(test::fixture("vit_d12_w24_h3.safetensors"));
   ASSERT_EQ(got.size(), ref.size());
   for (const auto& kv : ref) EXPECT_TRUE(at::equal(got.at(kv.first), kv.second)) << kv.first;
+  StringMap metadata;
+  load_safetensors(out, &metadata);
+  EXPECT_EQ(metadata.at("converted_from"), "vit_d12_w24_h3.npz");
+  EXPECT_EQ(metadata.at("format"), "pt");
+
+  // A safetensors source keeps its own metadata (a backbone's recipe, say) through the conversion.
+  const std::string source = dir.file("with_recipe.safetensors");
+  save_safetensors(source, ref, {{"recipe", "fractal 200x200"}, {"format", "pt"}});
+  const std::string again = dir.file("again.safetensors");
+  const auto r2 = test::run_cli("convert " + source + " " + again);
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+  load_safetensors(again, &metadata);
+  EXPECT_EQ(metadata.at("recipe"), "fractal 200x200");
+  EXPECT_EQ(metadata.at("converted_from"), "with_recipe.safetensors");
+  EXPECT_EQ(metadata.at("converted_by"), "sct");
 }
 
 TEST(Cli, PrecisionFlagRunsBf16AsAutocastDoesAndRejectsUnknownNames) {

@@ -162,6 +162,23 @@ TEST(NpzTest, RejectsNonZipFiles) {
   }
 }
 
+// A zip64 directory claiming a million entries is refused with the limit named, before any is read.
+TEST(NpzTest, RefusesMoreEntriesThanTheLimit) {
+  test::ScratchDir dir;
+  const std::string path = dir.file("many.npz");
+  const auto le = [](std::uint64_t v, int bytes) {
+    std::string out;
+    for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+    return out;
+  };
+  std::string zip = std::string("PK\x06\x06", 4) + std::string(28, '\0');   // zip64 end record, at 0
+  zip += le(1000000, 8) + le(0, 8) + le(0, 8);                                // entries, size, offset
+  zip += std::string("PK\x06\x07", 4) + le(0, 4) + le(0, 8) + le(1, 4);       // locator -> record at 0
+  zip += std::string("PK\x05\x06", 4) + std::string(18, '\0');               // end record
+  test::write_file(path, zip);
+  test::expect_error([&] { load_npz(path); }, {path, "1000000 entries", "limit of 100000"});
+}
+
 TEST(NpzTest, RejectsTruncatedArchive) {
   test::ScratchDir dir;
   const std::string path = dir.file("truncated.npz");

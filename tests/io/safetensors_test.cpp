@@ -187,6 +187,19 @@ TEST(SafetensorsTest, WriterRejectsReservedName) {
   expect_error([&] { save_safetensors(path, {{"__metadata__", at::ones({2})}}); }, {path, "__metadata__"});
 }
 
+// A header listing more tensors than any checkpoint has is refused with the limit named, before any
+// tensor is allocated.
+TEST(SafetensorsTest, RefusesMoreTensorsThanTheLimit) {
+  test::ScratchDir dir;
+  std::string header = "{";
+  for (int i = 0; i <= 100000; ++i)
+    header += (i ? ",\"t" : "\"t") + std::to_string(i) + "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}";
+  header += "}";
+  const std::string path = dir.file("many.safetensors");
+  test::write_file(path, safetensors_bytes(header, ""));
+  test::expect_error([&] { load_safetensors(path); }, {path, "100001 tensors", "limit of 100000"});
+}
+
 TEST(SafetensorsTest, MissingFileNamesPath) {
   test::ScratchDir dir;
   const std::string path = dir.file("missing.safetensors");

@@ -1,11 +1,9 @@
 // `sct convert`: any supported checkpoint -> safetensors under timm names.
 #include <CLI/CLI.hpp>
-#include <filesystem>
 #include <iostream>
 
 #include "sct/cli/commands.h"
 #include "sct/io/checkpoint.h"
-#include "sct/io/safetensors.h"
 
 namespace sct::cli {
 namespace {
@@ -15,15 +13,9 @@ struct ConvertFlags {
 };
 
 void run_convert(const ConvertFlags& flags) {
-  LoadReport report;
-  const TensorMap state = read_vit_checkpoint(flags.input, &report);
-  save_safetensors(
-      flags.output, state,
-      {{"format", "pt"}, {"source", std::filesystem::path(flags.input).filename().string()}, {"converted_by", "sct"}});
-  int64_t params = 0;
-  for (const auto& kv : state) params += kv.second.numel();
-  std::cout << "wrote " << flags.output << ": " << state.size() << " tensors, " << params << " values (from "
-            << report.format << ")\n";
+  const LoadReport report = convert_vit_checkpoint(flags.input, flags.output);
+  std::cout << "wrote " << flags.output << ": " << report.loaded.size() << " tensors (from " << report.format
+            << "), " << report.metadata.size() << " metadata entries kept\n";
   for (const auto& s : report.ignored) std::cout << "  ignored " << s << "\n";
 }
 

@@ -1,5 +1,6 @@
 #include "sct/io/checkpoint.h"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -36,7 +37,7 @@ TensorMap read_vit_checkpoint(const std::string& path, LoadReport* report) {
   f.read(magic, 4);
   const bool zip = magic[0] == 'P' && magic[1] == 'K';
   if (report) report->format = zip ? "npz" : "safetensors";
-  if (!zip) return load_safetensors(path);
+  if (!zip) return load_safetensors(path, report ? &report->metadata : nullptr);
   std::vector<std::string> ignored;
   TensorMap state = google_vit_to_timm(load_npz(path), &ignored);
   if (report) report->ignored.insert(report->ignored.end(), ignored.begin(), ignored.end());
@@ -113,6 +114,18 @@ LoadReport load_vit_checkpoint(VisionTransformerImpl& model, const std::string& 
   LoadReport report = load_vit_state(model, std::move(state), path, options);
   report.format = read.format;
   report.ignored.insert(report.ignored.begin(), read.ignored.begin(), read.ignored.end());
+  return report;
+}
+
+LoadReport convert_vit_checkpoint(const std::string& input, const std::string& output) {
+  LoadReport report;
+  const TensorMap state = read_vit_checkpoint(input, &report);
+  StringMap metadata = report.metadata;
+  metadata.emplace("format", "pt");  // Hugging Face's loaders expect it
+  metadata["converted_from"] = std::filesystem::path(input).filename().string();
+  metadata["converted_by"] = "sct";
+  save_safetensors(output, state, metadata);
+  for (const auto& kv : state) report.loaded.push_back(kv.first);
   return report;
 }
 

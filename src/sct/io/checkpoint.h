@@ -22,6 +22,7 @@ struct LoadReport {
   std::vector<std::string> unexpected;  // only non-empty with allow_unexpected
   bool pos_embed_resampled = false;
   bool head_loaded = false;             // false: the model keeps its freshly initialised head
+  StringMap metadata;                   // the file's own metadata (safetensors' __metadata__)
 };
 
 // Reads a checkpoint and returns its tensors under timm names (format detected from the content).
@@ -35,5 +36,10 @@ LoadReport load_vit_state(VisionTransformerImpl& model, TensorMap state, const s
 
 LoadReport load_vit_checkpoint(VisionTransformerImpl& model, const std::string& path,
                                const LoadOptions& options = {});
+
+// `sct convert`: any readable checkpoint -> safetensors under timm names (written atomically). The
+// source's metadata is kept (a backbone's recipe and command line, for one), with "format": "pt"
+// where it has none, and "converted_from" and "converted_by" added.
+LoadReport convert_vit_checkpoint(const std::string& input, const std::string& output);
 
 }  // namespace sct

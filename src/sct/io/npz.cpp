@@ -35,6 +35,8 @@ constexpr std::size_t kLocalHeaderSize = 30;
 constexpr std::uint16_t kZip64ExtraId = 0x0001;
 // Deflate cannot expand data more than 1032:1; a larger claimed size is a corrupt header, not a big array.
 constexpr std::uint64_t kMaxDeflateRatio = 1032;
+// Google's ViT-H/14 .npz has ~400 arrays: a central directory of millions is corrupt or a bomb.
+constexpr std::uint64_t kMaxEntries = 100000;
 
 template <typename T>
 T read_le(const std::uint8_t* p) {
@@ -128,6 +130,9 @@ std::vector<ZipEntry> read_central_directory(const MappedFile& file, const std::
   const CentralDirectory dir = find_central_directory(file, path);
   const std::uint8_t* p = file.data() + dir.offset;
   const std::uint8_t* const end = p + dir.size;
+  if (dir.entries > kMaxEntries)
+    throw Error(path + ": the zip directory lists " + std::to_string(dir.entries) + " entries, over the limit of " +
+                std::to_string(kMaxEntries) + " arrays (corrupt or not a checkpoint)");
   std::vector<ZipEntry> entries;
   for (std::uint64_t i = 0; i < dir.entries; ++i) {
     if (end - p < static_cast<std::ptrdiff_t>(kCentralHeaderSize) ||

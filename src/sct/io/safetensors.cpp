@@ -24,6 +24,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assume
 
 // Bounds the allocation a corrupt header length could trigger; real headers are a few hundred KB.
 constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
+// A ViT-H has ~400 tensors: a header listing millions is a corrupt file or a memory bomb.
+constexpr size_t kMaxTensors = 100000;
 constexpr char kMetadataKey[] = "__metadata__";
 
 struct DtypeInfo {
@@ -134,6 +136,10 @@ TensorMap load_safetensors(const std::string& path, StringMap* metadata) {
     throw Error(path + ": header is not valid JSON: " + e.what());
   }
   if (!header.is_object()) throw Error(path + ": header is not a JSON object");
+  const size_t listed = header.size() - header.count(kMetadataKey);
+  if (listed > kMaxTensors)
+    throw Error(path + ": the header lists " + std::to_string(listed) + " tensors, over the limit of " +
+                std::to_string(kMaxTensors) + " (corrupt or not a checkpoint)");
 
   const std::uint8_t* data = file.data() + 8 + header_size;
   const std::uint64_t data_size = file.size() - 8 - header_size;
