@@ -18,6 +18,7 @@
 
 #include "sct/core/error.h"
 #include "sct/data/horizontal_flip.h"
+#include "data_test_util.h"
 
 namespace sct {
 namespace {
@@ -56,9 +57,7 @@ cv::Mat random_image(int width, int height, uint64_t seed) {
   return m;
 }
 
-bool same_pixels(const cv::Mat& a, const cv::Mat& b) {
-  return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0;
-}
+using test::same_pixels;
 
 // ---- ImageOps ------------------------------------------------------------------------------------
 

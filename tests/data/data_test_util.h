@@ -62,4 +62,9 @@ inline cv::Mat read_png_rgb(const std::string& path) {
   return rgb;
 }
 
+// Same size, type and every pixel.
+inline bool same_pixels(const cv::Mat& a, const cv::Mat& b) {
+  return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0.0;
+}
+
 }  // namespace sct::test

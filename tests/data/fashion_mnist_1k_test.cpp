@@ -43,9 +43,7 @@ class FashionMnist1kTest : public testing::Test {
 
 FashionMnist1k* FashionMnist1kTest::task_ = nullptr;
 
-bool same_pixels(const cv::Mat& a, const cv::Mat& b) {
-  return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0.0;
-}
+using test::same_pixels;
 
 TEST_F(FashionMnist1kTest, SplitsAreClassBalancedAndDisjoint) {
   const FashionMnist1k& t = task();

@@ -1,3 +1,4 @@
+#include "sct/core/fault_point.h"
 #include "sct/peft/task_dir.h"
 
 #include <ATen/ATen.h>
@@ -82,6 +83,7 @@ void save_task_dir(const std::string& dir, const TaskInfo& info, VisionTransform
   // Both files or neither: a task folder is never half written.
   write_folder_atomically(dir, [&](const std::string& temp) {
     save_safetensors((fs::path(temp) / kModelFile).string(), task_tensors(model), {{"format", kFormat}});
+    fault_point("task-write");
     write_file_atomically((fs::path(temp) / kConfigFile).string(), [&](std::ostream& out) { out << text << '\n'; });
   });
 }

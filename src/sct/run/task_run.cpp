@@ -253,26 +253,28 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
   }
   TrainerOptions options = spec.trainer;
   if (!options.log) options.log = &log;
-  out.protocol = run_protocol(factory, pd, config, spec.out, options);
+  const std::string task_dir = (fs::path(spec.out) / "task").string();
+  // The task folder is written before the protocol's summary.json marks the run complete.
+  const auto write_task = [&](const ProtocolResult& result) {
+    if (writer) last_method->write_outputs(spec.out);
+    out.method = last_method->config();
+    TaskInfo info;
+    info.method = out.method;
+    info.backbone = out.model->config();
+    info.backbone.drop_path_rate = 0.0;
+    info.backbone_sha256 = backbone.sha256;
+    info.class_names = data.class_names();
+    info.normalization = norm;
+    info.task = data.name();
+    info.result = result.to_json();
+    info.result["backbone"] = backbone.name;
+    info.result["precision"] = config.precision;  // what it was trained in; eval/predict choose their own
+    if (writer) save_task_dir(task_dir, info, *out.model);
+  };
+  out.protocol = run_protocol(factory, pd, config, spec.out, options, write_task);
   if (!out.protocol.complete) throw Error("training stopped before its last epoch; continue it with --resume");
   const ProtocolResult& result = out.protocol;
-
-  if (writer) last_method->write_outputs(spec.out);
-  out.method = last_method->config();
   out.config = config;
-  TaskInfo info;
-  info.method = out.method;
-  info.backbone = out.model->config();
-  info.backbone.drop_path_rate = 0.0;
-  info.backbone_sha256 = backbone.sha256;
-  info.class_names = data.class_names();
-  info.normalization = norm;
-  info.task = data.name();
-  info.result = result.to_json();
-  info.result["backbone"] = backbone.name;
-  info.result["precision"] = config.precision;  // what it was trained in; eval/predict choose their own
-  const std::string task_dir = (fs::path(spec.out) / "task").string();
-  if (writer) save_task_dir(task_dir, info, *out.model);
 
   const ParameterCount count = count_parameters(*out.model);
   TaskSummary& s = out.summary;

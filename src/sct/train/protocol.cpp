@@ -1,3 +1,4 @@
+#include "sct/core/fault_point.h"
 #include "sct/train/protocol.h"
 
 #include <ATen/Context.h>
@@ -75,7 +76,8 @@ nlohmann::json ProtocolResult::to_json() const {
 }
 
 ProtocolResult run_protocol(const ModelFactory& make_model, const ProtocolData& data, const TrainConfig& config,
-                            const std::string& run_dir, const TrainerOptions& options) {
+                            const std::string& run_dir, const TrainerOptions& options,
+                            const std::function<void(const ProtocolResult&)>& finish) {
   config.validate();
   require(data.train800val200 != nullptr, "train800val200");
   require(data.test != nullptr, "a test set");
@@ -140,7 +142,9 @@ ProtocolResult run_protocol(const ModelFactory& make_model, const ProtocolData& 
   result.method_options = chosen.method_options;
   if (result.complete)
     result.test_acc = *(config.protocol == Protocol::ReferenceBestOfTest ? result.run.best_acc : result.run.final_acc);
+  if (result.complete && finish) finish(result);
   if (result.complete && parallel::is_writer()) {
+    fault_point("summary-write");
     write_file_atomically((fs::path(run_dir) / "summary.json").string(),
                           [&](std::ostream& out) { out << result.to_json().dump(2) << '\n'; });
   }

@@ -64,8 +64,11 @@ struct ProtocolResult {
 };
 
 // Runs `config.protocol`. options.resume continues stopped runs and skips finished ones.
-// Throws sct::Error when data the protocol needs is missing.
+// Throws sct::Error when data the protocol needs is missing. `finish`, when given, runs once the
+// reported training is complete and before summary.json says so: what a complete run also consists of
+// (the task folder) is then on disk whenever summary.json is, even if the process is killed between.
 ProtocolResult run_protocol(const ModelFactory& make_model, const ProtocolData& data, const TrainConfig& config,
-                            const std::string& run_dir, const TrainerOptions& options = {});
+                            const std::string& run_dir, const TrainerOptions& options = {},
+                            const std::function<void(const ProtocolResult&)>& finish = {});
 
 }  // namespace sct

@@ -1,3 +1,4 @@
+#include "sct/core/fault_point.h"
 #include "sct/train/trainer.h"
 
 #include <ATen/ATen.h>
@@ -263,6 +264,7 @@ TrainResult Trainer::fit() {
     const bool last = epoch + 1 == config_.epochs;
     const bool periodic = inputs_.eval_every > 0 && (epoch + 1) % inputs_.eval_every == 0;
     if (inputs_.eval && (last || periodic)) {
+      if (last) fault_point("final-eval");
       const Clock::time_point t = Clock::now();
       m.eval_acc = evaluate_top1(*model_, *inputs_.eval).percent();
       m.eval_seconds = seconds_since(t);
@@ -271,6 +273,7 @@ TrainResult Trainer::fit() {
     if (writer) {
       save_train_state(s.state_path, *model_, *s.optimizer, {epoch + 1, config_json, metrics.to_json()});
       metrics.write(run_dir_);
+      fault_point("epoch-end");
     }
     s.epochs_done = epoch + 1;
     s.bar->line("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(config_.epochs) + " lr " +
@@ -344,6 +347,7 @@ EpochMetrics Trainer::train_epoch(Session& s, int64_t epoch) {
       correct.add_(totals.correct);
     }
     s.optimizer->step();
+    fault_point("train-step");
     // The step's one host sync, read only once the whole step is queued, so that it never splits the
     // forward from the backward on an asynchronous device. A non-finite loss has by then already
     // reached the parameters in memory, which is why the error points at the state on disk.
