@@ -2,6 +2,7 @@
 # Installs every Debian package sct needs (only those missing) and builds it in Release.
 # Usage: scripts/setup.sh            -> build/ with tests and benchmarks
 #        scripts/setup.sh sct        -> only the CLI, build/sct (what the demo needs; about half the build)
+#        scripts/setup.sh --sanitize    -> build-asan/: everything under ASan + UBSan (+ LeakSanitizer)
 #        scripts/setup.sh --packages-only
 # Quiet on success; on failure prints the log of the failing step and exits non-zero.
 set -euo pipefail
@@ -13,7 +14,7 @@ PACKAGES=(
   libopenblas0-openmp     # the BLAS LibTorch calls for GEMM
   libgloo-dev             # c10d's Gloo headers (data-parallel training)
   libopencv-dev           # image decoding
-  libjpeg-dev             # JPEG decoding as PIL does it (libjpeg-turbo), warnings kept off stderr
+  libjpeg-dev libpng-dev  # JPEG and PNG decoding as PIL does it, their warnings kept off stderr
   libjemalloc-dev         # the allocator: freed tensors reused with less fragmentation than glibc's heap
   libcpp-httplib-dev      # sct serve's HTTP/1.1 server
   chromium                # the browser test of sct serve's page (headless)
@@ -48,6 +49,16 @@ fi
 [ "${1:-}" = "--packages-only" ] && exit 0
 
 jobs=$(nproc)
+if [ "${1:-}" = "--sanitize" ]; then
+  # Everything under AddressSanitizer + UndefinedBehaviorSanitizer (and LeakSanitizer), in build-asan/.
+  step "cmake configure (sanitizers)" cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSCT_SANITIZE=ON -DSCT_BUILD_BENCH=OFF
+  echo "setup: building build-asan/ with $jobs jobs (ASan + UBSan; longer than the release build)"
+  step "build (sanitizers)" cmake --build build-asan -j "$jobs"
+  echo "setup: ok, sanitized build in build-asan/ (tests: ctest --test-dir build-asan -j 2)"
+  exit 0
+fi
+
 step "cmake configure" cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 echo "setup: building with $jobs jobs (first build takes a few minutes)"
 targets=()

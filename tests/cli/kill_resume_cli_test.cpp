@@ -1,8 +1,9 @@
 // kill -9 at any point of `sct train` (SCT_FAULT_POINT, core/fault_point.h: the process SIGKILLs
 // itself at exactly that place): in a training step, after an epoch's state is saved, before the final
-// evaluation, between the two files of the task folder, and before summary.json. Each killed run
-// leaves nothing that claims completion without being complete, and `--resume` then ends with the
-// uninterrupted run's task folder and test accuracy, bit for bit.
+// evaluation, between the trained tensors and result.json, between the two files of the task folder,
+// and before summary.json. Each killed run leaves nothing that claims completion without being
+// complete, and `--resume` then ends with the uninterrupted run's task folder and test accuracy, bit
+// for bit.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -53,7 +54,7 @@ TEST(KillResume, EveryKillPointResumesToTheUninterruptedRun) {
   const TensorMap want = load_safetensors(dir.file("whole/task/adapter_model.safetensors"));
   const double want_acc = summary_test_acc(dir.file("whole"));
 
-  for (const std::string point : {"train-step:5", "epoch-end:2", "final-eval", "task-write", "summary-write"}) {
+  for (const std::string point : {"train-step:5", "epoch-end:2", "final-eval", "result-write", "task-write", "summary-write"}) {
     SCOPED_TRACE(point);
     const std::string run = dir.file("killed-" + point.substr(0, point.find(':')));
     const auto killed = run_killed_at(point, train + run);
@@ -61,6 +62,9 @@ TEST(KillResume, EveryKillPointResumesToTheUninterruptedRun) {
     // What a kill leaves never claims more than there is.
     if (fs::exists(run + "/summary.json")) {
       ADD_FAILURE() << "summary.json written before the kill";
+    }
+    if (fs::exists(run + "/result.json")) {
+      EXPECT_TRUE(fs::exists(run + "/trained.safetensors")) << "result.json without the trained tensors";
     }
     if (fs::exists(run + "/task")) {
       EXPECT_TRUE(fs::exists(run + "/task/adapter_config.json") && fs::exists(run + "/task/adapter_model.safetensors"))

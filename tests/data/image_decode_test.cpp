@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <zlib.h>
 #include <nlohmann/json.hpp>
 
 #include "data_test_util.h"
@@ -60,6 +61,26 @@ TEST(ImageDecode, JpegWarningsStayOffStderr) {
   const cv::Mat img = decode_image_rgb(fixture_image("extraneous_50x40.jpg"));
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
   EXPECT_EQ(img.cols, 50);
+}
+
+// libpng's warnings stay off stderr too (through OpenCV it printed "libpng warning: iCCP: too short"):
+// a PNG whose colour profile chunk is malformed decodes as PIL decodes it, silently.
+TEST(ImageDecode, PngWarningsStayOffStderr) {
+  TempDir dir;
+  const std::string png = read_bytes(fixture_image("rgb_64x48.png"));
+  const std::string data = std::string("bogus\0\0", 7) + std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8);
+  std::string chunk = std::string("iCCP") + data;
+  const uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(chunk.data()), uInt(chunk.size())));
+  const auto be32 = [](uint32_t v) {
+    return std::string{char(v >> 24), char((v >> 16) & 0xff), char((v >> 8) & 0xff), char(v & 0xff)};
+  };
+  chunk = be32(uint32_t(data.size())) + chunk + be32(crc);
+  const size_t after_ihdr = 8 + 8 + 13 + 4;
+  write_bytes(dir.path("iccp.png"), png.substr(0, after_ihdr) + chunk + png.substr(after_ihdr));
+  testing::internal::CaptureStderr();
+  const cv::Mat got = decode_image_rgb(dir.path("iccp.png"));
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+  EXPECT_EQ(cv::norm(got, test::read_png_rgb(fixture_image("rgb_64x48.rgb.png")), cv::NORM_INF), 0.0);
 }
 
 // A fatal libjpeg error (here a frame header claiming 0 columns) is one sct message naming the file,

@@ -2,8 +2,9 @@
 // SCT_FAULT_POINT=NAME[:N] in the environment, the N-th time (default 1) the process reaches
 // fault_point("NAME") it sends itself SIGKILL. Nothing happens without the variable.
 // The points: train-step (after an optimizer step), epoch-end (after the training state of an epoch
-// is saved), final-eval (before the last epoch's evaluation), task-write (inside the task folder's
-// write, between its two files), summary-write (before the run's summary.json).
+// is saved), final-eval (before the last epoch's evaluation), result-write (between the trained
+// tensors and result.json), task-write (inside the task folder's write, between its two files),
+// summary-write (before the run's summary.json).
 #pragma once
 
 namespace sct {

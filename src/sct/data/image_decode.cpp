@@ -17,6 +17,7 @@
 
 #include "sct/core/error.h"
 #include "sct/data/jpeg_decode.h"
+#include "sct/data/png_decode.h"
 
 namespace sct {
 namespace {
@@ -222,9 +223,10 @@ cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& na
   }
   if (is_jpeg(data, size) && !jpeg_is_complete(data, size))
     throw Error("cannot decode image " + where(name, context) + ": truncated or corrupt JPEG (no end-of-image marker)");
-  if (is_jpeg(data, size)) {
+  const bool png = size >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0;
+  if (png || is_jpeg(data, size)) {
     try {
-      cv::Mat rgb = decode_jpeg_rgb(data, size);
+      cv::Mat rgb = png ? decode_png_rgb(data, size) : decode_jpeg_rgb(data, size);
       check_pixels(rgb.cols, rgb.rows, name, context);
       return rgb;
     } catch (const PixelLimitError&) {

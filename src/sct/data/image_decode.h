@@ -1,7 +1,7 @@
 // Image files -> 8-bit RGB, as the reference pipeline sees them: PIL's Image.open(path).convert('RGB').
 //
-// What that means, and what this decoder therefore does (libjpeg directly for JPEG, jpeg_decode.h;
-// OpenCV's decoders for the rest, with the conversions below):
+// What that means, and what this decoder therefore does (libjpeg and libpng directly for JPEG and PNG,
+// jpeg_decode.h and png_decode.h; OpenCV's decoders for the rest):
 // - JPEG: libjpeg-turbo with its defaults (the library PIL also links on Debian); EXIF orientation is
 //   NOT applied (PIL's open/convert ignores it). A JPEG without its end-of-image marker is refused,
 //   as PIL refuses truncated files, instead of being padded with grey as libjpeg's recovery does.

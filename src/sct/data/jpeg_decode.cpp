@@ -19,13 +19,13 @@ struct QuietErrors {
   char message[JMSG_LENGTH_MAX];
 };
 
-extern "C" void fail_quietly(j_common_ptr cinfo) {
+extern "C" void jpeg_fail_quietly(j_common_ptr cinfo) {
   auto* errors = reinterpret_cast<QuietErrors*>(cinfo->err);
   (*cinfo->err->format_message)(cinfo, errors->message);
   longjmp(errors->jump, 1);
 }
 // Warnings and trace messages: counted by libjpeg (num_warnings), never printed. PIL ignores them too.
-extern "C" void note_quietly(j_common_ptr, int) {}
+extern "C" void jpeg_note_quietly(j_common_ptr, int) {}
 
 struct Decoded {
   int width = 0, height = 0, components = 0;
@@ -37,8 +37,8 @@ struct Decoded {
 bool decode(const uint8_t* data, size_t size, std::vector<uint8_t>& pixels, Decoded& out, QuietErrors& errors) {
   jpeg_decompress_struct cinfo;
   cinfo.err = jpeg_std_error(&errors.mgr);
-  errors.mgr.error_exit = fail_quietly;
-  errors.mgr.emit_message = note_quietly;
+  errors.mgr.error_exit = jpeg_fail_quietly;
+  errors.mgr.emit_message = jpeg_note_quietly;
   if (setjmp(errors.jump)) {
     jpeg_destroy_decompress(&cinfo);
     return false;

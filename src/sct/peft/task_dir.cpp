@@ -1,4 +1,3 @@
-#include "sct/core/fault_point.h"
 #include "sct/peft/task_dir.h"
 
 #include <ATen/ATen.h>
@@ -10,6 +9,7 @@
 #include <set>
 
 #include "sct/core/error.h"
+#include "sct/core/fault_point.h"
 #include "sct/core/json_error.h"
 #include "sct/core/shape.h"
 #include "sct/io/atomic_file.h"

@@ -10,7 +10,6 @@
 #include <csignal>
 #include <nlohmann/json.hpp>
 #include <ostream>
-#include <regex>
 #include <thread>
 
 #include "sct/core/error.h"
@@ -55,6 +54,15 @@ bool same_secret(const std::string& a, const std::string& b) {
   unsigned diff = a.size() == b.size() ? 0u : 1u;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
   return diff == 0 && !b.empty();
+}
+
+// "name" of /v1/tasks/name[/...], "" for other paths. (Not a function-local static regex: the logger
+// may still run on a worker thread while static objects are destroyed at exit; found by the fuzzer.)
+std::string task_of_path(const std::string& path) {
+  static constexpr char kPrefix[] = "/v1/tasks/";
+  constexpr size_t begin = sizeof kPrefix - 1;
+  if (path.compare(0, begin, kPrefix) != 0) return "";
+  return path.substr(begin, path.find('/', begin) - begin);
 }
 
 json task_json(const ServedTask& t) {
@@ -166,12 +174,10 @@ void TaskServer::install_routes() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
   http_->set_logger([this](const Request& req, const Response& res) {
-    static const std::regex task_path("^/v1/tasks/([^/]+)");
-    std::string task;
-    std::smatch m;
-    if (std::regex_search(req.path, m, task_path)) {
+    std::string task = task_of_path(req.path);
+    if (!task.empty()) {
       const std::shared_lock<std::shared_mutex> lock(catalog_mutex_);
-      if (catalog_.count(m[1].str())) task = m[1].str();  // unknown names stay out of the labels
+      if (!catalog_.count(task)) task.clear();  // unknown names stay out of the labels
     }
     const double seconds =
         t_request_started ? std::chrono::duration<double>(Clock::now() - t_request_start).count() : 0.0;

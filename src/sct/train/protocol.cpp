@@ -1,4 +1,3 @@
-#include "sct/core/fault_point.h"
 #include "sct/train/protocol.h"
 
 #include <ATen/Context.h>
@@ -8,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/core/fault_point.h"
 #include "sct/io/atomic_file.h"
 #include "sct/parallel/process_group.h"
 

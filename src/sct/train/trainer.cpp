@@ -1,4 +1,3 @@
-#include "sct/core/fault_point.h"
 #include "sct/train/trainer.h"
 
 #include <ATen/ATen.h>
@@ -13,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/core/fault_point.h"
 #include "sct/data/batch_loader.h"
 #include "sct/data/rand_augment.h"
 #include "sct/io/atomic_file.h"
@@ -301,14 +301,16 @@ TrainResult Trainer::fit() {
     }
   if (result.complete) result.final_acc = result.epochs.back().eval_acc;
   if (result.complete && writer) {
-    write_file_atomically((fs::path(run_dir_) / "result.json").string(),
-                          [&](std::ostream& out) { out << result.to_json().dump(2) << '\n'; });
+    // The trained tensors first: result.json, which says complete, is never there without them.
     TensorMap trained;
     for (const auto& kv : model_->named_parameters(true))
       if (kv.value().requires_grad()) trained[kv.key()] = kv.value().detach();
     for (const auto& kv : model_->named_buffers(true)) trained[kv.key()] = kv.value();
     save_safetensors((fs::path(run_dir_) / "trained.safetensors").string(), trained,
                      {{"config", config_json.dump()}, {"result", result.to_json().dump()}});
+    fault_point("result-write");
+    write_file_atomically((fs::path(run_dir_) / "result.json").string(),
+                          [&](std::ostream& out) { out << result.to_json().dump(2) << '\n'; });
   }
   return result;
 }
