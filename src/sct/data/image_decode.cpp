@@ -11,6 +11,7 @@
 #include <cstring>
 #include <zlib.h>
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <vector>
@@ -97,9 +98,10 @@ std::atomic<int64_t> g_max_image_pixels{kDefaultMaxImagePixels};
 void check_pixels(int64_t width, int64_t height, const std::string& name, const std::string& context) {
   const int64_t limit = g_max_image_pixels.load();
   if (width > 0 && height > limit / width)  // width * height > limit, without overflowing
-    throw PixelLimitError("image " + where(name, context) + " is " + std::to_string(width) + " x " + std::to_string(height) +
-                " pixels, over the limit of " + std::to_string(limit) +
-                " (a decompression bomb?); --max-image-pixels raises the limit");
+    throw PixelLimitError("image " + where(name, context) + " is " + std::to_string(width) + " x " +
+                              std::to_string(height) + " pixels, over the limit of " + std::to_string(limit) +
+                              " (a decompression bomb?); --max-image-pixels raises the limit",
+                          width, height);
 }
 
 }  // namespace
@@ -225,16 +227,23 @@ cv::Mat decode_image_rgb(const uint8_t* data, size_t size, const std::string& na
     throw Error("cannot decode image " + where(name, context) + ": truncated or corrupt JPEG (no end-of-image marker)");
   const bool png = size >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0;
   if (png || is_jpeg(data, size)) {
+    const int64_t limit = g_max_image_pixels.load();
     try {
-      cv::Mat rgb = png ? decode_png_rgb(data, size) : decode_jpeg_rgb(data, size);
-      check_pixels(rgb.cols, rgb.rows, name, context);
-      return rgb;
-    } catch (const PixelLimitError&) {
+      return png ? decode_png_rgb(data, size, limit) : decode_jpeg_rgb(data, size, limit);
+    } catch (const PixelLimitError& e) {
+      check_pixels(e.width, e.height, name, context);  // the decoder's reading of the header, named
       throw;
     } catch (const Error& e) {
       throw Error("cannot decode image " + where(name, context) + ": " + e.what());
     }
   }
+  // OpenCV logs its decoders' complaints (OpenJPEG's "Error with SIZ marker size") on stderr; the
+  // failure becomes sct's own message below instead.
+  static const bool opencv_quiet = [] {
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+    return true;
+  }();
+  (void)opencv_quiet;
   cv::Mat decoded;
   try {
     const cv::Mat buffer(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));

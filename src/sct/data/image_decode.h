@@ -34,7 +34,9 @@ inline constexpr int64_t kDefaultMaxImagePixels = 178956970;
 // What is thrown for such an image (sct serve answers it with 413, other errors with 400).
 class PixelLimitError : public Error {
  public:
-  using Error::Error;
+  PixelLimitError(const std::string& what, int64_t width_, int64_t height_)
+      : Error(what), width(width_), height(height_) {}
+  int64_t width, height;
 };
 void set_max_image_pixels(int64_t pixels);  // process-wide; throws sct::Error unless > 0
 int64_t max_image_pixels();

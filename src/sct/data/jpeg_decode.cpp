@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sct/core/error.h"
+#include "sct/data/image_decode.h"
 
 namespace sct {
 namespace {
@@ -30,11 +31,13 @@ extern "C" void jpeg_note_quietly(j_common_ptr, int) {}
 struct Decoded {
   int width = 0, height = 0, components = 0;
   bool cmyk = false;
+  bool too_large = false;  // over max_pixels: not decoded
 };
 
 // The C part: nothing with a destructor lives in this frame, so the longjmp of a fatal error skips
 // nothing. `pixels` is sized here, owned by the caller.
-bool decode(const uint8_t* data, size_t size, std::vector<uint8_t>& pixels, Decoded& out, QuietErrors& errors) {
+bool decode(const uint8_t* data, size_t size, int64_t max_pixels, std::vector<uint8_t>& pixels, Decoded& out,
+            QuietErrors& errors) {
   jpeg_decompress_struct cinfo;
   cinfo.err = jpeg_std_error(&errors.mgr);
   errors.mgr.error_exit = jpeg_fail_quietly;
@@ -46,6 +49,13 @@ bool decode(const uint8_t* data, size_t size, std::vector<uint8_t>& pixels, Deco
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
+  out.width = static_cast<int>(cinfo.image_width);
+  out.height = static_cast<int>(cinfo.image_height);
+  if (out.width > 0 && out.height > max_pixels / out.width) {
+    out.too_large = true;
+    jpeg_destroy_decompress(&cinfo);
+    return true;
+  }
   switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:
       cinfo.out_color_space = JCS_GRAYSCALE;
@@ -84,11 +94,12 @@ inline uint8_t cmyk_channel(int inverted_c, int inverted_k) {
 
 }  // namespace
 
-cv::Mat decode_jpeg_rgb(const uint8_t* data, size_t size) {
+cv::Mat decode_jpeg_rgb(const uint8_t* data, size_t size, int64_t max_pixels) {
   std::vector<uint8_t> pixels;
   Decoded d;
   QuietErrors errors{};
-  if (!decode(data, size, pixels, d, errors)) throw Error(std::string("libjpeg: ") + errors.message);
+  if (!decode(data, size, max_pixels, pixels, d, errors)) throw Error(std::string("libjpeg: ") + errors.message);
+  if (d.too_large) throw PixelLimitError("over the pixel limit", d.width, d.height);
   cv::Mat rgb(d.height, d.width, CV_8UC3);
   for (int y = 0; y < d.height; ++y) {
     const uint8_t* s = pixels.data() + static_cast<size_t>(y) * static_cast<size_t>(d.width) * d.components;

@@ -12,7 +12,9 @@
 
 namespace sct {
 
-// Throws sct::Error with libjpeg's message (without the file's name; the caller adds it).
-cv::Mat decode_jpeg_rgb(const uint8_t* data, size_t size);
+// Throws sct::Error with libjpeg's message (without the file's name; the caller adds it), and
+// PixelLimitError when the frame header declares more than `max_pixels` pixels, before anything is
+// allocated for them (the header may sit behind bytes a quick scan gives up on; libjpeg finds it).
+cv::Mat decode_jpeg_rgb(const uint8_t* data, size_t size, int64_t max_pixels);
 
 }  // namespace sct

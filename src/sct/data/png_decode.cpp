@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sct/core/error.h"
+#include "sct/data/image_decode.h"
 
 namespace sct {
 namespace {
@@ -39,11 +40,13 @@ extern "C" void png_warn_quietly(png_structp, png_const_charp) {}
 struct Decoded {
   int width = 0, height = 0, channels = 0, depth = 0;
   bool grey = false;
+  bool too_large = false;  // over max_pixels: not decoded
 };
 
 // The C part: nothing with a destructor lives in this frame, so libpng's longjmp skips nothing.
 // `pixels` is sized here, owned by the caller.
-bool decode(Source& src, std::vector<uint8_t>& pixels, std::vector<png_bytep>& rows, Decoded& out, Failure& failure) {
+bool decode(Source& src, int64_t max_pixels, std::vector<uint8_t>& pixels, std::vector<png_bytep>& rows, Decoded& out,
+            Failure& failure) {
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &failure, png_fail_quietly, png_warn_quietly);
   if (png == nullptr) {
     std::snprintf(failure.message, sizeof failure.message, "libpng could not start");
@@ -56,6 +59,13 @@ bool decode(Source& src, std::vector<uint8_t>& pixels, std::vector<png_bytep>& r
   }
   png_set_read_fn(png, &src, png_read_from_memory);
   png_read_info(png, info);
+  out.width = static_cast<int>(png_get_image_width(png, info));
+  out.height = static_cast<int>(png_get_image_height(png, info));
+  if (out.width > 0 && out.height > max_pixels / out.width) {
+    out.too_large = true;
+    png_destroy_read_struct(&png, &info, nullptr);
+    return true;
+  }
   const int color = png_get_color_type(png, info);
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);  // colours; tRNS becomes alpha, dropped below
   if (color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8) png_set_expand_gray_1_2_4_to_8(png);
@@ -80,13 +90,14 @@ bool decode(Source& src, std::vector<uint8_t>& pixels, std::vector<png_bytep>& r
 
 }  // namespace
 
-cv::Mat decode_png_rgb(const uint8_t* data, size_t size) {
+cv::Mat decode_png_rgb(const uint8_t* data, size_t size, int64_t max_pixels) {
   Source src{data, size, 0};
   std::vector<uint8_t> pixels;
   std::vector<png_bytep> rows;
   Decoded d;
   Failure failure{};
-  if (!decode(src, pixels, rows, d, failure)) throw Error(std::string("libpng: ") + failure.message);
+  if (!decode(src, max_pixels, pixels, rows, d, failure)) throw Error(std::string("libpng: ") + failure.message);
+  if (d.too_large) throw PixelLimitError("over the pixel limit", d.width, d.height);
   if ((d.channels != 1 && d.channels != 3) || (d.depth != 8 && d.depth != 16))
     throw Error("unsupported PNG layout (" + std::to_string(d.channels) + " channels of " + std::to_string(d.depth) +
                 " bits)");

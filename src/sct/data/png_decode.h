@@ -12,7 +12,8 @@
 
 namespace sct {
 
-// Throws sct::Error with libpng's message (without the file's name; the caller adds it).
-cv::Mat decode_png_rgb(const uint8_t* data, size_t size);
+// Throws sct::Error with libpng's message (without the file's name; the caller adds it), and
+// PixelLimitError when the header declares more than `max_pixels` pixels, before decoding.
+cv::Mat decode_png_rgb(const uint8_t* data, size_t size, int64_t max_pixels);
 
 }  // namespace sct
