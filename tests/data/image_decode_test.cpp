@@ -230,6 +230,11 @@ TEST(ImageDecode, PixelLimitRefusesBombsFromTheirHeader) {
   }
   set_max_image_pixels(100);
   expect_error([&] { decode_image_rgb(fixture_image("exif_rot_36x20.jpg")); }, {"over the limit of 100"});
+  // A file larger than any image within the limit could be (8 bytes a pixel + 1 MB) is not even read.
+  TempDir dir;
+  write_bytes(dir.path("huge.png"), read_bytes(fixture_image("rgb_64x48.png")) + std::string(1 << 20, '\0'));
+  expect_error([&] { decode_image_rgb(dir.path("huge.png")); },
+               {dir.path("huge.png"), "bytes, over the limit of " + std::to_string(800 + (1 << 20))});
   set_max_image_pixels(kDefaultMaxImagePixels);
   EXPECT_THROW(set_max_image_pixels(0), Error);
 }

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cctype>
 #include <cstring>
+#include <limits>
 #include <zlib.h>
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
@@ -35,6 +36,17 @@ std::vector<uint8_t> read_file(const std::string& path, const std::string& conte
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);
     throw Error("cannot read image " + where(path, context) + ": not a regular file");
+  }
+  // No image within the pixel limit needs more than 8 bytes a pixel (16-bit RGBA, uncompressed): a
+  // larger file is refused before it is read into memory. --max-image-pixels raises both.
+  const int64_t max_bytes = max_image_bytes();
+  if (info.st_size > max_bytes) {
+    ::close(fd);
+    throw PixelLimitError("image " + where(path, context) + " is " + std::to_string(info.st_size) +
+                              " bytes, over the limit of " + std::to_string(max_bytes) +
+                              " for image files (8 bytes per pixel of --max-image-pixels); --max-image-pixels "
+                              "raises it",
+                          0, 0);
   }
   std::vector<uint8_t> bytes(static_cast<size_t>(info.st_size));
   size_t done = 0;
@@ -112,6 +124,11 @@ void set_max_image_pixels(int64_t pixels) {
 }
 
 int64_t max_image_pixels() { return g_max_image_pixels.load(); }
+
+int64_t max_image_bytes() {
+  const int64_t pixels = g_max_image_pixels.load();
+  return pixels > (int64_t{1} << 59) ? std::numeric_limits<int64_t>::max() : 8 * pixels + (1 << 20);
+}
 
 bool image_header_size(const uint8_t* data, size_t size, int64_t& width, int64_t& height) {
   static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};

@@ -40,6 +40,9 @@ class PixelLimitError : public Error {
 };
 void set_max_image_pixels(int64_t pixels);  // process-wide; throws sct::Error unless > 0
 int64_t max_image_pixels();
+// Image files larger than this are refused before they are read: 8 bytes per pixel of the limit (no
+// image within it needs more; 16-bit RGBA uncompressed) plus 1 MB for headers.
+int64_t max_image_bytes();
 
 // Width and height from a PNG's IHDR or a JPEG's frame header, without decoding; false for other
 // formats and for headers too short to say.
