@@ -1,4 +1,4 @@
-// `sct serve` as a user runs it: the binary on a free loopback port with three task folders of
+// `sct serve` as a user runs it: the binary on a free loopback port with four task folders of
 // different methods. Each answer equals `sct predict --json` for the same image file (<= 1e-5), and
 // SIGTERM drains a request still waiting for its batch, then exits 0.
 #include <gtest/gtest.h>
@@ -85,7 +85,8 @@ TEST(ServeCli, AnswersEqualPredictAndSigtermDrains) {
   for (const auto& [name, t] : backbone->backbone_tensors()) weights[name] = t;
   save_safetensors(dir.file("backbone.safetensors"), weights);
   const std::vector<test::ServeFixtureTask> all = test::serve_fixture_tasks();
-  const std::vector<test::ServeFixtureTask> tasks = {all[0], all[1], all[3]};  // sct, lora, vpt
+  // sct, lora and linear share batches; vpt runs in passes of its own on the same backbone.
+  const std::vector<test::ServeFixtureTask> tasks = {all[0], all[1], all[2], all[3]};
   std::vector<std::string> model_args = {"--threads", "1", "--precision", "fp32", "--model", "custom",
                                          "--patch",   "4", "--width",     "32",   "--depth", "3",
                                          "--heads",   "2", "--img-size",  "16",   "--checkpoint",
@@ -108,7 +109,7 @@ TEST(ServeCli, AnswersEqualPredictAndSigtermDrains) {
   const int port = server.port();
   ASSERT_GT(port, 0) << server.log();
 
-  // All nine (task, image) requests at once: they share batches across tasks.
+  // All twelve (task, image) requests at once: they share batches across tasks.
   std::vector<std::future<httplib::Result>> answers;
   for (const auto& t : tasks)
     for (const auto& path : images)
@@ -141,6 +142,17 @@ TEST(ServeCli, AnswersEqualPredictAndSigtermDrains) {
         EXPECT_NEAR(top[r]["prob"].get<double>(), want[r]["prob"].get<double>(), 1e-5) << t.name << " " << images[i];
       }
     }
+  }
+
+  // The twelve shared batches: fewer forward passes than requests.
+  {
+    httplib::Client c("127.0.0.1", port);
+    const httplib::Result metrics = c.Get("/metrics");
+    ASSERT_TRUE(metrics);
+    static const std::regex batches("sct_batch_size_count ([0-9]+)");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(metrics->body, m, batches)) << metrics->body;
+    EXPECT_LT(std::stoi(m[1]), 12) << metrics->body;
   }
 
   // A request waits up to 400 ms for company; SIGTERM arrives meanwhile, and it is still answered.
