@@ -49,11 +49,11 @@ at::Tensor attend(const at::Tensor& qkv_heads) {
 }
 
 struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
-  // bias: empty for none (LibTorch 1.13's custom functions take no undefined tensor).
+  // bias optional (optional_arg).
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& qkv, const at::Tensor& bias, int64_t heads) {
     // In the pass's dtype, as autocast would cast them, so that backward (which runs outside autocast)
     // recomputes exactly the forward's probabilities.
-    const at::Tensor qkv_heads = split_heads(qkv, bias.numel() ? bias : at::Tensor(), heads, pass_dtype(qkv));
+    const at::Tensor qkv_heads = split_heads(qkv, optional_value(bias), heads, pass_dtype(qkv));
     ctx->save_for_backward({qkv_heads});
     ctx->saved_data["qkv_dtype"] = static_cast<int64_t>(qkv.scalar_type());
     ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
@@ -88,7 +88,7 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
 
 at::Tensor multi_head_attention(const at::Tensor& qkv, const at::Tensor& qkv_bias, int64_t heads) {
   if (at::GradMode::is_enabled() && (qkv.requires_grad() || (qkv_bias.defined() && qkv_bias.requires_grad())))
-    return AttentionFunction::apply(qkv, qkv_bias.defined() ? qkv_bias : at::empty({0}, qkv.options()), heads);
+    return AttentionFunction::apply(qkv, optional_arg(qkv_bias, qkv.options()), heads);
   return attend(split_heads(qkv, qkv_bias, heads, pass_dtype(qkv)));
 }
 

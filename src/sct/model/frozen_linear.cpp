@@ -18,15 +18,16 @@ at::Tensor compute(const at::Tensor& x, const at::Tensor& weight, const at::Tens
 }
 
 struct FrozenLinearFunction : torch::autograd::Function<FrozenLinearFunction> {
-  // bias: empty for none (LibTorch 1.13's custom functions take no undefined tensor). weight_t: W
-  // transposed, (in, out), to multiply with in backward, or empty to use W itself.
+  // bias and weight_t optional (optional_arg): weight_t is W transposed, (in, out), to multiply with
+  // in backward, or none to use W itself.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& bias, const at::Tensor& weight_t) {
-    ctx->save_for_backward({weight_t.numel() ? weight_t : weight});
-    ctx->saved_data["transposed"] = weight_t.numel() > 0;
+    const at::Tensor transposed = optional_value(weight_t);
+    ctx->save_for_backward({transposed.defined() ? transposed : weight});
+    ctx->saved_data["transposed"] = transposed.defined();
     ctx->saved_data["x_dtype"] = static_cast<int64_t>(x.scalar_type());
     ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
-    return compute(x, weight, bias.numel() ? bias : at::Tensor());
+    return compute(x, weight, optional_value(bias));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -69,10 +70,9 @@ at::Tensor frozen_linear(const at::Tensor& x, const at::Tensor& weight, const at
                          TransposedWeight* for_backward) {
   if (weight.requires_grad()) return at::linear(x, weight, bias);
   if (!at::GradMode::is_enabled()) return compute(x, weight, bias);
-  const at::Tensor none = at::empty({0}, weight.options());
   const bool transpose = for_backward && x.requires_grad() && kernels::on_cpu_bf16(weight);
-  return FrozenLinearFunction::apply(x, weight, bias.defined() ? bias : none,
-                                     transpose ? for_backward->of(weight) : none);
+  return FrozenLinearFunction::apply(x, weight, optional_arg(bias, weight.options()),
+                                     optional_arg(transpose ? for_backward->of(weight) : at::Tensor(), weight.options()));
 }
 
 }  // namespace sct

@@ -33,6 +33,13 @@ inline at::Tensor frozen_linear(const at::Tensor& x, const torch::nn::Linear& m,
   return frozen_linear(x, m->weight, m->bias, for_backward);
 }
 
+// LibTorch 1.13's custom autograd functions take no undefined tensor: an absent optional input (a
+// bias) crosses Function::apply as an empty tensor, and is undefined again inside forward().
+inline at::Tensor optional_arg(const at::Tensor& t, const at::TensorOptions& options) {
+  return t.defined() ? t : at::empty({0}, options);
+}
+inline at::Tensor optional_value(const at::Tensor& t) { return t.numel() ? t : at::Tensor(); }
+
 // The gradient of a bias added to every row of an output whose gradient is g (..., out): g summed over
 // the rows in fp32 at least (a trainable bias is an fp32 master tensor), in `dtype`.
 at::Tensor bias_gradient(const at::Tensor& g, at::ScalarType dtype);

@@ -13,12 +13,12 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 struct ResidualAddFunction : torch::autograd::Function<ResidualAddFunction> {
-  // bias: empty for none (LibTorch 1.13's custom functions take no undefined tensor).
+  // bias optional (optional_arg).
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& branch,
                             const at::Tensor& bias) {
     ctx->saved_data["branch_dtype"] = static_cast<int64_t>(branch.scalar_type());
     ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
-    return kernels::residual_add_bf16(x, branch, bias.numel() ? bias : at::Tensor());
+    return kernels::residual_add_bf16(x, branch, optional_value(bias));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
@@ -41,8 +41,7 @@ at::Tensor residual_add(const at::Tensor& x, const at::Tensor& branch, const at:
   const bool tracked = at::GradMode::is_enabled() &&
                        (x.requires_grad() || branch.requires_grad() || (bias.defined() && bias.requires_grad()));
   if (!tracked) return kernels::residual_add_bf16(x.contiguous(), branch.contiguous(), bias);
-  return ResidualAddFunction::apply(x.contiguous(), branch.contiguous(),
-                                    bias.defined() ? bias : at::empty({0}, x.options()));
+  return ResidualAddFunction::apply(x.contiguous(), branch.contiguous(), optional_arg(bias, x.options()));
 }
 
 }  // namespace sct
