@@ -314,6 +314,13 @@ TEST(ChannelSelector, MisuseIsAClearError) {
   EXPECT_TRUE(model->block(0).hook_names().empty());
 }
 
+// A number no integer field can hold (a block index of 1.4e80) is refused while the file is parsed,
+// naming it: nlohmann's conversion of it to int64 was undefined behaviour (fuzz finding).
+TEST(ChannelSelector, SelectionFileWithAnOutOfRangeNumberIsRefused) {
+  const std::string path = test::fixture("fuzz/selection_huge_number.json");
+  test::expect_error([&] { Selection::load(path); }, {path, "out of range"});
+}
+
 TEST(ChannelSelector, SelectionFileRoundTrip) {
   test::ScratchDir dir;
   SelectionOptions opt;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/io/mapped_file.h"
 #include "sct/io/atomic_file.h"
 
@@ -131,7 +132,7 @@ TensorMap load_safetensors(const std::string& path, StringMap* metadata) {
   const char* header_begin = reinterpret_cast<const char*>(file.data() + 8);
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(header_begin, header_begin + header_size);
+    header = nlohmann::json::parse(header_begin, header_begin + header_size, refuse_huge_numbers);
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": header is not valid JSON: " + e.what());
   }

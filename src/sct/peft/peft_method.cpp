@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/peft/adapter.h"
 #include "sct/peft/adaptformer.h"
 #include "sct/peft/bias_tuning.h"
@@ -201,7 +202,7 @@ json method_config(const std::string& name, const std::vector<std::string>& opti
     const size_t eq = assignment.find('=');
     if (eq == std::string::npos || eq == 0) throw Error("method option '" + assignment + "' is not key=value");
     const std::string value = assignment.substr(eq + 1);
-    json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
+    json parsed = json::parse(value, refuse_huge_numbers, /*allow_exceptions=*/false);
     config[assignment.substr(0, eq)] = parsed.is_discarded() ? json(value) : parsed;
   }
   return config;

@@ -147,9 +147,11 @@ Selection Selection::load(const std::string& path) {
   if (!f) throw Error("cannot open channel selection file '" + path + "'");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(f);
+    j = nlohmann::json::parse(f, refuse_huge_numbers);
   } catch (const nlohmann::json::exception& e) {
     throw Error("channel selection file '" + path + "': " + json_error_text(e));
+  } catch (const Error& e) {
+    throw Error("channel selection file '" + path + "': " + e.what());
   }
   try {
     return from_json(j);

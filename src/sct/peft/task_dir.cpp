@@ -94,7 +94,7 @@ TaskDir read_task_dir(const std::string& dir) {
   if (!in) throw Error("cannot open " + config_path + " (is '" + dir + "' a task folder written by sct train?)");
   TaskDir task;
   try {
-    task.info = TaskInfo::from_json(json::parse(in));
+    task.info = TaskInfo::from_json(json::parse(in, refuse_huge_numbers));
   } catch (const json::exception& e) {
     throw Error(config_path + ": " + json_error_text(e));
   } catch (const Error& e) {

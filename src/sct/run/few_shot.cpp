@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/core/json_fields.h"
 #include "sct/data/fashion_mnist_1k.h"
 #include "sct/train/recipe.h"
@@ -35,7 +36,7 @@ const auto kFields = [](auto& r, auto&& visit) { visit_fields(r, visit); };
 FewShotRecipe read_few_shot_recipe(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error("cannot open few-shot recipe " + path);
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json j = nlohmann::json::parse(in, refuse_huge_numbers, /*allow_exceptions=*/false);
   if (j.is_discarded()) throw Error(path + ": not valid JSON");
   FewShotRecipe r;
   try {

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/core/json_fields.h"
 #include "sct/io/atomic_file.h"
 #include "sct/model/parameter_count.h"
@@ -135,7 +136,7 @@ namespace {
 
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path);
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json j = nlohmann::json::parse(in, refuse_huge_numbers, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) throw Error(path + ": not a JSON object (a damaged run folder?)");
   return j;
 }

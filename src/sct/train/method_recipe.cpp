@@ -47,7 +47,7 @@ void MethodRecipe::apply_to(TrainConfig& config) const {
 std::optional<MethodRecipe> load_method_recipe(const std::string& path, const std::string& method) {
   std::ifstream in(path);
   if (!in) throw Error("cannot open method recipe " + path);
-  const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const json j = json::parse(in, refuse_huge_numbers, /*allow_exceptions=*/false);
   if (j.is_discarded()) throw Error(path + ": not valid JSON");
   check_keys(j, {"model", "source", "methods"}, path);
   if (!j.contains("model") || !j.contains("methods")) throw Error(path + ": needs 'model' and 'methods'");

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/core/json_fields.h"
 #include "sct/data/vtab_task.h"
 
@@ -60,7 +61,7 @@ VtabRecipe parse_recipe(const json& j, const std::string& source) {
 VtabRecipe read_recipe_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error("cannot open recipe " + path);
-  const json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const json j = json::parse(in, refuse_huge_numbers, /*allow_exceptions=*/false);
   if (j.is_discarded()) throw Error(path + ": not valid JSON");
   return parse_recipe(j, path);
 }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/core/json_fields.h"
 #include "sct/data/rand_augment.h"
 
@@ -120,7 +121,7 @@ void apply_override(TrainConfig& config, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0) throw Error("override must be key=value, got '" + assignment + "'");
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
-  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  json value = json::parse(text, refuse_huge_numbers, /*allow_exceptions=*/false);
   if (value.is_discarded()) value = text;  // a bare word: protocol=tune, normalization=inception
   try {
     config = TrainConfig::from_json(json{{key, value}}, config);
