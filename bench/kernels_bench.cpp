@@ -6,6 +6,8 @@
 #include <benchmark/benchmark.h>
 
 #include "sct/kernels/bf16_kernels.h"
+#include "sct/model/attention_kernel.h"
+#include "sct/model/autocast.h"
 
 #include "run_benchmarks.h"
 
@@ -46,7 +48,7 @@ void BM_SoftmaxAten(benchmark::State& state) {
 }
 void BM_SoftmaxSct(benchmark::State& state) {
   const at::Tensor s = bf16({kBatch, kHeads, kTokens, kTokens});
-  run(state, s.numel(), [&] { return sct::kernels::scaled_softmax_bf16(s, 0.125); });
+  run(state, s.numel(), [&] { return sct::kernels::scaled_softmax_bf16(s, 0.125, kTokens); });
 }
 void BM_LayerNormAten(benchmark::State& state) {
   const at::Tensor x = at::randn({kBatch, kTokens, kWidth}), w = at::randn({kWidth}), b = at::randn({kWidth});
@@ -74,7 +76,7 @@ void BM_SplitHeadsAten(benchmark::State& state) {
 }
 void BM_SplitHeadsSct(benchmark::State& state) {
   const at::Tensor qkv = bf16({kBatch, kTokens, 3 * kWidth}), b = at::randn({3 * kWidth});
-  run(state, qkv.numel(), [&] { return sct::kernels::split_heads_bf16(qkv, b, kHeads); });
+  run(state, qkv.numel(), [&] { return sct::kernels::split_heads_bf16(qkv, b, 3, kHeads, kTokens); });
 }
 // What a bias costs inside the GEMM: qkv's (B * N, D) x (D, 3D) with and without it.
 void BM_QkvGemmWithBias(benchmark::State& state) {
@@ -102,6 +104,22 @@ void BM_InputGradGemmTransposedCopy(benchmark::State& state) {
   run(state, g.size(0) * in, [&] { return at::mm(g, w_t.t()); });
 }
 
+// The attention's batched GEMMs at N = 197 tokens and padded to 208 (attention_kernel.cpp); arg = tokens.
+void BM_AttentionScoresGemm(benchmark::State& state) {
+  const at::Tensor q = bf16({kBatch, kHeads, state.range(0), kWidth / kHeads}), k = bf16(q.sizes().vec());
+  run(state, q.numel(), [&] { return at::matmul(q, k.transpose(-2, -1)); });
+}
+void BM_AttentionContextGemm(benchmark::State& state) {
+  const at::Tensor p = bf16({kBatch, kHeads, state.range(0), state.range(0)}), v = bf16({kBatch, kHeads, state.range(0), kWidth / kHeads});
+  run(state, v.numel(), [&] { return at::matmul(p, v); });
+}
+// The whole multi-head attention forward from qkv's output, bias included, as the bf16 pass runs it.
+void BM_MultiHeadAttention(benchmark::State& state) {
+  const at::Tensor qkv = bf16({kBatch, kTokens, 3 * kWidth}), b = at::randn({3 * kWidth});
+  const sct::AutocastGuard autocast(qkv.device(), true);
+  run(state, qkv.numel(), [&] { return sct::multi_head_attention(qkv, b, kHeads); });
+}
+
 #define KERNEL_BENCHMARK(fn) BENCHMARK(fn)->Unit(benchmark::kMillisecond)->UseRealTime()
 KERNEL_BENCHMARK(BM_GeluForwardAten);
 KERNEL_BENCHMARK(BM_BiasGeluAten);
@@ -119,6 +137,9 @@ KERNEL_BENCHMARK(BM_QkvGemmWithBias);
 KERNEL_BENCHMARK(BM_QkvGemmWithoutBias);
 KERNEL_BENCHMARK(BM_InputGradGemm)->Arg(0)->Arg(1)->Arg(2);
 KERNEL_BENCHMARK(BM_InputGradGemmTransposedCopy)->Arg(0)->Arg(1)->Arg(2);
+KERNEL_BENCHMARK(BM_AttentionScoresGemm)->Arg(kTokens)->Arg(208);
+KERNEL_BENCHMARK(BM_AttentionContextGemm)->Arg(kTokens)->Arg(208);
+KERNEL_BENCHMARK(BM_MultiHeadAttention);
 
 }  // namespace
 

@@ -53,19 +53,30 @@ TEST(Bf16Math, ConversionRoundsToNearestEvenAndKeepsNaN) {
   EXPECT_EQ(bf16_to_float(c10::BFloat16(-1.5f).x), -1.5f);
 }
 
-// Splitting is a copy: exact against ATen's own permute, and the fp32 bias added then rounded once.
-TEST(Bf16Kernels, SplitHeadsAddsTheBiasAndMatchesAtensPermute) {
+// Splitting is a copy: exact against ATen's own permute, and the fp32 bias added then rounded once; the
+// pad rows are zero, and merging gives back the input.
+TEST(Bf16Kernels, SplitAndMergeHeadsAreAtensPermuteWithZeroPadding) {
   at::manual_seed(4);
   for (int64_t hd : {64, 20}) {  // full 16-lane groups, and a tail
-    const int64_t heads = 3, width = heads * hd;
-    const at::Tensor qkv = at::randn({2, 7, 3 * width}).to(at::kBFloat16), bias = at::randn({3 * width});
+    const int64_t heads = 3, width = heads * hd, tokens = 7;
+    const at::Tensor qkv = at::randn({2, tokens, 3 * width}).to(at::kBFloat16), bias = at::randn({3 * width});
     const auto ref = [&](const at::Tensor& t) {
-      return t.view({2, 7, 3, heads, hd}).permute({2, 0, 3, 1, 4}).contiguous().to(at::kBFloat16);
+      return t.view({2, tokens, 3, heads, hd}).permute({2, 0, 3, 1, 4}).contiguous().to(at::kBFloat16);
     };
-    EXPECT_TRUE(at::equal(split_heads_bf16(qkv, {}, heads), ref(qkv))) << hd;
-    EXPECT_TRUE(at::equal(split_heads_bf16(qkv, bias, heads), ref(qkv.to(at::kFloat) + bias))) << hd;
+    EXPECT_TRUE(at::equal(split_heads_bf16(qkv, {}, 3, heads, tokens), ref(qkv))) << hd;
+    EXPECT_TRUE(at::equal(split_heads_bf16(qkv, bias, 3, heads, tokens), ref(qkv.to(at::kFloat) + bias))) << hd;
+    const at::Tensor padded = split_heads_bf16(qkv, bias, 3, heads, 16);
+    ASSERT_EQ(padded.sizes(), (std::vector<int64_t>{3, 2, heads, 16, hd}));
+    EXPECT_TRUE(at::equal(padded.narrow(3, 0, tokens), ref(qkv.to(at::kFloat) + bias))) << hd;
+    EXPECT_EQ(padded.narrow(3, tokens, 16 - tokens).abs().sum().item<float>(), 0.0f) << hd;
+    EXPECT_TRUE(at::equal(merge_heads_bf16(split_heads_bf16(qkv, {}, 3, heads, 16), tokens), qkv)) << hd;
+    const at::Tensor one = qkv.narrow(2, 0, width).contiguous();  // one part, as the context's gradient
+    EXPECT_TRUE(at::equal(split_heads_bf16(one, {}, 1, heads, 9)[0].narrow(2, 0, tokens),
+                          one.view({2, tokens, heads, hd}).transpose(1, 2)));
   }
-  EXPECT_THROW(split_heads_bf16(at::randn({2, 7, 30}).to(at::kBFloat16), {}, 4), std::exception);
+  EXPECT_THROW(split_heads_bf16(at::randn({2, 7, 30}).to(at::kBFloat16), {}, 3, 4, 7), std::exception);
+  EXPECT_THROW(split_heads_bf16(at::randn({2, 7, 36}).to(at::kBFloat16), {}, 3, 4, 6), std::exception);  // pads to fewer
+  EXPECT_THROW(merge_heads_bf16(at::randn({3, 2, 4, 6, 3}).to(at::kBFloat16), 7), std::exception);
 }
 
 // A&S 7.1.28's 3e-7, plus fp32's rounding raised to the 16th power: under 1e-6 absolute.
@@ -111,7 +122,7 @@ TEST(Bf16Kernels, ScaledSoftmaxAndItsBackwardMatchLibTorch) {
   const double scale = 1.0 / std::sqrt(48.0);  // not a power of two: the scale is applied in fp32
   for (int64_t len : {1, 7, 197, 300}) {
     const at::Tensor s = (at::randn({3, 5, len}) * 8.0).to(at::kBFloat16);
-    const at::Tensor p = scaled_softmax_bf16(s, scale);
+    const at::Tensor p = scaled_softmax_bf16(s, scale, len);
     const at::Tensor p_ref = (s.to(at::kDouble) * scale).softmax(-1);
     expect_bf16_equal(p, p_ref, 1e-30, 0.98, "softmax");
     EXPECT_TRUE(at::allclose(p.to(at::kDouble).sum(-1), at::ones({3, 5}, at::kDouble), 0, 2e-2));
@@ -122,6 +133,26 @@ TEST(Bf16Kernels, ScaledSoftmaxAndItsBackwardMatchLibTorch) {
     // Near zero the difference of two sums cancels: an absolute floor relative to the row's scale.
     expect_bf16_equal(scaled_softmax_backward_bf16(gp, p, scale), gs_ref, 1e-3 * scale, 0.9, "softmax backward");
   }
+}
+
+// Padded (len, len) score matrices: the real block is the softmax of the real scores alone, bit for bit,
+// and the padding is zero, so the backward gives it a zero gradient too.
+TEST(Bf16Kernels, ScaledSoftmaxGivesPaddingProbabilityZero) {
+  at::manual_seed(12);
+  const double scale = 0.125;
+  for (int64_t valid : {1, 13, 197}) {
+    const int64_t len = (valid + 15) / 16 * 16 + 16;
+    const at::Tensor s = (at::randn({2, 3, len, len}) * 8.0).to(at::kBFloat16);
+    const at::Tensor p = scaled_softmax_bf16(s, scale, valid);
+    const at::Tensor real = s.narrow(2, 0, valid).narrow(3, 0, valid).contiguous();
+    EXPECT_TRUE(at::equal(p.narrow(2, 0, valid).narrow(3, 0, valid), scaled_softmax_bf16(real, scale, valid))) << valid;
+    EXPECT_EQ(p.narrow(3, valid, len - valid).abs().sum().item<float>(), 0.0f) << valid;
+    EXPECT_EQ(p.narrow(2, valid, len - valid).abs().sum().item<float>(), 0.0f) << valid;
+    const at::Tensor gs = scaled_softmax_backward_bf16(at::randn(s.sizes()).to(at::kBFloat16), p, scale);
+    EXPECT_EQ(gs.narrow(3, valid, len - valid).abs().sum().item<float>(), 0.0f) << valid;
+  }
+  EXPECT_THROW(scaled_softmax_bf16(at::randn({2, 4, 8}).to(at::kBFloat16), 1.0, 3), std::exception);  // not square
+  EXPECT_THROW(scaled_softmax_bf16(at::randn({2, 8, 8}).to(at::kBFloat16), 1.0, 9), std::exception);
 }
 
 TEST(Bf16Kernels, LayerNormAndItsBackwardMatchLibTorch) {
@@ -151,8 +182,8 @@ TEST(Bf16Kernels, LayerNormAndItsBackwardMatchLibTorch) {
 
 TEST(Bf16Kernels, RefuseWhatTheyCannotRead) {
   const at::Tensor f = at::randn({4, 8});
-  EXPECT_THROW(split_heads_bf16(f.view({1, 4, 8}), {}, 1), std::exception);         // fp32, not bf16
-  EXPECT_THROW(scaled_softmax_bf16(f.to(at::kBFloat16).t(), 1.0), std::exception);  // not contiguous
+  EXPECT_THROW(split_heads_bf16(f.view({1, 4, 8}), {}, 1, 1, 4), std::exception);         // fp32, not bf16
+  EXPECT_THROW(scaled_softmax_bf16(f.to(at::kBFloat16).t(), 1.0, 4), std::exception);  // not contiguous
   EXPECT_THROW(layer_norm_bf16(f.to(at::kBFloat16), {}, {}, 1e-6, false), std::exception);
   EXPECT_TRUE(on_cpu_bf16(f.to(at::kBFloat16)));
   EXPECT_FALSE(on_cpu_bf16(f));

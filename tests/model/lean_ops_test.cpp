@@ -13,7 +13,7 @@
 #include "sct/model/bias_gelu.h"
 #include "sct/model/autocast.h"
 #include "sct/model/frozen_linear.h"
-#include "sct/model/gather_columns.h"
+#include "sct/model/column_linear.h"
 #include "sct/model/layer_norm.h"
 #include "sct/model/residual_add.h"
 
@@ -171,29 +171,72 @@ TEST(LeanOps, BiasGeluGivesTheGradientsOfGeluOfTheSum) {
   EXPECT_TRUE(at::equal(bias_gelu(h, bias), ours));
 }
 
-// SCT's channel gather: gather's gradient, without holding the stream it read until backward.
-TEST(LeanOps, GatherColumnsGivesGathersGradientAndKeepsNoInputAlive) {
+// SCT's module as one op: autograd's gradients of gather / addmm / scatter (x, W and b) for each of the
+// three scalings, without holding the stream it read until backward, and in place without autograd.
+TEST(LeanOps, LinearOnColumnsGivesAutogradsGradientsAndKeepsNoInputAlive) {
   at::manual_seed(8);
-  const at::Tensor x = rand64({6, 10});
   const at::Tensor cols = at::tensor({1, 4, 7}, at::kLong), index = cols.expand({6, 3});
-  const at::Tensor probe = at::randn({6, 3}, at::kDouble);
-  const at::Tensor ours = gather_columns(x, cols), ref = x.gather(1, index);
-  expect_close(ours, ref, "output");
-  expect_close(grads_of(ours, {x}, probe)[0], grads_of(ref, {x}, probe)[0], "dx");
+  const at::Tensor w = rand64({3, 3}), b = rand64({3});
+  const auto reference = [&](const at::Tensor& x, double alpha, double beta) {
+    const at::Tensor x_cols = x.gather(1, index);
+    return x.scatter(1, index, alpha * x_cols + beta * at::addmm(b, x_cols, w.t()));
+  };
+  for (const auto& [alpha, beta] : {std::pair<double, double>{1, 1}, {1, 0.7}, {0.7, 1}}) {
+    const at::Tensor x = rand64({6, 10}), probe = at::randn({6, 10}, at::kDouble);
+    const at::Tensor ours = linear_on_columns(x, cols, w, b, alpha, beta, /*in_place=*/false);
+    const at::Tensor ref = reference(x, alpha, beta);
+    expect_close(ours, ref, "output");
+    const auto g = grads_of(ours, {x, w, b}, probe), g_ref = grads_of(ref, {x, w, b}, probe);
+    expect_close(g[0], g_ref[0], "dx");
+    expect_close(g[1], g_ref[1], "dW");
+    expect_close(g[2], g_ref[2], "db");
+    // A stream that needs no gradient (SCT's first block) still trains W and b.
+    const at::Tensor frozen = x.detach();
+    const auto g_w = grads_of(linear_on_columns(frozen, cols, w, b, alpha, beta, false), {w, b}, probe);
+    expect_close(g_w[0], g_ref[1], "dW, stream without gradient");
+  }
 
-  at::Tensor h = x * 2.0;  // a non-leaf, as the residual stream is
+  at::Tensor h = rand64({6, 10}) * 2.0;  // a non-leaf, as the residual stream is
   const auto weak = h.storage().getWeakStorageImpl();
-  const at::Tensor y = gather_columns(h, cols);
+  const at::Tensor y = linear_on_columns(h, cols, w, b, 1, 1, /*in_place=*/true);  // under autograd: a copy
   h.reset();
-  EXPECT_TRUE(weak.expired()) << "gather_columns kept its input for backward";
+  EXPECT_TRUE(weak.expired()) << "linear_on_columns kept its input for backward";
 
-  // Without autograd, and the write back, on contiguous rows (the loop) and on a strided view (ATen's).
+  // Without autograd: in place on contiguous rows (the loop), a copy on a strided view (ATen's gather).
   at::NoGradGuard no_grad;
-  for (const at::Tensor& rows : {at::randn({6, 10}), at::randn({10, 6}).t()}) {
-    expect_close(gather_columns(rows, cols).to(at::kDouble), rows.gather(1, index).to(at::kDouble), "gather");
-    at::Tensor ours_w = rows.clone(), values = at::randn({6, 3});
-    put_columns_(ours_w, cols, values);
-    expect_close(ours_w.to(at::kDouble), rows.scatter(1, index, values).to(at::kDouble), "write back");
+  for (const at::Tensor& rows : {at::randn({6, 10}, at::kDouble), at::randn({10, 6}, at::kDouble).t()}) {
+    const at::Tensor ref = reference(rows, 1, 1);
+    at::Tensor target = rows.clone();
+    const at::Tensor out = linear_on_columns(target, cols, w, b, 1, 1, /*in_place=*/true);
+    expect_close(out, ref, "in place");
+    EXPECT_EQ(out.data_ptr(), target.data_ptr());
+    const at::Tensor kept = rows.clone();
+    expect_close(linear_on_columns(kept, cols, w, b, 1, 1, /*in_place=*/false), ref, "copy");
+    EXPECT_TRUE(at::equal(kept, rows)) << "not in place: the input is untouched";
+  }
+}
+
+// Under bf16 autocast: a bf16 GEMM added to the fp32 stream in fp32, fp32 gradients for the fp32 W and b.
+TEST(LeanOps, LinearOnColumnsUnderAutocastRunsItsGemmInBf16) {
+  at::manual_seed(9);
+  const at::Tensor cols = at::tensor({0, 5, 6, 9}, at::kLong), index = cols.expand({8, 4});
+  const at::Tensor x = at::randn({8, 12}).requires_grad_(true), w = at::randn({4, 4}).requires_grad_(true),
+                   b = at::randn({4}).requires_grad_(true), probe = at::randn({8, 12});
+  const at::Tensor x64 = x.detach().to(at::kDouble).requires_grad_(true), w64 = w.detach().to(at::kDouble).requires_grad_(true),
+                   b64 = b.detach().to(at::kDouble).requires_grad_(true);
+  const at::Tensor x64_cols = x64.gather(1, index);
+  const at::Tensor ref = x64.scatter(1, index, x64_cols + at::addmm(b64, x64_cols, w64.t()));
+  const auto g_ref = grads_of(ref, {x64, w64, b64}, probe.to(at::kDouble));
+  const AutocastGuard autocast(x.device(), true);
+  const at::Tensor ours = linear_on_columns(x, cols, w, b, 1, 1, false);
+  EXPECT_EQ(ours.scalar_type(), at::kFloat);
+  const double scale = ref.abs().max().item<double>();
+  EXPECT_LT((ours.to(at::kDouble) - ref).abs().max().item<double>(), 2e-2 * scale);
+  EXPECT_GT((ours.to(at::kDouble) - ref).abs().max().item<double>(), 1e-6 * scale) << "the GEMM ran in fp32";
+  const auto g = grads_of(ours, {x, w, b}, probe);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(g[i].scalar_type(), at::kFloat) << i;
+    EXPECT_LT((g[i].to(at::kDouble) - g_ref[i]).abs().max().item<double>(), 3e-2 * g_ref[i].abs().max().item<double>()) << i;
   }
 }
 

@@ -83,17 +83,22 @@ SCT_VECTOR_CLONES void residual_add_rows(const float* x, const uint16_t* a, cons
   }
 }
 
-// Token rows of qkv (B * N, 3, H, hd) + bias -> (3, B, H, N, hd), for tokens [first, end).
-SCT_VECTOR_CLONES void split_heads_rows(const uint16_t* qkv, const float* bias, uint16_t* out, int64_t first,
-                                        int64_t end, int64_t batch, int64_t tokens, int64_t heads, int64_t hd) {
+// Token rows of x (B * N, parts, H, hd) + bias -> (parts, B, H, Np, hd), for tokens [first, end). The
+// last token of an image also zeroes that image's pad rows N..Np-1.
+SCT_VECTOR_CLONES void split_heads_rows(const uint16_t* x, const float* bias, uint16_t* out, int64_t first,
+                                        int64_t end, int64_t parts, int64_t batch, int64_t tokens, int64_t padded,
+                                        int64_t heads, int64_t hd) {
   const int64_t width = heads * hd, vec_end = vector_end(hd);
   for (int64_t t = first; t < end; ++t) {
     const int64_t b = t / tokens, n = t % tokens;
-    for (int64_t part = 0; part < 3; ++part)
+    for (int64_t part = 0; part < parts; ++part)
       for (int64_t h = 0; h < heads; ++h) {
         const int64_t col = part * width + h * hd;
-        const uint16_t* in = qkv + t * 3 * width + col;
-        uint16_t* o = out + (((part * batch + b) * heads + h) * tokens + n) * hd;
+        const uint16_t* in = x + t * parts * width + col;
+        uint16_t* head_rows = out + ((part * batch + b) * heads + h) * padded * hd;
+        uint16_t* o = head_rows + n * hd;
+        if (n == tokens - 1)
+          std::memset(head_rows + tokens * hd, 0, sizeof(uint16_t) * size_t((padded - tokens) * hd));
         if (!bias) {
           std::memcpy(o, in, sizeof(uint16_t) * size_t(hd));
           continue;
@@ -104,17 +109,35 @@ SCT_VECTOR_CLONES void split_heads_rows(const uint16_t* qkv, const float* bias, 
   }
 }
 
+// The inverse for tokens [first, end): (parts, B, H, Np, hd) -> rows of (B * N, parts, H, hd).
+void merge_heads_rows(const uint16_t* in, uint16_t* out, int64_t first, int64_t end, int64_t parts, int64_t batch,
+                      int64_t tokens, int64_t padded, int64_t heads, int64_t hd) {
+  for (int64_t t = first; t < end; ++t) {
+    const int64_t b = t / tokens, n = t % tokens;
+    for (int64_t part = 0; part < parts; ++part)
+      for (int64_t h = 0; h < heads; ++h)
+        std::memcpy(out + (t * parts + part) * heads * hd + h * hd,
+                    in + (((part * batch + b) * heads + h) * padded + n) * hd, sizeof(uint16_t) * size_t(hd));
+  }
+}
+
 // Row buffers hold a whole row in fp32, padded to full lanes.
 int64_t padded(int64_t len) { return (len + kLanes - 1) / kLanes * kLanes; }
 
-// Three passes over a row held in fp32 in `buf` (L1): scale and max, exp and sum, normalise.
-SCT_VECTOR_CLONES void softmax_rows(const uint16_t* s, uint16_t* p, int64_t rows, int64_t len, float scale,
-                                    float* buf) {
-  const int64_t full = padded(len), vec_end = vector_end(len);
+// Three passes over a row held in fp32 in `buf` (L1): scale and max, exp and sum, normalise. Rows are
+// those of (len, len) matrices from row `first` on: columns from `valid` on, and rows whose index in
+// their matrix is `valid` or more, are zero (padding).
+SCT_VECTOR_CLONES void softmax_rows(const uint16_t* s, uint16_t* p, int64_t first, int64_t rows, int64_t len,
+                                    int64_t valid, float scale, float* buf) {
+  const int64_t full = padded(valid), vec_end = vector_end(valid);
   const float lowest = -std::numeric_limits<float>::infinity();
   for (int64_t r = 0; r < rows; ++r) {
     const uint16_t* in = s + r * len;
     uint16_t* out = p + r * len;
+    if ((first + r) % len >= valid) {
+      std::memset(out, 0, sizeof(uint16_t) * size_t(len));
+      continue;
+    }
     Floats m = splat<Floats>(lowest);
     for (int64_t j = 0; j < vec_end; j += kLanes) {
       const Floats v = load_bf16(in + j) * scale;
@@ -122,8 +145,8 @@ SCT_VECTOR_CLONES void softmax_rows(const uint16_t* s, uint16_t* p, int64_t rows
       m = max_of(m, v);
     }
     float row_max = lowest;
-    for (int64_t j = vec_end; j < len; ++j) row_max = std::max(row_max, buf[j] = bf16_to_float(in[j]) * scale);
-    for (int64_t j = len; j < full; ++j) buf[j] = lowest;  // e^-inf = 0: the padding adds nothing
+    for (int64_t j = vec_end; j < valid; ++j) row_max = std::max(row_max, buf[j] = bf16_to_float(in[j]) * scale);
+    for (int64_t j = valid; j < full; ++j) buf[j] = lowest;  // e^-inf = 0: the padding adds nothing
     for (int l = 0; l < kLanes; ++l) row_max = std::max(row_max, m[l]);
     Floats sum{};
     for (int64_t j = 0; j < full; j += kLanes) {
@@ -135,7 +158,8 @@ SCT_VECTOR_CLONES void softmax_rows(const uint16_t* s, uint16_t* p, int64_t rows
     for (int l = 0; l < kLanes; ++l) total += sum[l];
     const float inv = 1.0f / total;
     for (int64_t j = 0; j < vec_end; j += kLanes) store_bf16(out + j, load_floats(buf + j) * inv);
-    for (int64_t j = vec_end; j < len; ++j) out[j] = float_to_bf16(buf[j] * inv);
+    for (int64_t j = vec_end; j < valid; ++j) out[j] = float_to_bf16(buf[j] * inv);
+    std::memset(out + valid, 0, sizeof(uint16_t) * size_t(len - valid));
   }
 }
 
@@ -256,32 +280,54 @@ at::Tensor residual_add_bf16(const at::Tensor& x, const at::Tensor& branch, cons
   return out;
 }
 
-at::Tensor split_heads_bf16(const at::Tensor& qkv, const at::Tensor& bias, int64_t heads) {
+at::Tensor split_heads_bf16(const at::Tensor& x, const at::Tensor& bias, int64_t parts, int64_t heads,
+                            int64_t padded_tokens) {
   RECORD_FUNCTION("sct::split_heads_bf16", {});
-  require(qkv, at::kBFloat16, "qkv");
-  const int64_t batch = qkv.size(0), tokens = qkv.size(1), hd = qkv.size(2) / (3 * heads);
-  if (qkv.dim() != 3 || 3 * heads * hd != qkv.size(2)) throw Error("bf16 kernel: qkv must be (B, N, 3 * heads * hd)");
-  const at::Tensor b = bias_floats(bias, qkv.size(2));
-  at::Tensor out = at::empty({3, batch, heads, tokens, hd}, qkv.options());
-  const uint16_t* in = bits(qkv);
+  require(x, at::kBFloat16, "heads input");
+  if (x.dim() != 3 || parts < 1 || heads < 1 || x.size(2) % (parts * heads) != 0)
+    throw Error("bf16 kernel: split_heads needs (B, N, parts * heads * hd)");
+  const int64_t batch = x.size(0), tokens = x.size(1), hd = x.size(2) / (parts * heads);
+  if (padded_tokens < tokens) throw Error("bf16 kernel: split_heads pads to fewer tokens than it has");
+  const at::Tensor b = bias_floats(bias, x.size(2));
+  at::Tensor out = at::empty({parts, batch, heads, padded_tokens, hd}, x.options());
+  const uint16_t* in = bits(x);
   const float* bi = data_or_null(b);
   uint16_t* o = mutable_bits(out);
-  for_rows(batch * tokens, qkv.size(2), [&](int64_t t0, int64_t t1) {
-    split_heads_rows(in, bi, o, t0, t1, batch, tokens, heads, hd);
+  for_rows(batch * tokens, x.size(2), [&](int64_t t0, int64_t t1) {
+    split_heads_rows(in, bi, o, t0, t1, parts, batch, tokens, padded_tokens, heads, hd);
   });
   return out;
 }
 
-at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale) {
+at::Tensor merge_heads_bf16(const at::Tensor& heads_tensor, int64_t tokens) {
+  RECORD_FUNCTION("sct::merge_heads_bf16", {});
+  require(heads_tensor, at::kBFloat16, "heads");
+  if (heads_tensor.dim() != 5 || heads_tensor.size(3) < tokens)
+    throw Error("bf16 kernel: merge_heads needs (parts, B, heads, padded tokens >= " + std::to_string(tokens) + ", hd)");
+  const int64_t parts = heads_tensor.size(0), batch = heads_tensor.size(1), heads = heads_tensor.size(2),
+                padded_tokens = heads_tensor.size(3), hd = heads_tensor.size(4);
+  at::Tensor out = at::empty({batch, tokens, parts * heads * hd}, heads_tensor.options());
+  const uint16_t* in = bits(heads_tensor);
+  uint16_t* o = mutable_bits(out);
+  for_rows(batch * tokens, parts * heads * hd, [&](int64_t t0, int64_t t1) {
+    merge_heads_rows(in, o, t0, t1, parts, batch, tokens, padded_tokens, heads, hd);
+  });
+  return out;
+}
+
+at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale, int64_t valid) {
   RECORD_FUNCTION("sct::scaled_softmax_bf16", {});
   require(s, at::kBFloat16, "softmax input");
   const int64_t len = s.size(-1), rows = s.numel() / len;
+  if (valid < 1 || valid > len || (valid < len && (s.dim() < 2 || s.size(-2) != len)))
+    throw Error("bf16 kernel: softmax over " + std::to_string(valid) + " of " + std::to_string(len) +
+                " columns (padding needs square matrices)");
   at::Tensor p = at::empty_like(s);
   const uint16_t* in = bits(s);
   uint16_t* out = mutable_bits(p);
   for_rows(rows, len, [&](int64_t b, int64_t e) {
-    std::vector<float> buf(static_cast<size_t>(padded(len)));
-    softmax_rows(in + b * len, out + b * len, e - b, len, float(scale), buf.data());
+    std::vector<float> buf(static_cast<size_t>(padded(valid)));
+    softmax_rows(in + b * len, out + b * len, b, e - b, len, valid, float(scale), buf.data());
   });
   return p;
 }

@@ -22,12 +22,20 @@ at::Tensor bias_gelu_bf16(const at::Tensor& h, const at::Tensor& bias, at::Tenso
 // One pass in place of autocast's cast, add and (in the linear) bias broadcast.
 at::Tensor residual_add_bf16(const at::Tensor& x, const at::Tensor& branch, const at::Tensor& bias);
 
-// (B, N, 3 * heads * hd) qkv + optional bias -> contiguous (3, B, heads, N, hd): q, k and v split into
-// heads, in bf16, in one pass.
-at::Tensor split_heads_bf16(const at::Tensor& qkv, const at::Tensor& bias, int64_t heads);
+// (B, N, parts * heads * hd) + optional bias -> contiguous (parts, B, heads, padded_tokens, hd) in bf16,
+// in one pass: q, k and v (parts = 3) split into heads, rows from N on zero. Padding the tokens to a
+// multiple of 16 (oneDNN's AMX tiles have 16 rows) makes the attention's batched GEMMs much faster
+// (attention_kernel.cpp).
+at::Tensor split_heads_bf16(const at::Tensor& x, const at::Tensor& bias, int64_t parts, int64_t heads,
+                            int64_t padded_tokens);
+// The inverse: (parts, B, heads, padded tokens, hd) -> (B, tokens, parts * heads * hd), pad rows dropped.
+at::Tensor merge_heads_bf16(const at::Tensor& heads, int64_t tokens);
 
-// softmax(scale * s) over the last dimension, s bf16 -> bf16 probabilities p.
-at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale);
+// softmax(scale * s) over the last dimension, s bf16 -> bf16 probabilities p. With valid < len, s holds
+// (len, len) matrices of which only the first `valid` rows and columns are real: the softmax runs over
+// the valid columns, and the padding (columns and rows from `valid` on) gets probability 0, which
+// carries through the softmax backward and the GEMMs as zeros.
+at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale, int64_t valid);
 // d loss / d s from d loss / d p and p: scale * p (dp - Σ dp p), bf16 -> bf16.
 at::Tensor scaled_softmax_backward_bf16(const at::Tensor& grad_p, const at::Tensor& p, double scale);
 

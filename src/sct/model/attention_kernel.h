@@ -4,9 +4,10 @@
 // activations, the largest single item a block keeps. The recompute costs one extra q k^T GEMM per
 // block in backward (about 4% of a ViT-B training step).
 //
-// q, k and v are split out of (B, N, 3D) once, into one contiguous (3, B, H, N, hd) tensor, so that the
+// q, k and v are split out of (B, N, 3D) once, into one contiguous (3, B, H, Np, hd) tensor, so that the
 // batched GEMMs read them without copies and backward writes the gradient of qkv in one piece (not
-// three zero-filled (B, N, 3D) tensors, one per slice, as autograd's select would).
+// three zero-filled (B, N, 3D) tensors, one per slice, as autograd's select would). On the CPU bf16
+// pass Np is N padded with zero rows to a multiple of 16, the GEMMs' tile height.
 // Arithmetic: softmax in the scores' dtype with fp32 accumulation, as autocast runs it; on CPU bf16
 // scores the fused kernel (scale and softmax in one fp32 pass, sct/kernels/bf16_kernels.h).
 #pragma once

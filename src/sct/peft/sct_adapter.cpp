@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "sct/core/error.h"
-#include "sct/model/gather_columns.h"
+#include "sct/model/column_linear.h"
 #include "sct/model/init.h"
 
 namespace sct {
@@ -101,18 +101,13 @@ void SctLinearImpl::reset_parameters() {
   linear->bias.zero_();
 }
 
-at::Tensor SctLinearImpl::forward(const at::Tensor& flat) {
-  // The K columns of a 2-D view of the stream, one pass over its rows (gather_columns.h).
-  const at::Tensor x = gather_columns(flat, indices);  // (M, K)
-  const at::Tensor& w = linear->weight;                                                  // (K, K)
-  const at::Tensor& b = linear->bias;                                                    // (K)
-  at::Tensor r = scale && !scale_on_x ? at::addmm(b, x, w.t(), *scale, *scale)  // s (W x + b)
-                                      : at::addmm(b, x, w.t());                // W x + b
-  // Under bf16 autocast the GEMM is bf16; the residual add stays in x's dtype (fp32), as eager
+at::Tensor SctLinearImpl::forward(const at::Tensor& flat, bool in_place) {
+  // x + (W x + b), x + s (W x + b), or s x + W x + b (scale_on_x), on the K columns of the 2-D stream.
+  // Under bf16 autocast the GEMM is bf16 and the sum stays in the stream's dtype (fp32), as eager
   // PyTorch's x + linear(x) promotes it.
-  if (r.scalar_type() != x.scalar_type()) r = r.to(x.scalar_type());
-  // add_ into the fresh result is safe under autograd: addmm and to() save no output.
-  return scale_on_x ? r.add_(x, *scale) : r.add_(x);  // s x + W x + b, or x + [s] (W x + b)
+  const double s = scale.value_or(1.0);
+  return linear_on_columns(flat, indices, linear->weight, linear->bias, scale_on_x ? s : 1.0, scale_on_x ? 1.0 : s,
+                           in_place);
 }
 
 void SctLinearImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
@@ -162,31 +157,15 @@ at::Tensor SctAdapterImpl::apply(HookSite site, const at::Tensor&, at::Tensor ou
   // residual stream or branch output is ours, and inference touches B*N*K values instead of copying all
   // B*N*W. A copy is made under autograd, and when an observer attached before this hook (e.g. a
   // StreamRecorder) kept the tensor: it must keep what it saw.
-  bool writable = sole_owner(output);
-  if (writable && c10::GradMode::is_enabled()) {
-    writable = !output.requires_grad();
-    for (const auto& p : parts_)
-      if (p.site == site)
-        writable = writable && !p.linear->linear->weight.requires_grad() && !p.linear->linear->bias.requires_grad();
-  }
-
+  bool writable = sole_owner(output) && !(c10::GradMode::is_enabled() && output.requires_grad());
   const at::IntArrayRef sizes = output.sizes();
   at::Tensor flat = output.reshape({-1, output.size(-1)});  // (B*N, W), a view when contiguous
-  // Every part reads old values before any part writes (q and v share the qkv site; their channels are
-  // disjoint, so the order of the writes does not matter).
-  std::vector<std::pair<at::Tensor, at::Tensor>> writes;  // (columns (K), new values (B*N, K))
+  // Parts at one site (q and v at qkv) have disjoint channels: one after the other, each reads its own
+  // channels' old values. After the first, the tensor is the parts' own copy.
   for (auto& p : parts_) {
     if (p.site != site) continue;
-    const at::Tensor& idx = p.linear->indices;
-    writes.emplace_back(idx, p.linear->forward(flat));
-  }
-  for (const auto& [cols, values] : writes) {
-    if (writable) {
-      put_columns_(flat, cols, values);
-    } else {
-      flat = flat.scatter(1, cols.expand({flat.size(0), cols.size(0)}), values);  // our own copy: later parts may write into it
-      writable = true;
-    }
+    flat = p.linear->forward(flat, writable);
+    writable = true;
   }
   return flat.view(sizes);
 }
