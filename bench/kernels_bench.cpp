@@ -42,6 +42,10 @@ void BM_GeluBackwardAten(benchmark::State& state) {
   const at::Tensor h = bf16({kBatch, kTokens, kHidden}), g = bf16({kBatch, kTokens, kHidden});
   run(state, h.numel(), [&] { return at::gelu_backward(g, h); });
 }
+void BM_GeluBackwardSct(benchmark::State& state) {
+  const at::Tensor h = bf16({kBatch, kTokens, kHidden}), g = bf16({kBatch, kTokens, kHidden});
+  run(state, h.numel(), [&] { return sct::kernels::gelu_backward_bf16(g, h); });
+}
 void BM_SoftmaxAten(benchmark::State& state) {
   const at::Tensor s = bf16({kBatch, kHeads, kTokens, kTokens});
   run(state, s.numel(), [&] { return (s * 0.125).softmax(-1); });
@@ -125,6 +129,7 @@ KERNEL_BENCHMARK(BM_GeluForwardAten);
 KERNEL_BENCHMARK(BM_BiasGeluAten);
 KERNEL_BENCHMARK(BM_BiasGeluSct);
 KERNEL_BENCHMARK(BM_GeluBackwardAten);
+KERNEL_BENCHMARK(BM_GeluBackwardSct);
 KERNEL_BENCHMARK(BM_SoftmaxAten);
 KERNEL_BENCHMARK(BM_SoftmaxSct);
 KERNEL_BENCHMARK(BM_LayerNormAten);

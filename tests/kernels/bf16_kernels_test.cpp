@@ -87,6 +87,12 @@ TEST(Bf16Math, NormalCdfWithin1e6OfDoublePrecision) {
     EXPECT_NEAR(normal_cdf(x), ref, 1e-6) << x;
     EXPECT_EQ(normal_cdf(splat<Floats>(x))[3], normal_cdf(x)) << x;
   }
+  // Far in the tail the 16th power stays a normal float (subnormals are slow) and next to nothing.
+  for (float x = -12.0f; x >= -1000.0f; x *= 1.5f) {
+    EXPECT_NE(std::fpclassify(normal_cdf(x)), FP_SUBNORMAL) << x;
+    EXPECT_LT(normal_cdf(x), 1e-20f) << x;
+    EXPECT_EQ(normal_cdf(-x), 1.0f) << -x;
+  }
 }
 
 // GELU(h + bias) against float64 on the bf16-rounded sum: within one bf16 step everywhere, and exact
@@ -107,6 +113,18 @@ TEST(Bf16Kernels, BiasGeluMatchesFloat64AndKeepsItsInput) {
   expect_bf16_equal(y.masked_select(body), at::gelu(u.to(at::kDouble)).masked_select(body), 0, 0.99, "GELU, u > -2");
   EXPECT_TRUE(at::equal(bias_gelu_bf16(h, bias, nullptr), y));
   EXPECT_THROW(bias_gelu_bf16(h, {}, nullptr), std::exception);
+}
+
+// GELU's backward against float64's derivative on the same bf16 inputs: one rounding of the product.
+TEST(Bf16Kernels, GeluBackwardMatchesFloat64) {
+  at::manual_seed(14);
+  const at::Tensor u = at::cat({at::randn({300, 37}) * 2.0, at::linspace(-20, 20, 37).unsqueeze(0)}).to(at::kBFloat16);
+  const at::Tensor g = at::randn(u.sizes()).to(at::kBFloat16);
+  const at::Tensor ud = u.to(at::kDouble);
+  const at::Tensor d_ref = 0.5 * at::erfc(-ud / std::sqrt(2.0)) + ud * at::exp(-0.5 * ud * ud) / std::sqrt(2.0 * M_PI);
+  expect_bf16_equal(gelu_backward_bf16(g, u), g.to(at::kDouble) * d_ref, 5e-6, 0.95, "GELU backward");
+  expect_bf16_equal(gelu_backward_bf16(g.to(at::kFloat), u), g.to(at::kDouble) * d_ref, 5e-6, 0.95, "fp32 gradient");
+  EXPECT_THROW(gelu_backward_bf16(g.narrow(0, 0, 5), u), std::exception);
 }
 
 TEST(Bf16Kernels, ResidualAddIsTheFp32SumWithTheBias) {
@@ -178,6 +196,37 @@ TEST(Bf16Kernels, LayerNormAndItsBackwardMatchLibTorch) {
   ASSERT_EQ(gx.scalar_type(), at::kFloat);
   const double scale = gx_ref.abs().max().item<double>();
   EXPECT_LT((gx.to(at::kDouble) - gx_ref).abs().max().item<double>(), 1e-2 * scale);
+}
+
+// The AVX512-BF16 build of every kernel gives the generic build's bits (no subnormals in these inputs).
+TEST(Bf16Kernels, NativeBuildGivesTheGenericBuildsBits) {
+  if (!native_bf16_kernels()) GTEST_SKIP() << "this CPU has no AVX512-BF16: only the generic build runs";
+  at::manual_seed(13);
+  const at::Tensor h = (at::randn({9, 7, 111}) * 3.0).to(at::kBFloat16), b = at::randn({111});
+  const at::Tensor x = at::randn({9, 7, 48}) * 2.0 + 1.0, a = at::randn({9, 7, 48}).to(at::kBFloat16);
+  const at::Tensor w = at::randn({48}), lb = at::randn({48}), qkv = at::randn({2, 13, 3 * 48}).to(at::kBFloat16);
+  const at::Tensor s = (at::randn({2, 3, 16, 16}) * 8.0).to(at::kBFloat16), gp = at::randn({2, 3, 16, 16}).to(at::kBFloat16);
+  const auto outputs = [&] {
+    std::vector<at::Tensor> out;
+    at::Tensor kept;
+    out.push_back(bias_gelu_bf16(h, b, &kept));
+    out.push_back(kept);
+    out.push_back(residual_add_bf16(x, a, w));
+    out.push_back(gelu_backward_bf16(h, kept));
+    out.push_back(split_heads_bf16(qkv, at::randn({3 * 48}, at::TensorOptions().dtype(at::kFloat)).fill_(0.25), 3, 4, 16));
+    out.push_back(merge_heads_bf16(out.back(), 13));
+    out.push_back(scaled_softmax_bf16(s, 0.3, 13));
+    out.push_back(scaled_softmax_backward_bf16(gp, out.back(), 0.3));
+    const auto [y, x_hat, rstd] = layer_norm_bf16(x, w, lb, 1e-6, true);
+    out.insert(out.end(), {y, x_hat, rstd, layer_norm_backward_bf16(a, x_hat, rstd, w)});
+    return out;
+  };
+  const std::vector<at::Tensor> native = outputs();
+  allow_native_bf16_kernels(false);
+  EXPECT_FALSE(native_bf16_kernels());
+  const std::vector<at::Tensor> generic = outputs();
+  allow_native_bf16_kernels(true);
+  for (size_t i = 0; i < native.size(); ++i) EXPECT_TRUE(at::equal(native[i], generic[i])) << "output " << i;
 }
 
 TEST(Bf16Kernels, RefuseWhatTheyCannotRead) {

@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/optim/adamw.h>
 
+#include "fixture_models.h"
 #include "sct/core/error.h"
 
 namespace sct {

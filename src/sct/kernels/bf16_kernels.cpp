@@ -3,8 +3,10 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
+#include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -12,11 +14,10 @@
 #include "sct/core/error.h"
 #include "sct/kernels/bf16_math.h"
 
-// One copy of each loop per instruction set, chosen when the program loads: the same binary runs the
-// AVX-512 loops on the machines bf16 pays on and plain ones anywhere else.
-#define SCT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 #pragma GCC diagnostic ignored "-Wpsabi"  // see bf16_math.h
+// GCC 12's own AVX-512 intrinsics start from _mm512_undefined_*() and then warn that it is undefined.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace sct::kernels {
 namespace {
@@ -41,74 +42,47 @@ void for_rows(int64_t rows, int64_t len, const Fn& fn) {
   at::parallel_for(0, rows, std::max<int64_t>(1, kGrainElements / std::max<int64_t>(len, 1)), fn);
 }
 
-// Each loop below runs 16 lanes at a time and the row's tail (j from `vector_end(n)`) one by one, through
-// the same bf16_math.h functions. (Plain loops: a lambda would be compiled apart from its clone.)
+// Each row loop has two builds (bf16_rows.inc): the generic one, written over GCC's vector extension and
+// cloned per instruction set, and one for CPUs with AVX512-BF16, where one instruction rounds 16 floats to
+// bf16 (the generic rounding takes a dozen), which runs GELU about 30% faster.
 int64_t vector_end(int64_t n) { return n / kLanes * kLanes; }
+// Row buffers hold a whole row in fp32, padded to full lanes.
+int64_t padded(int64_t len) { return (len + kLanes - 1) / kLanes * kLanes; }
 
-// y = GELU(u), u = h + bias per column, rounded to bf16 as the linear's output would be; u kept if asked.
-SCT_VECTOR_CLONES void gelu_rows(const uint16_t* h, const float* bias, uint16_t* u_out, uint16_t* y, int64_t rows,
-                                 int64_t cols) {
-  const int64_t vec_end = vector_end(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint16_t* in = h + r * cols;
-    uint16_t* kept = u_out ? u_out + r * cols : nullptr;
-    uint16_t* out = y + r * cols;
-    for (int64_t j = 0; j < vec_end; j += kLanes) {
-      const Floats u = round_to_bf16(load_bf16(in + j) + load_floats(bias + j));
-      if (kept) store_bf16(kept + j, u);
-      store_bf16(out + j, u * normal_cdf(u));
-    }
-    for (int64_t j = vec_end; j < cols; ++j) {
-      const float u = round_to_bf16(bf16_to_float(in[j]) + bias[j]);
-      if (kept) kept[j] = float_to_bf16(u);
-      out[j] = float_to_bf16(u * normal_cdf(u));
-    }
-  }
+namespace generic {
+#define SCT_ROWS __attribute__((target_clones("avx512f", "avx2", "default")))
+#include "sct/kernels/bf16_rows.inc"
+#undef SCT_ROWS
+}  // namespace generic
+
+namespace native {
+#define SCT_NATIVE __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#define SCT_NATIVE_INLINE SCT_NATIVE inline __attribute__((always_inline))
+// The same rounding as bf16_math.h's (to nearest even, NaN stays NaN), but for fp32 subnormals, which
+// the instruction reads as zero.
+SCT_NATIVE_INLINE __m256i to_bf16_halves(const Floats& f) {
+  return bit_cast<__m256i>(_mm512_cvtneps_pbh(bit_cast<__m512>(f)));
 }
-
-// out = x + a + bias (per column), fp32 x and out, bf16 a.
-SCT_VECTOR_CLONES void residual_add_rows(const float* x, const uint16_t* a, const float* bias, float* out,
-                                         int64_t rows, int64_t cols) {
-  const int64_t vec_end = vector_end(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cols;
-    const uint16_t* ar = a + r * cols;
-    float* o = out + r * cols;
-    for (int64_t j = 0; j < vec_end; j += kLanes) {
-      Floats v = load_floats(xr + j) + load_bf16(ar + j);
-      if (bias) v += load_floats(bias + j);
-      std::memcpy(o + j, &v, sizeof v);
-    }
-    for (int64_t j = vec_end; j < cols; ++j) o[j] = xr[j] + bf16_to_float(ar[j]) + (bias ? bias[j] : 0.0f);
-  }
+SCT_NATIVE_INLINE Floats load_bf16(const uint16_t* p) {
+  return bit_cast<Floats>(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
 }
-
-// Token rows of x (B * N, parts, H, hd) + bias -> (parts, B, H, Np, hd), for tokens [first, end). The
-// last token of an image also zeroes that image's pad rows N..Np-1.
-SCT_VECTOR_CLONES void split_heads_rows(const uint16_t* x, const float* bias, uint16_t* out, int64_t first,
-                                        int64_t end, int64_t parts, int64_t batch, int64_t tokens, int64_t padded,
-                                        int64_t heads, int64_t hd) {
-  const int64_t width = heads * hd, vec_end = vector_end(hd);
-  for (int64_t t = first; t < end; ++t) {
-    const int64_t b = t / tokens, n = t % tokens;
-    for (int64_t part = 0; part < parts; ++part)
-      for (int64_t h = 0; h < heads; ++h) {
-        const int64_t col = part * width + h * hd;
-        const uint16_t* in = x + t * parts * width + col;
-        uint16_t* head_rows = out + ((part * batch + b) * heads + h) * padded * hd;
-        uint16_t* o = head_rows + n * hd;
-        if (n == tokens - 1)
-          std::memset(head_rows + tokens * hd, 0, sizeof(uint16_t) * size_t((padded - tokens) * hd));
-        if (!bias) {
-          std::memcpy(o, in, sizeof(uint16_t) * size_t(hd));
-          continue;
-        }
-        for (int64_t j = 0; j < vec_end; j += kLanes) store_bf16(o + j, load_bf16(in + j) + load_floats(bias + col + j));
-        for (int64_t j = vec_end; j < hd; ++j) o[j] = float_to_bf16(bf16_to_float(in[j]) + bias[col + j]);
-      }
-  }
+SCT_NATIVE_INLINE void store_bf16(uint16_t* p, const Floats& f) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), to_bf16_halves(f));
 }
+SCT_NATIVE_INLINE Floats round_to_bf16(const Floats& f) {
+  return bit_cast<Floats>(_mm512_slli_epi32(_mm512_cvtepu16_epi32(to_bf16_halves(f)), 16));
+}
+SCT_NATIVE_INLINE float round_to_bf16(float f) { return kernels::round_to_bf16(f); }
+#define SCT_ROWS SCT_NATIVE
+#include "sct/kernels/bf16_rows.inc"
+#undef SCT_ROWS
+#undef SCT_NATIVE_INLINE
+#undef SCT_NATIVE
+}  // namespace native
 
+// Loops without bf16 rounding of their own have one build. (LayerNorm's `omp simd` sums would also be
+// vectorised, and so rounded, differently under the other build's target.)
+#define SCT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 // The inverse for tokens [first, end): (parts, B, H, Np, hd) -> rows of (B * N, parts, H, hd).
 void merge_heads_rows(const uint16_t* in, uint16_t* out, int64_t first, int64_t end, int64_t parts, int64_t batch,
                       int64_t tokens, int64_t padded, int64_t heads, int64_t hd) {
@@ -118,66 +92,6 @@ void merge_heads_rows(const uint16_t* in, uint16_t* out, int64_t first, int64_t 
       for (int64_t h = 0; h < heads; ++h)
         std::memcpy(out + (t * parts + part) * heads * hd + h * hd,
                     in + (((part * batch + b) * heads + h) * padded + n) * hd, sizeof(uint16_t) * size_t(hd));
-  }
-}
-
-// Row buffers hold a whole row in fp32, padded to full lanes.
-int64_t padded(int64_t len) { return (len + kLanes - 1) / kLanes * kLanes; }
-
-// Three passes over a row held in fp32 in `buf` (L1): scale and max, exp and sum, normalise. Rows are
-// those of (len, len) matrices from row `first` on: columns from `valid` on, and rows whose index in
-// their matrix is `valid` or more, are zero (padding).
-SCT_VECTOR_CLONES void softmax_rows(const uint16_t* s, uint16_t* p, int64_t first, int64_t rows, int64_t len,
-                                    int64_t valid, float scale, float* buf) {
-  const int64_t full = padded(valid), vec_end = vector_end(valid);
-  const float lowest = -std::numeric_limits<float>::infinity();
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint16_t* in = s + r * len;
-    uint16_t* out = p + r * len;
-    if ((first + r) % len >= valid) {
-      std::memset(out, 0, sizeof(uint16_t) * size_t(len));
-      continue;
-    }
-    Floats m = splat<Floats>(lowest);
-    for (int64_t j = 0; j < vec_end; j += kLanes) {
-      const Floats v = load_bf16(in + j) * scale;
-      std::memcpy(buf + j, &v, sizeof v);
-      m = max_of(m, v);
-    }
-    float row_max = lowest;
-    for (int64_t j = vec_end; j < valid; ++j) row_max = std::max(row_max, buf[j] = bf16_to_float(in[j]) * scale);
-    for (int64_t j = valid; j < full; ++j) buf[j] = lowest;  // e^-inf = 0: the padding adds nothing
-    for (int l = 0; l < kLanes; ++l) row_max = std::max(row_max, m[l]);
-    Floats sum{};
-    for (int64_t j = 0; j < full; j += kLanes) {
-      const Floats e = exp_fp32(load_floats(buf + j) - row_max);
-      std::memcpy(buf + j, &e, sizeof e);
-      sum += e;
-    }
-    float total = 0;
-    for (int l = 0; l < kLanes; ++l) total += sum[l];
-    const float inv = 1.0f / total;
-    for (int64_t j = 0; j < vec_end; j += kLanes) store_bf16(out + j, load_floats(buf + j) * inv);
-    for (int64_t j = vec_end; j < valid; ++j) out[j] = float_to_bf16(buf[j] * inv);
-    std::memset(out + valid, 0, sizeof(uint16_t) * size_t(len - valid));
-  }
-}
-
-SCT_VECTOR_CLONES void softmax_backward_rows(const uint16_t* gp, const uint16_t* p, uint16_t* gs, int64_t rows,
-                                             int64_t len, float scale) {
-  const int64_t vec_end = vector_end(len);
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint16_t *g = gp + r * len, *pr = p + r * len;
-    uint16_t* out = gs + r * len;
-    Floats dots{};
-    for (int64_t j = 0; j < vec_end; j += kLanes) dots += load_bf16(g + j) * load_bf16(pr + j);
-    float dot = 0;
-    for (int64_t j = vec_end; j < len; ++j) dot += bf16_to_float(g[j]) * bf16_to_float(pr[j]);
-    for (int l = 0; l < kLanes; ++l) dot += dots[l];
-    for (int64_t j = 0; j < vec_end; j += kLanes)
-      store_bf16(out + j, load_bf16(pr + j) * scale * (load_bf16(g + j) - dot));
-    for (int64_t j = vec_end; j < len; ++j)
-      out[j] = float_to_bf16(bf16_to_float(pr[j]) * scale * (bf16_to_float(g[j]) - dot));
   }
 }
 
@@ -228,9 +142,25 @@ SCT_VECTOR_CLONES void layer_norm_backward_rows(const uint16_t* gy, const uint16
   }
 }
 
+
+bool cpu_has_avx512_bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+std::atomic<bool> native_rows_allowed{true};
+
+// The build of a row loop this process runs: native where the CPU has it and it is not turned off.
+template <typename Fn>
+Fn* pick(Fn* generic_fn, Fn* native_fn) {
+  return native_bf16_kernels() ? native_fn : generic_fn;
+}
+
 }  // namespace
 
 bool on_cpu_bf16(const at::Tensor& t) { return t.defined() && t.is_cpu() && t.scalar_type() == at::kBFloat16; }
+
+bool native_bf16_kernels() { return cpu_has_avx512_bf16() && native_rows_allowed.load(std::memory_order_relaxed); }
+void allow_native_bf16_kernels(bool allow) { native_rows_allowed.store(allow, std::memory_order_relaxed); }
 
 namespace {
 
@@ -257,9 +187,23 @@ at::Tensor bias_gelu_bf16(const at::Tensor& h, const at::Tensor& bias, at::Tenso
   uint16_t* out = mutable_bits(y);
   const float* bi = b.data_ptr<float>();
   for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
-    gelu_rows(in + r0 * cols, bi, u_out ? u_out + r0 * cols : nullptr, out + r0 * cols, r1 - r0, cols);
+    pick(generic::gelu_rows, native::gelu_rows)(in + r0 * cols, bi, u_out ? u_out + r0 * cols : nullptr, out + r0 * cols, r1 - r0, cols);
   });
   return y;
+}
+
+at::Tensor gelu_backward_bf16(const at::Tensor& grad_y, const at::Tensor& u) {
+  RECORD_FUNCTION("sct::gelu_backward_bf16", {});
+  require(u, at::kBFloat16, "GELU input");
+  const at::Tensor g = grad_y.to(at::kBFloat16).contiguous();
+  if (g.sizes() != u.sizes()) throw Error("bf16 kernel: GELU gradient of another shape than its input");
+  at::Tensor out = at::empty_like(u);
+  const uint16_t *gi = bits(g), *ui = bits(u);
+  uint16_t* o = mutable_bits(out);
+  at::parallel_for(0, u.numel(), kGrainElements, [&](int64_t b, int64_t e) {
+    pick(generic::gelu_backward_rows, native::gelu_backward_rows)(gi + b, ui + b, o + b, e - b);
+  });
+  return out;
 }
 
 at::Tensor residual_add_bf16(const at::Tensor& x, const at::Tensor& branch, const at::Tensor& bias) {
@@ -275,7 +219,7 @@ at::Tensor residual_add_bf16(const at::Tensor& x, const at::Tensor& branch, cons
   const float* bi = data_or_null(b);
   float* o = out.data_ptr<float>();
   for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
-    residual_add_rows(xi + r0 * cols, ai + r0 * cols, bi, o + r0 * cols, r1 - r0, cols);
+    pick(generic::residual_add_rows, native::residual_add_rows)(xi + r0 * cols, ai + r0 * cols, bi, o + r0 * cols, r1 - r0, cols);
   });
   return out;
 }
@@ -294,7 +238,7 @@ at::Tensor split_heads_bf16(const at::Tensor& x, const at::Tensor& bias, int64_t
   const float* bi = data_or_null(b);
   uint16_t* o = mutable_bits(out);
   for_rows(batch * tokens, x.size(2), [&](int64_t t0, int64_t t1) {
-    split_heads_rows(in, bi, o, t0, t1, parts, batch, tokens, padded_tokens, heads, hd);
+    pick(generic::split_heads_rows, native::split_heads_rows)(in, bi, o, t0, t1, parts, batch, tokens, padded_tokens, heads, hd);
   });
   return out;
 }
@@ -327,7 +271,7 @@ at::Tensor scaled_softmax_bf16(const at::Tensor& s, double scale, int64_t valid)
   uint16_t* out = mutable_bits(p);
   for_rows(rows, len, [&](int64_t b, int64_t e) {
     std::vector<float> buf(static_cast<size_t>(padded(valid)));
-    softmax_rows(in + b * len, out + b * len, b, e - b, len, valid, float(scale), buf.data());
+    pick(generic::softmax_rows, native::softmax_rows)(in + b * len, out + b * len, b, e - b, len, valid, float(scale), buf.data());
   });
   return p;
 }
@@ -341,7 +285,7 @@ at::Tensor scaled_softmax_backward_bf16(const at::Tensor& grad_p, const at::Tens
   const uint16_t *gi = bits(g), *pi = bits(p);
   uint16_t* out = mutable_bits(gs);
   for_rows(rows, len, [&](int64_t b, int64_t e) {
-    softmax_backward_rows(gi + b * len, pi + b * len, out + b * len, e - b, len, float(scale));
+    pick(generic::softmax_backward_rows, native::softmax_backward_rows)(gi + b * len, pi + b * len, out + b * len, e - b, len, float(scale));
   });
   return gs;
 }

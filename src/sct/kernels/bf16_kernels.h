@@ -12,11 +12,20 @@ namespace sct::kernels {
 
 bool on_cpu_bf16(const at::Tensor& t);
 
+// Whether the kernels run their AVX512-BF16 build: where the CPU has the instructions, unless turned off
+// (tests compare it with the generic build, which rounds subnormal floats to bf16 subnormals where the
+// instruction reads them as zero, and otherwise gives the same bits).
+bool native_bf16_kernels();
+void allow_native_bf16_kernels(bool allow);
+
 // GELU(u) with u = h + bias (bias per last-dimension column, fp32 or bf16): fc1's bias added here
 // instead of broadcast into the GEMM's output first. u is rounded to bf16, as the linear's output would
 // have been; `kept_input`, if given, receives it for the backward (LibTorch's gelu_backward).
 // Φ to 3e-7 absolute (bf16_math.h), below bf16's rounding of the output.
 at::Tensor bias_gelu_bf16(const at::Tensor& h, const at::Tensor& bias, at::Tensor* kept_input);
+
+// d loss / d u = grad_y * GELU'(u) from the kept input u (bf16): LibTorch's gelu_backward, in one pass.
+at::Tensor gelu_backward_bf16(const at::Tensor& grad_y, const at::Tensor& u);
 
 // The residual add x + branch + bias: fp32 stream x, bf16 branch, optional per-column bias -> fp32.
 // One pass in place of autocast's cast, add and (in the linear) bias broadcast.

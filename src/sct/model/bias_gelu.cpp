@@ -23,7 +23,7 @@ struct BiasGeluFunction : torch::autograd::Function<BiasGeluFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const at::Tensor u = ctx->get_saved_variables()[0];
-    const at::Tensor grad_u = at::gelu_backward(grads[0].to(u.scalar_type()), u);
+    const at::Tensor grad_u = kernels::gelu_backward_bf16(grads[0], u);
     at::Tensor grad_bias;
     if (ctx->needs_input_grad(1))
       grad_bias = bias_gradient(grad_u, static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));

@@ -1,7 +1,7 @@
 // GELU(h + bias) for the MLP when fc1 left its bias to it (frozen_linear.h: bias_deferrable): on the CPU
 // bf16 pass one kernel adds the bias and applies GELU (kernels/bf16_kernels.h), where autocast's linear
-// would first broadcast the bias into its output. Backward is LibTorch's gelu_backward on the kept
-// h + bias (bf16), and gives a trainable bias (bias tuning) its gradient.
+// would first broadcast the bias into its output. Backward is GELU's derivative at the kept h + bias (bf16),
+// as LibTorch's gelu_backward (bf16_kernels.h), and gives a trainable bias (bias tuning) its gradient.
 #pragma once
 #include <ATen/core/Tensor.h>
 
