@@ -272,6 +272,34 @@ void expect_bf16_close(const at::Tensor& ours, const at::Tensor& ref, double rel
   EXPECT_LT((ours.to(at::kDouble) - ref).abs().max().item<double>(), rel * scale) << what;
 }
 
+// A block's norm and the stream past it: the stream's gradient joins the norm's input gradient, as
+// autograd would add them, within bf16's error of float64.
+TEST(LeanOps, LayerNormOfStreamAddsTheStreamsGradient) {
+  at::manual_seed(15);
+  torch::nn::LayerNorm ln(torch::nn::LayerNormOptions({32}).eps(1e-6));
+  {
+    at::NoGradGuard no_grad;
+    ln->weight.copy_(at::randn({32}));
+    ln->bias.copy_(at::randn({32}));
+  }
+  for (auto& p : ln->parameters()) p.set_requires_grad(false);
+  const at::Tensor x = (at::randn({3, 4, 32}) * 2.0 + 1.0).requires_grad_(true);
+  const at::Tensor x64 = x.detach().to(at::kDouble).requires_grad_(true);
+  const at::Tensor probe_y = at::randn({3, 4, 32}, at::kDouble), probe_s = at::randn({3, 4, 32}, at::kDouble);
+  const at::Tensor y64 = at::layer_norm(x64, {32}, ln->weight.to(at::kDouble), ln->bias.to(at::kDouble), 1e-6);
+  const at::Tensor g_ref = torch::autograd::grad({(y64 * probe_y).sum() + (x64 * probe_s).sum()}, {x64})[0];
+  const AutocastGuard autocast(x.device(), true);
+  for (bool feeds_gemm_only : {true, false}) {
+    const auto [y, stream] = layer_norm_of_stream(x, ln, feeds_gemm_only);
+    EXPECT_TRUE(at::equal(stream, x));
+    const at::Tensor g = torch::autograd::grad({(y.to(at::kDouble) * probe_y).sum() + (stream.to(at::kDouble) * probe_s).sum()}, {x})[0];
+    expect_bf16_close(g, g_ref, 2e-2, "d x, through the norm and past it");
+    const at::Tensor past = layer_norm_of_stream(x, ln, feeds_gemm_only).second;
+    const at::Tensor g_stream_only = torch::autograd::grad({(past.to(at::kDouble) * probe_s).sum()}, {x})[0];
+    EXPECT_TRUE(at::allclose(g_stream_only.to(at::kDouble), probe_s, 0, 1e-6)) << "the stream alone: its gradient unchanged";
+  }
+}
+
 TEST(LeanOps, Bf16PassMatchesFloat64WithinBf16Error) {
   at::manual_seed(4);
   const at::Tensor qkv = at::randn({2, 7, 3 * 16}).to(at::kBFloat16).requires_grad_(true);

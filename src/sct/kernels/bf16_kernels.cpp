@@ -84,14 +84,13 @@ SCT_NATIVE_INLINE float round_to_bf16(float f) { return kernels::round_to_bf16(f
 // vectorised, and so rounded, differently under the other build's target.)
 #define SCT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 // The inverse for tokens [first, end): (parts, B, H, Np, hd) -> rows of (B * N, parts, H, hd).
-void merge_heads_rows(const uint16_t* in, uint16_t* out, int64_t first, int64_t end, int64_t parts, int64_t batch,
+SCT_VECTOR_CLONES void merge_heads_rows(const uint16_t* in, uint16_t* out, int64_t first, int64_t end, int64_t parts, int64_t batch,
                       int64_t tokens, int64_t padded, int64_t heads, int64_t hd) {
   for (int64_t t = first; t < end; ++t) {
     const int64_t b = t / tokens, n = t % tokens;
     for (int64_t part = 0; part < parts; ++part)
       for (int64_t h = 0; h < heads; ++h)
-        std::memcpy(out + (t * parts + part) * heads * hd + h * hd,
-                    in + (((part * batch + b) * heads + h) * padded + n) * hd, sizeof(uint16_t) * size_t(hd));
+        copy_bf16(out + (t * parts + part) * heads * hd + h * hd, in + (((part * batch + b) * heads + h) * padded + n) * hd, hd);
   }
 }
 
@@ -123,7 +122,8 @@ SCT_VECTOR_CLONES void layer_norm_rows(const float* x, const float* w, const flo
 }
 
 SCT_VECTOR_CLONES void layer_norm_backward_rows(const uint16_t* gy, const uint16_t* x_hat, const float* rstd,
-                                                const float* w, float* gx, int64_t rows, int64_t len) {
+                                                const float* w, const float* plus, float* gx, int64_t rows,
+                                                int64_t len) {
   for (int64_t r = 0; r < rows; ++r) {
     const uint16_t *g = gy + r * len, *xh = x_hat + r * len;
     float sum_gw = 0, sum_gwx = 0;
@@ -135,9 +135,10 @@ SCT_VECTOR_CLONES void layer_norm_backward_rows(const uint16_t* gy, const uint16
     }
     const float a = sum_gw / float(len), c = sum_gwx / float(len), rs = rstd[r];
     float* out = gx + r * len;
+    const float* add = plus ? plus + r * len : nullptr;
     for (int64_t j = 0; j < len; ++j) {
       const float xhj = bf16_to_float(xh[j]);
-      out[j] = rs * (bf16_to_float(g[j]) * w[j] - a - xhj * c);
+      out[j] = rs * (bf16_to_float(g[j]) * w[j] - a - xhj * c) + (add ? add[j] : 0.0f);
     }
   }
 }
@@ -315,19 +316,21 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_bf16(const at::Tensor&
 }
 
 at::Tensor layer_norm_backward_bf16(const at::Tensor& grad_y, const at::Tensor& x_hat, const at::Tensor& rstd,
-                                    const at::Tensor& weight) {
+                                    const at::Tensor& weight, const at::Tensor& plus) {
   RECORD_FUNCTION("sct::layer_norm_backward_bf16", {});
   require(x_hat, at::kBFloat16, "LayerNorm x̂");
   const at::Tensor g = grad_y.to(at::kBFloat16).contiguous();
   const at::Tensor rs = rstd.to(at::kFloat).contiguous();
   const int64_t len = x_hat.size(-1), rows = x_hat.numel() / len;
   const at::Tensor w = weight.defined() ? weight.to(at::kFloat).contiguous() : at::ones({len}, rs.options());
+  const at::Tensor add = plus.defined() ? plus.to(at::kFloat).contiguous() : at::Tensor();
+  if (add.defined() && add.sizes() != x_hat.sizes()) throw Error("bf16 kernel: LayerNorm's added gradient of another shape");
   at::Tensor gx = at::empty(x_hat.sizes(), rs.options());
   const uint16_t *gi = bits(g), *xi = bits(x_hat);
-  const float *ri = rs.data_ptr<float>(), *wi = w.data_ptr<float>();
+  const float *ri = rs.data_ptr<float>(), *wi = w.data_ptr<float>(), *ai = data_or_null(add);
   float* out = gx.data_ptr<float>();
   for_rows(rows, len, [&](int64_t b, int64_t e) {
-    layer_norm_backward_rows(gi + b * len, xi + b * len, ri + b, wi, out + b * len, e - b, len);
+    layer_norm_backward_rows(gi + b * len, xi + b * len, ri + b, wi, ai ? ai + b * len : nullptr, out + b * len, e - b, len);
   });
   return gx;
 }

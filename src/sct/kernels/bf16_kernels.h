@@ -54,8 +54,9 @@ at::Tensor scaled_softmax_backward_bf16(const at::Tensor& grad_p, const at::Tens
 std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_bf16(const at::Tensor& x, const at::Tensor& weight,
                                                                const at::Tensor& bias, double eps,
                                                                bool keep_x_hat);
-// d loss / d x (fp32) from d loss / d y (bf16 or fp32), x̂ (bf16), 1/std and the weight.
+// d loss / d x (fp32) from d loss / d y (bf16 or fp32), x̂ (bf16), 1/std and the weight, plus `plus`
+// (fp32, x's shape; undefined: nothing), the gradient x gets from elsewhere, added in the same pass.
 at::Tensor layer_norm_backward_bf16(const at::Tensor& grad_y, const at::Tensor& x_hat, const at::Tensor& rstd,
-                                    const at::Tensor& weight);
+                                    const at::Tensor& weight, const at::Tensor& plus = {});
 
 }  // namespace sct::kernels

@@ -68,6 +68,17 @@ SCT_INLINE void store_bf16(uint16_t* p, const Floats& f) {
 SCT_INLINE Floats round_to_bf16(const Floats& f) { return bit_cast<Floats>(to_bf16_bits(f) << 16); }
 SCT_INLINE float round_to_bf16(float f) { return bf16_to_float(float_to_bf16(f)); }
 
+// n bf16 values, 64 bytes at a time: for a 64-value head row a call to memcpy costs more than the copy.
+SCT_INLINE void copy_bf16(uint16_t* dst, const uint16_t* src, int64_t n) {
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    struct Line { uint16_t v[32]; } line;
+    std::memcpy(&line, src + j, sizeof line);
+    std::memcpy(dst + j, &line, sizeof line);
+  }
+  for (; j < n; ++j) dst[j] = src[j];
+}
+
 template <typename F> SCT_INLINE F min_of(const F& a, const F& b) { return choose(a < b, a, b); }
 template <typename F> SCT_INLINE F max_of(const F& a, const F& b) { return choose(a > b, a, b); }
 

@@ -6,6 +6,8 @@
 #include "sct/model/recompute.h"
 #include "sct/model/residual_add.h"
 
+#include <tuple>
+
 namespace sct {
 
 BlockImpl::BlockImpl(const VitConfig& cfg, double drop_path_rate_) : drop_path_rate(drop_path_rate_) {
@@ -24,7 +26,9 @@ at::Tensor BlockImpl::forward(at::Tensor x) {
 at::Tensor BlockImpl::compute(at::Tensor x) {
   const HookChain& hooks = hooks_.chain();
   x = hooks(HookSite::BlockInput, x, x);
-  const at::Tensor h1 = hooks(HookSite::Norm1, x, layer_norm(x, norm1, !hooks.has(HookSite::Norm1)));
+  at::Tensor h1;
+  std::tie(h1, x) = layer_norm_of_stream(x, norm1, !hooks.has(HookSite::Norm1));
+  h1 = hooks(HookSite::Norm1, x, h1);
   // proj's and fc2's biases join the residual add's pass where nothing sees the branch before it.
   const bool drops = drop_path_rate > 0 && is_training();
   const bool defer_proj = !drops && !hooks.has(HookSite::AttnProj) && !hooks.has(HookSite::AttnBranch) &&
@@ -32,10 +36,12 @@ at::Tensor BlockImpl::compute(at::Tensor x) {
   const bool defer_fc2 = !drops && !hooks.has(HookSite::Fc2) && !hooks.has(HookSite::MlpBranch) &&
                          bias_deferrable(mlp->fc2, x);
   const at::Tensor a = hooks(HookSite::AttnBranch, x, attn(h1, hooks, defer_proj));
-  const at::Tensor x1 = hooks(HookSite::AttnResidual, x,
-                              residual_add(x, drop_path(a, drop_path_rate, is_training()),
-                                           defer_proj ? attn->proj->bias : at::Tensor()));
-  const at::Tensor h2 = hooks(HookSite::Norm2, x1, layer_norm(x1, norm2, !hooks.has(HookSite::Norm2)));
+  at::Tensor x1 = hooks(HookSite::AttnResidual, x,
+                        residual_add(x, drop_path(a, drop_path_rate, is_training()),
+                                     defer_proj ? attn->proj->bias : at::Tensor()));
+  at::Tensor h2;
+  std::tie(h2, x1) = layer_norm_of_stream(x1, norm2, !hooks.has(HookSite::Norm2));
+  h2 = hooks(HookSite::Norm2, x1, h2);
   const at::Tensor m = hooks(HookSite::MlpBranch, x1, mlp(h2, hooks, defer_fc2));
   const at::Tensor x2 = residual_add(x1, drop_path(m, drop_path_rate, is_training()),
                                      defer_fc2 ? mlp->fc2->bias : at::Tensor());
