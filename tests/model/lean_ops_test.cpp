@@ -198,20 +198,31 @@ TEST(LeanOps, LinearOnColumnsGivesAutogradsGradientsAndKeepsNoInputAlive) {
 
   at::Tensor h = rand64({6, 10}) * 2.0;  // a non-leaf, as the residual stream is
   const auto weak = h.storage().getWeakStorageImpl();
-  const at::Tensor y = linear_on_columns(h, cols, w, b, 1, 1, /*in_place=*/true);  // under autograd: a copy
+  const at::Tensor y = linear_on_columns(h, cols, w, b, 1, 1, /*in_place=*/false);
   h.reset();
   EXPECT_TRUE(weak.expired()) << "linear_on_columns kept its input for backward";
 
-  // Without autograd: in place on contiguous rows (the loop), a copy on a strided view (ATen's gather).
+  // In place under autograd (a (B, N, W) stream the caller owns): the same values and gradients.
+  const at::Tensor leaf = rand64({2, 3, 10}), probe = at::randn({2, 3, 10}, at::kDouble);
+  at::Tensor stream = leaf * 1.0;
+  const void* memory = stream.data_ptr();
+  const at::Tensor in_place = linear_on_columns(stream, cols, w, b, 1, 0.7, /*in_place=*/true);
+  EXPECT_EQ(in_place.data_ptr(), memory);
+  const at::Tensor ref = reference(leaf.view({6, 10}), 1, 0.7).view({2, 3, 10});
+  expect_close(in_place, ref, "in place, output");
+  const auto g = grads_of(in_place, {leaf, w, b}, probe), g_ref = grads_of(ref, {leaf, w, b}, probe);
+  for (size_t i = 0; i < 3; ++i) expect_close(g[i], g_ref[i], "in place, gradient");
+
+  // Without autograd: in place on contiguous rows (the loop), a copy of a strided view (ATen's gather).
   at::NoGradGuard no_grad;
   for (const at::Tensor& rows : {at::randn({6, 10}, at::kDouble), at::randn({10, 6}, at::kDouble).t()}) {
-    const at::Tensor ref = reference(rows, 1, 1);
+    const at::Tensor ref_rows = reference(rows, 1, 1);
     at::Tensor target = rows.clone();
     const at::Tensor out = linear_on_columns(target, cols, w, b, 1, 1, /*in_place=*/true);
-    expect_close(out, ref, "in place");
-    EXPECT_EQ(out.data_ptr(), target.data_ptr());
+    expect_close(out, ref_rows, "in place");
+    EXPECT_EQ(out.data_ptr() == target.data_ptr(), rows.is_contiguous());
     const at::Tensor kept = rows.clone();
-    expect_close(linear_on_columns(kept, cols, w, b, 1, 1, /*in_place=*/false), ref, "copy");
+    expect_close(linear_on_columns(kept, cols, w, b, 1, 1, /*in_place=*/false), ref_rows, "copy");
     EXPECT_TRUE(at::equal(kept, rows)) << "not in place: the input is untouched";
   }
 }

@@ -203,8 +203,8 @@ TEST(SctAdapter, ChangesOnlySelectedChannelsOfEveryTokenAndSparesEarlierObserver
   EXPECT_FALSE(at::allclose(x.index_select(2, idx), y.index_select(2, idx)));  // `before` was not overwritten
 }
 
-// In-place writes only when no autograd graph records the step and no other handle sees the memory.
-TEST(SctAdapter, WritesInPlaceOnlyIntoUnobservedTensorsWithoutAutograd) {
+// In-place writes only when no other handle sees the memory (and under autograd not into a view).
+TEST(SctAdapter, WritesInPlaceOnlyIntoUnobservedTensors) {
   SctAdapter a = adapter(16, {{1, 3}});
   const at::Tensor x = at::randn({2, 5, 16});
   {
@@ -227,11 +227,16 @@ TEST(SctAdapter, WritesInPlaceOnlyIntoUnobservedTensorsWithoutAutograd) {
     mem = branch.data_ptr();
     EXPECT_EQ(a->apply(HookSite::AttnResidual, x, std::move(branch)).data_ptr(), mem);
   }
-  at::Tensor y = x.clone();  // grad mode, trainable module: the old tensor belongs to the graph
+  // Grad mode, trainable module: in place into a fresh tensor (backward keeps the K channels it needs),
+  // a copy of a view.
+  at::Tensor y = x.clone();
   const void* mem = y.data_ptr();
   const at::Tensor out = a->apply(HookSite::AttnResidual, x, std::move(y));
-  EXPECT_NE(out.data_ptr(), mem);
+  EXPECT_EQ(out.data_ptr(), mem);
   EXPECT_TRUE(out.requires_grad());
+  at::Tensor branch = at::linear(at::randn({2, 5, 8}), at::randn({16, 8}), at::randn({16}));
+  mem = branch.data_ptr();
+  EXPECT_NE(a->apply(HookSite::AttnResidual, x, std::move(branch)).data_ptr(), mem);
 }
 
 // The index buffer travels with the module: save, load into a module built with other channels, same

@@ -67,16 +67,26 @@ at::Tensor new_columns(const at::Tensor& x_cols, const at::Tensor& x_gemm, const
   return alpha == 1.0 ? r.add_(x_cols) : r.add_(x_cols, alpha);
 }
 
+// Whether nothing but this reference holds t's memory: a gradient autograd handed over can then be
+// rewritten in place.
+bool owned(const at::Tensor& t) { return t.use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous(); }
+
+// x as (M, W) rows: a view of a contiguous x.
+at::Tensor rows_of(const at::Tensor& x) { return x.reshape({-1, x.size(-1)}); }
+
 struct LinearOnColumnsFunction : torch::autograd::Function<LinearOnColumnsFunction> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cols, const at::Tensor& weight,
-                            const at::Tensor& bias, double alpha, double beta) {
-    const at::Tensor x_cols = take_columns(x, cols);
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor x, const at::Tensor& cols, const at::Tensor& weight,
+                            const at::Tensor& bias, double alpha, double beta, bool in_place) {
+    const at::Tensor x_cols = take_columns(rows_of(x), cols);
     const at::Tensor x_gemm = x_cols.to(pass_dtype(x_cols));  // autocast's cast, made once
     // The casts above and in new_columns are explicit; autocast would repeat them inside addmm.
     const c10::impl::ExcludeDispatchKeyGuard no_autocast(
         c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
-    at::Tensor out = x.clone();
-    put_columns(out, cols, new_columns(x_cols, x_gemm, weight, bias, alpha, beta));
+    // In place, the old values are not needed: backward reads only the kept columns.
+    at::Tensor out = in_place ? x : x.clone(at::MemoryFormat::Contiguous);
+    if (in_place) ctx->mark_dirty({x});
+    at::Tensor out_rows = rows_of(out);
+    put_columns(out_rows, cols, new_columns(x_cols, x_gemm, weight, bias, alpha, beta));
     ctx->save_for_backward({cols, x_gemm, weight});
     ctx->saved_data["alpha"] = alpha;
     ctx->saved_data["beta"] = beta;
@@ -88,19 +98,20 @@ struct LinearOnColumnsFunction : torch::autograd::Function<LinearOnColumnsFuncti
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &cols = saved[0], &x_gemm = saved[1], &weight = saved[2];
     const double alpha = ctx->saved_data["alpha"].toDouble(), beta = ctx->saved_data["beta"].toDouble();
-    const at::Tensor& grad = grads[0];                                        // (M, W)
-    const at::Tensor g = take_columns(grad.contiguous(), cols);                // (M, K), the stream's dtype
+    const at::Tensor& grad = grads[0];                                            // (..., W)
+    const at::Tensor g = take_columns(rows_of(grad.contiguous()), cols);           // (M, K), the stream's dtype
     const at::Tensor g_r = (beta == 1.0 ? g : g * beta).to(x_gemm.scalar_type());  // d loss / d (x_I W^T + b)
     at::Tensor grad_x, grad_w, grad_b;
     if (ctx->needs_input_grad(0)) {
-      grad_x = grad.clone(at::MemoryFormat::Contiguous);
+      grad_x = owned(grad) ? grad : grad.clone(at::MemoryFormat::Contiguous);
       const at::Tensor through_w = at::mm(g_r, weight.to(g_r.scalar_type())).to(g.scalar_type());
-      put_columns(grad_x, cols, alpha == 1.0 ? through_w.add_(g) : through_w.add_(g, alpha));
+      at::Tensor grad_rows = rows_of(grad_x);
+      put_columns(grad_rows, cols, alpha == 1.0 ? through_w.add_(g) : through_w.add_(g, alpha));
     }
     if (ctx->needs_input_grad(2)) grad_w = at::mm(g_r.t(), x_gemm).to(weight.scalar_type());
     if (ctx->needs_input_grad(3))
       grad_b = bias_gradient(g_r, static_cast<at::ScalarType>(ctx->saved_data["bias_dtype"].toInt()));
-    return {grad_x, at::Tensor(), grad_w, grad_b, at::Tensor(), at::Tensor()};
+    return {grad_x, at::Tensor(), grad_w, grad_b, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -108,12 +119,14 @@ struct LinearOnColumnsFunction : torch::autograd::Function<LinearOnColumnsFuncti
 
 at::Tensor linear_on_columns(const at::Tensor& x, const at::Tensor& cols, const at::Tensor& weight,
                              const at::Tensor& bias, double alpha, double beta, bool in_place) {
+  const bool writable = in_place && x.is_contiguous();
   if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad()))
-    return LinearOnColumnsFunction::apply(x, cols, weight, bias, alpha, beta);
-  const at::Tensor x_cols = take_columns(x, cols);
+    return LinearOnColumnsFunction::apply(x, cols, weight, bias, alpha, beta, writable);
+  const at::Tensor x_cols = take_columns(rows_of(x), cols);
   const at::Tensor values = new_columns(x_cols, x_cols.to(pass_dtype(x_cols)), weight, bias, alpha, beta);
-  at::Tensor out = in_place ? x : x.clone();
-  put_columns(out, cols, values);
+  at::Tensor out = writable ? x : x.clone(at::MemoryFormat::Contiguous);
+  at::Tensor out_rows = rows_of(out);
+  put_columns(out_rows, cols, values);
   return out;
 }
 

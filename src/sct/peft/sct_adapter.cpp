@@ -101,12 +101,12 @@ void SctLinearImpl::reset_parameters() {
   linear->bias.zero_();
 }
 
-at::Tensor SctLinearImpl::forward(const at::Tensor& flat, bool in_place) {
-  // x + (W x + b), x + s (W x + b), or s x + W x + b (scale_on_x), on the K columns of the 2-D stream.
+at::Tensor SctLinearImpl::forward(const at::Tensor& x, bool in_place) {
+  // x + (W x + b), x + s (W x + b), or s x + W x + b (scale_on_x), on the K channels of every token.
   // Under bf16 autocast the GEMM is bf16 and the sum stays in the stream's dtype (fp32), as eager
   // PyTorch's x + linear(x) promotes it.
   const double s = scale.value_or(1.0);
-  return linear_on_columns(flat, indices, linear->weight, linear->bias, scale_on_x ? s : 1.0, scale_on_x ? 1.0 : s,
+  return linear_on_columns(x, indices, linear->weight, linear->bias, scale_on_x ? s : 1.0, scale_on_x ? 1.0 : s,
                            in_place);
 }
 
@@ -152,22 +152,21 @@ uint32_t SctAdapterImpl::sites() const {
 }
 
 at::Tensor SctAdapterImpl::apply(HookSite site, const at::Tensor&, at::Tensor output) {
-  // Writing into `output` instead of a copy is right when no autograd graph records this step (nothing
-  // saved the old values for a backward pass) and nothing else holds its memory. Then the block's fresh
-  // residual stream or branch output is ours, and inference touches B*N*K values instead of copying all
-  // B*N*W. A copy is made under autograd, and when an observer attached before this hook (e.g. a
-  // StreamRecorder) kept the tensor: it must keep what it saw.
-  bool writable = sole_owner(output) && !(c10::GradMode::is_enabled() && output.requires_grad());
-  const at::IntArrayRef sizes = output.sizes();
-  at::Tensor flat = output.reshape({-1, output.size(-1)});  // (B*N, W), a view when contiguous
+  // Writing into `output` instead of a copy is right when nothing else holds its memory: then the block's
+  // fresh residual stream or branch output is ours, and a step touches B*N*K values instead of copying
+  // all B*N*W (under autograd too: backward needs only the selected channels' old values, which the op
+  // keeps). A copy is made when an observer attached before this hook (e.g. a StreamRecorder) kept the
+  // tensor: it must keep what it saw, and under autograd for a view (a 3-D linear's output is one of its
+  // 2-D product), whose in-place history autograd would have to rebase.
+  bool writable = sole_owner(output) && !(c10::GradMode::is_enabled() && output.is_view());
   // Parts at one site (q and v at qkv) have disjoint channels: one after the other, each reads its own
-  // channels' old values. After the first, the tensor is the parts' own copy.
+  // channels' old values. After the first, the tensor is the parts' own.
   for (auto& p : parts_) {
     if (p.site != site) continue;
-    flat = p.linear->forward(flat, writable);
+    output = p.linear->forward(output, writable);
     writable = true;
   }
-  return flat.view(sizes);
+  return output;
 }
 
 }  // namespace sct

@@ -64,9 +64,9 @@ class SctLinearImpl : public torch::nn::Module {
   // Trunc-normal(0, 0.02^2) weight cut at +-2 (timm's trunc_normal_), zero bias: §3, not zero-initialised.
   void reset_parameters();
 
-  // `flat` (M, W) rows with the selected channels replaced by the module's output (column_linear.h);
-  // written into `flat` itself when `in_place` and no autograd graph records the step.
-  at::Tensor forward(const at::Tensor& flat, bool in_place);
+  // x (..., W) with the selected channels replaced by the module's output (column_linear.h); written
+  // into x itself when `in_place` (the caller holds x's only reference).
+  at::Tensor forward(const at::Tensor& x, bool in_place);
 
   // Floating-point conversions reach the linear only: the index buffer stays int64 whatever the model's
   // dtype (Module::to would otherwise convert every buffer).
