@@ -51,6 +51,13 @@ at::Tensor scores_grad(const at::Tensor& grad_p, const at::Tensor& p, double sca
   return at::_softmax_backward_data(grad_p, p, -1, p.scalar_type()).mul_(scale);
 }
 
+// Whether backward gets the forward's probabilities kept (bf16 on the CPU) or recomputes them from q and k
+// (fp32). Kept, they are 3.1 (B, N, D) activations in bf16, a third of what a ViT-B block keeps, and
+// save a q k^T GEMM and a softmax per block: 4% of a batch-16 and 9% of a batch-64 SCT training step
+// (AMX Xeon). In fp32 they would cost twice the memory, and the fp32 GEMMs around them make the
+// recompute a smaller part of the step. `--recompute` keeps neither (model/recompute.h).
+bool keeps_probabilities(const at::Tensor& qkv_heads) { return kernels::on_cpu_bf16(qkv_heads); }
+
 // (3, B, H, Np, hd) -> (B, N, H * hd): the forward, with or without autograd.
 at::Tensor attend(const at::Tensor& qkv_heads, int64_t tokens) {
   return merge_heads(at::matmul(probabilities(qkv_heads[0], qkv_heads[1], tokens), qkv_heads[2]).unsqueeze(0), tokens);
@@ -62,15 +69,22 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
     // In the pass's dtype, as autocast would cast them, so that backward (which runs outside autocast)
     // recomputes exactly the forward's probabilities.
     const at::Tensor qkv_heads = split_heads(qkv, optional_value(bias), heads, pass_dtype(qkv));
-    ctx->save_for_backward({qkv_heads});
-    ctx->saved_data["tokens"] = qkv.size(1);
+    const int64_t tokens = qkv.size(1);
+    ctx->saved_data["tokens"] = tokens;
     ctx->saved_data["qkv_dtype"] = static_cast<int64_t>(qkv.scalar_type());
     ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
-    return attend(qkv_heads, qkv.size(1));
+    if (!keeps_probabilities(qkv_heads)) {
+      ctx->save_for_backward({qkv_heads});
+      return attend(qkv_heads, tokens);
+    }
+    const at::Tensor p = probabilities(qkv_heads[0], qkv_heads[1], tokens);
+    ctx->save_for_backward({qkv_heads, p});
+    return merge_heads(at::matmul(p, qkv_heads[2]).unsqueeze(0), tokens);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const at::Tensor qkv_heads = ctx->get_saved_variables()[0];
+    const variable_list saved = ctx->get_saved_variables();
+    const at::Tensor& qkv_heads = saved[0];
     const at::Tensor q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];  // (B, H, Np, hd)
     const int64_t B = q.size(0), H = q.size(1), Np = q.size(2), hd = q.size(3);
     const int64_t N = ctx->saved_data["tokens"].toInt();
@@ -78,7 +92,7 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
     const at::Tensor g = kernels::on_cpu_bf16(v)
                              ? kernels::split_heads_bf16(grads[0].to(at::kBFloat16).contiguous(), {}, 1, H, Np)[0]
                              : grads[0].to(v.scalar_type()).view({B, N, H, hd}).transpose(1, 2).contiguous();
-    const at::Tensor p = probabilities(q, k, N);  // as in forward, bit for bit
+    const at::Tensor p = saved.size() > 1 ? saved[1] : probabilities(q, k, N);  // recomputed: bit for bit
     const at::Tensor grad_scores = scores_grad(at::matmul(g, v.transpose(-2, -1)), p, scale_of(q));
     // Written straight into the slices of one (3, B, H, Np, hd) tensor, batched over B * H.
     const at::Tensor grad_heads = at::empty_like(qkv_heads);

@@ -1,8 +1,7 @@
-// Multi-head softmax(q k^T / sqrt(hd)) v from the qkv projection's output, keeping only q, k and v for
-// backward and recomputing the probabilities there, as flash attention does, instead of holding a
-// (B, H, N, N) tensor per block until backward: on ViT-B at 224 px that tensor is 3.1 (B, N, D)
-// activations, the largest single item a block keeps. The recompute costs one extra q k^T GEMM per
-// block in backward (about 4% of a ViT-B training step).
+// Multi-head softmax(q k^T / sqrt(hd)) v from the qkv projection's output, keeping q, k and v for backward
+// in one tensor. The (B, H, N, N) probabilities, 3.1 (B, N, D) activations on ViT-B at 224 px, are kept
+// in bf16 on the CPU (where recomputing them costs 4-9% of a training step) and recomputed from q and k
+// in backward in fp32, as flash attention does (attention_kernel.cpp: keeps_probabilities).
 //
 // q, k and v are split out of (B, N, 3D) once, into one contiguous (3, B, H, Np, hd) tensor, so that the
 // batched GEMMs read them without copies and backward writes the gradient of qkv in one piece (not
