@@ -14,7 +14,6 @@
 #include "sct/core/error.h"
 #include "sct/kernels/bf16_math.h"
 
-
 #pragma GCC diagnostic ignored "-Wpsabi"  // see bf16_math.h
 // GCC 12's own AVX-512 intrinsics start from _mm512_undefined_*() and then warn that it is undefined.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -83,14 +82,15 @@ SCT_NATIVE_INLINE float round_to_bf16(float f) { return kernels::round_to_bf16(f
 // Loops without bf16 rounding of their own have one build. (LayerNorm's `omp simd` sums would also be
 // vectorised, and so rounded, differently under the other build's target.)
 #define SCT_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-// The inverse for tokens [first, end): (parts, B, H, Np, hd) -> rows of (B * N, parts, H, hd).
-SCT_VECTOR_CLONES void merge_heads_rows(const uint16_t* in, uint16_t* out, int64_t first, int64_t end, int64_t parts, int64_t batch,
-                      int64_t tokens, int64_t padded, int64_t heads, int64_t hd) {
+// split_heads_rows's inverse for tokens [first, end): (parts, B, H, Np, hd) -> rows of (B * N, parts, H, hd).
+SCT_VECTOR_CLONES void merge_heads_rows(const uint16_t* in, uint16_t* out, int64_t first, int64_t end, int64_t parts,
+                                       int64_t batch, int64_t tokens, int64_t padded, int64_t heads, int64_t hd) {
   for (int64_t t = first; t < end; ++t) {
     const int64_t b = t / tokens, n = t % tokens;
     for (int64_t part = 0; part < parts; ++part)
       for (int64_t h = 0; h < heads; ++h)
-        copy_bf16(out + (t * parts + part) * heads * hd + h * hd, in + (((part * batch + b) * heads + h) * padded + n) * hd, hd);
+        copy_bf16(out + (t * parts + part) * heads * hd + h * hd,
+                  in + (((part * batch + b) * heads + h) * padded + n) * hd, hd);
   }
 }
 
@@ -142,7 +142,6 @@ SCT_VECTOR_CLONES void layer_norm_backward_rows(const uint16_t* gy, const uint16
     }
   }
 }
-
 
 bool cpu_has_avx512_bf16() {
   static const bool has = __builtin_cpu_supports("avx512bf16");

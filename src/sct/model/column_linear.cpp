@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "sct/model/autocast.h"
@@ -22,31 +23,44 @@ bool rows_loop(const at::Tensor& x, const at::Tensor& cols) {
 
 at::Tensor broadcast(const at::Tensor& cols, int64_t rows) { return cols.expand({rows, cols.size(0)}); }
 
-// dst rows (of dst_width) at dst_cols from src rows (of src_width) at src_cols, for every pair of the K.
+// The rows' K columns: both directions read or write nearly every cache line of a (M, W) stream (K = W/8
+// columns spread over it), so each is one pass over memory; the loops keep that pass the only cost.
 template <typename T>
-void copy_columns(const T* src, int64_t src_width, const int64_t* src_cols, T* dst, int64_t dst_width,
-                  const int64_t* dst_cols, int64_t rows, int64_t k) {
-  at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(src_width, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t j = 0; j < k; ++j)
-        dst[r * dst_width + (dst_cols ? dst_cols[j] : j)] = src[r * src_width + (src_cols ? src_cols[j] : j)];
+void gather_rows(const T* x, int64_t width, const int64_t* cols, T* out, int64_t rows, int64_t k) {
+  at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(width, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* row = x + r * width;
+      T* o = out + r * k;
+      for (int64_t j = 0; j < k; ++j) o[j] = row[cols[j]];
+    }
+  });
+}
+template <typename T>
+void scatter_rows(const T* values, int64_t k, const int64_t* cols, T* x, int64_t width, int64_t rows) {
+  at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(width, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      T* row = x + r * width;
+      const T* v = values + r * k;
+      for (int64_t j = 0; j < k; ++j) row[cols[j]] = v[j];
+    }
   });
 }
 
 // x[:, cols] -> (M, K)
 at::Tensor take_columns(const at::Tensor& x, const at::Tensor& cols) {
+  RECORD_FUNCTION("sct::take_columns", {});
   if (!rows_loop(x, cols)) return x.gather(1, broadcast(cols, x.size(0)));
   const int64_t rows = x.size(0), k = cols.size(0);
   at::Tensor out = at::empty({rows, k}, x.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "take_columns", [&] {
-    copy_columns(x.data_ptr<scalar_t>(), x.size(1), cols.data_ptr<int64_t>(), out.data_ptr<scalar_t>(), k, nullptr,
-                 rows, k);
+    gather_rows(x.data_ptr<scalar_t>(), x.size(1), cols.data_ptr<int64_t>(), out.data_ptr<scalar_t>(), rows, k);
   });
   return out;
 }
 
 // x[:, cols] = values, in place; values: (M, K).
 void put_columns(at::Tensor& x, const at::Tensor& cols, const at::Tensor& values) {
+  RECORD_FUNCTION("sct::put_columns", {});
   const at::Tensor v = values.to(x.scalar_type()).contiguous();
   if (!rows_loop(x, cols)) {
     x.scatter_(1, broadcast(cols, x.size(0)), v);
@@ -54,8 +68,7 @@ void put_columns(at::Tensor& x, const at::Tensor& cols, const at::Tensor& values
   }
   const int64_t rows = x.size(0), k = cols.size(0);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "put_columns", [&] {
-    copy_columns(v.data_ptr<scalar_t>(), k, nullptr, x.data_ptr<scalar_t>(), x.size(1), cols.data_ptr<int64_t>(),
-                 rows, k);
+    scatter_rows(v.data_ptr<scalar_t>(), k, cols.data_ptr<int64_t>(), x.data_ptr<scalar_t>(), x.size(1), rows);
   });
 }
 
