@@ -15,8 +15,10 @@
 #include "sct/kernels/bf16_math.h"
 
 #pragma GCC diagnostic ignored "-Wpsabi"  // see bf16_math.h
+#if !defined(__clang__)
 // GCC 12's own AVX-512 intrinsics start from _mm512_undefined_*() and then warn that it is undefined.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace sct::kernels {
 namespace {
