@@ -2,17 +2,13 @@
 // running in this process (a small random ViT serving one linear-probe task). The oracle is the
 // server's promise: it never crashes, never answers 500 (an exception other than sct::Error escaped a
 // handler), and still answers GET /metrics afterwards.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "fuzz_target.h"
+#include "raw_http.h"
 #include "sct/model/backbone_fingerprint.h"
 #include "sct/peft/peft_method.h"
 #include "sct/peft/task_dir.h"
@@ -70,48 +66,18 @@ struct Served {
 // whose peer has shut down writing before it answers); instead the answer is awaited for `wait_ms`,
 // and read until its Content-Length is complete. A request that is still incomplete (a body shorter
 // than its length) gets no answer in time: the connection is closed, which ends it on the server.
-std::string round_trip(int port, const std::string& request, int wait_ms) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    [[maybe_unused]] const ssize_t sent = send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-    pollfd p{fd, POLLIN, 0};
-    char buf[4096];
-    while (poll(&p, 1, response.empty() ? wait_ms : 1000) > 0) {
-      const ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      response.append(buf, static_cast<size_t>(n));
-      const size_t end = response.find("\r\n\r\n");
-      if (end == std::string::npos) continue;
-      size_t length = 0;
-      const size_t at = response.find("Content-Length: ");
-      if (at != std::string::npos && at < end) length = std::stoul(response.substr(at + 16, 12));
-      if (response.size() >= end + 4 + length) break;
-    }
-  }
-  close(fd);
-  return response;
-}
-
 }  // namespace
 
 SCT_FUZZ_TARGET(http) {
   static Served served;
   const int port = served.server->port();
-  const std::string response = round_trip(port, std::string(reinterpret_cast<const char*>(data), size), 20);
+  const std::string response = sct::test::raw_round_trip(port, std::string(reinterpret_cast<const char*>(data), size), 20);
   if (response.compare(0, 12, "HTTP/1.1 500") == 0)
     sct::fuzz::finding("http: a 500 answer: " + response.substr(0, 400));
   // Every answer so far is counted by status: a 500 to a request still running when the wait above
   // ended shows here too.
   // Generous: two fuzzers and a build may share the machine; a real hang is libFuzzer's -timeout.
-  const std::string metrics = round_trip(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 15000);
+  const std::string metrics = sct::test::raw_round_trip(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 15000);
   if (metrics.compare(0, 12, "HTTP/1.1 200") != 0)
     sct::fuzz::finding("http: GET /metrics no longer answers 200 after the input: " + metrics.substr(0, 200));
   if (metrics.find("code=\"500\"") != std::string::npos)

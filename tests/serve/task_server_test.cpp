@@ -3,12 +3,8 @@
 // of malformed requests does not bring it down.
 #include "sct/serve/task_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -17,6 +13,7 @@
 #include <thread>
 
 #include "sct/data/preprocess.h"
+#include "raw_http.h"
 #include "serve_fixtures.h"
 
 namespace sct {
@@ -204,26 +201,6 @@ TEST(TaskServer, AFullQueueAnswers503WithRetryAfter) {
 
 // Writes `bytes` to a fresh connection and reads whatever comes back until the server closes it or
 // half a second passes.
-void send_raw(int port, const std::string& bytes) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{0, 500000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    [[maybe_unused]] const ssize_t sent = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    shutdown(fd, SHUT_WR);
-    char buf[4096];
-    while (recv(fd, buf, sizeof buf, 0) > 0) {
-    }
-  }
-  close(fd);
-}
-
 TEST(TaskServer, SurvivesAStreamOfMalformedRequests) {
   RunningServer s;
   const std::string png = png_bytes(3);
@@ -249,7 +226,7 @@ TEST(TaskServer, SurvivesAStreamOfMalformedRequests) {
     if (i % 3 == 0) req.resize(rng() % req.size());
     cases.push_back(req);
   }
-  for (const auto& c : cases) send_raw(s.server->port(), c);
+  for (const auto& c : cases) test::raw_round_trip(s.server->port(), c, 500);
   httplib::Client c = s.client();
   auto health = c.Get("/healthz");
   ASSERT_TRUE(health);

@@ -35,8 +35,15 @@ int run_serve(ServeFlags flags) {
   flags.server.validate();
   std::vector<std::pair<std::string, std::string>> tasks;
   for (const auto& t : flags.tasks) tasks.push_back(parse_task_flag(t));
-  const Precision precision = flags.model.runtime.resolved_precision(flags.model.runtime.apply(), std::cerr);
-  MultiTaskModel model([&flags] { return build_model(flags.model, std::cerr).model; }, precision, flags.force);
+  // The first build applies the runtime flags and resolves the precision; a task needing a backbone of
+  // its own (bias, full) builds another.
+  BuiltModel shared = build_model(flags.model, std::cerr);
+  MultiTaskModel model(
+      [&flags, &shared] {
+        if (!shared.model.is_empty()) return std::exchange(shared.model, VisionTransformer{nullptr});
+        return build_model(flags.model, std::cerr).model;
+      },
+      shared.precision, flags.force);
   for (const auto& [name, dir] : tasks) {
     model.add_task(name, dir);
     const ServedTask& t = model.task(name);

@@ -59,6 +59,7 @@ MultiTaskModel::MultiTaskModel(std::function<VisionTransformer()> build_backbone
   backbone_->freeze();
   backbone_->set_precision(precision_);
   backbone_->eval();
+  for (const auto& kv : backbone_->backbone_tensors()) backbone_names_.insert(kv.first);
   for (int64_t i = 0; i <= backbone_->depth(); ++i) routers_.emplace_back(TaskRouter(routing_));
 }
 
@@ -89,10 +90,8 @@ void MultiTaskModel::add_task(const std::string& name, const std::string& dir) {
   e.info.name = name;
   e.info.dir = dir;
   e.info.info = td.info;
-  std::unordered_set<std::string> backbone_names;
-  for (const auto& kv : backbone_->backbone_tensors()) backbone_names.insert(kv.first);
   e.info.own_backbone = std::any_of(td.tensors.begin(), td.tensors.end(),
-                                    [&](const auto& kv) { return backbone_names.count(kv.first) > 0; });
+                                    [&](const auto& kv) { return backbone_names_.count(kv.first) > 0; });
 
   if (e.info.own_backbone) {
     e.own = build_backbone_();

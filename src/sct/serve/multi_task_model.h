@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "sct/model/vision_transformer.h"
@@ -74,6 +75,7 @@ class MultiTaskModel {
   bool force_;
   VisionTransformer backbone_{nullptr};
   std::string sha256_;
+  std::unordered_set<std::string> backbone_names_;  // a task folder holding one of these needs its own backbone
   std::shared_ptr<TaskRouting> routing_ = std::make_shared<TaskRouting>();
   std::vector<TaskRouter> routers_;  // one per block, then the model's
   std::map<std::string, Entry> tasks_;
