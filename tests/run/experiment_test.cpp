@@ -136,6 +136,55 @@ TEST(Experiment, CompareRunsEveryRowSeedAndWritesItsFiles) {
   EXPECT_FALSE(cv::imread(spec.out + "/compare.png").empty());
 }
 
+// The frontier: each method over its size knob, single points for the rest; the Pareto front by hand.
+TEST(Experiment, FrontierSpansEachMethodsKnobAndMarksTheParetoFront) {
+  const std::vector<ExperimentRow> rows = frontier_rows({"sct", "lora", "linear", "vpt"});
+  std::vector<std::string> labels;
+  for (const ExperimentRow& r : rows) labels.push_back(r.label);
+  EXPECT_EQ(labels, (std::vector<std::string>{"sct k=1/24", "sct k=1/12", "sct k=1/8", "sct k=1/4", "sct k=1/2",
+                                              "lora rank=1", "lora rank=2", "lora rank=4", "lora rank=8",
+                                              "lora rank=16", "linear", "vpt length=1", "vpt length=5",
+                                              "vpt length=10", "vpt length=50"}));
+  EXPECT_EQ(method_args(rows[6].method),
+            (std::vector<std::string>{"--method", "lora", "--method-option", "rank=2"}));
+  EXPECT_EQ(row_title(rows, "lora rank=2"), "lora rank=2 (W_q and W_v, separate, as Hu et al.)");
+  test::expect_error([] { frontier_rows({"sct", "lroa"}); }, {"unknown method 'lroa'"});
+
+  // (params with the head of 10, accuracy): a (10, 50), b (110, 70), c (110, 60), d (210, 65), e (1010, 80)
+  const std::vector<ExperimentRun> runs = {{"a", "linear", "", 1, {}}, {"b", "sct k=1/8", "", 1, {}},
+                                           {"c", "sct k=1/4", "", 1, {}}, {"d", "lora rank=1", "", 1, {}},
+                                           {"e", "lora rank=2", "", 1, {}}};
+  const std::map<std::string, TaskSummary> s = {{"a", summary(50.0, 1, 1, 0)}, {"b", summary(70.0, 1, 1, 100)},
+                                                {"c", summary(60.0, 1, 1, 100)}, {"d", summary(65.0, 1, 1, 200)},
+                                                {"e", summary(80.0, 1, 1, 1000)}};
+  const ExperimentResults results = aggregate(runs, s);
+  EXPECT_EQ(pareto_front(results), (std::vector<std::string>{"linear", "sct k=1/8", "lora rank=2"}));
+  const PlotPanel panel = frontier_panel(results, rows);
+  ASSERT_EQ(panel.series.size(), 4u);  // linear, sct, lora, the front
+  EXPECT_EQ(panel.series[1].label, "sct");
+  EXPECT_EQ(panel.series[1].points, (std::vector<std::pair<double, double>>{{110, 60}, {110, 70}}));
+  EXPECT_FALSE(panel.series[0].lines);  // one point: a marker
+  EXPECT_EQ(panel.series[3].label, "Pareto front");
+  EXPECT_EQ(panel.series[3].points, (std::vector<std::pair<double, double>>{{10, 50}, {110, 70}, {1010, 80}}));
+
+  // Through compare: a column says which rows are on the front.
+  test::ScratchDir dir;
+  CompareSpec spec;
+  spec.rows = frontier_rows({"linear", "sct"});
+  spec.frontier = true;
+  spec.out = dir.file("frontier");
+  FunctionRunner runner([](const ExperimentRun& run, const std::string&) {
+    const bool linear = run.row == "linear";
+    return summary(linear ? 50.0 : 60.0 + double(run.row.size()), 1.0, 1.0, linear ? 0 : int64_t(run.row.size()) * 10);
+  });
+  std::ostringstream log;
+  const ExperimentReport report = run_compare(spec, runner, log);
+  EXPECT_EQ(report.table.header.back(), "Pareto front");
+  ASSERT_EQ(report.table.rows.size(), 6u);
+  EXPECT_EQ(report.table.rows[0].back(), "yes");  // linear: the fewest parameters
+  EXPECT_FALSE(cv::imread(spec.out + "/compare.png").empty());
+}
+
 // suite: per task, per group and overall means from hand-made numbers.
 TEST(Experiment, SuiteAveragesTasksGroupsAndEverything) {
   test::ScratchDir dir;

@@ -4,6 +4,7 @@
 
 #include "sct/cli/commands.h"
 #include "sct/cli/train_process.h"
+#include "sct/core/error.h"
 #include "sct/peft/peft_method.h"
 #include "sct/run/compare.h"
 
@@ -18,7 +19,10 @@ struct CompareFlags {
 };
 
 void run(CompareFlags flags) {
-  flags.spec.rows = flags.ablation.empty() ? method_rows(split_commas(flags.methods)) : ablation_rows(flags.ablation);
+  if (flags.spec.frontier && !flags.ablation.empty()) throw Error("--frontier and --ablation exclude each other");
+  flags.spec.rows = !flags.ablation.empty() ? ablation_rows(flags.ablation)
+                    : flags.spec.frontier   ? frontier_rows(split_commas(flags.methods))
+                                            : method_rows(split_commas(flags.methods));
   if (!flags.ablation.empty()) flags.spec.row_header = flags.ablation;
   flags.runner.run([&](ProcessRunner& runner) {
     const ExperimentReport report = run_compare(flags.spec, runner, std::cerr);
@@ -41,6 +45,10 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--ablation", flags->ablation,
                   "instead of methods, SCT ablations: channels (salient/insalient/random), score (class-aware vs "
                   "dataset), position (attn/mlp/both), k (D/24, D/8, D/4), depth (all, last 6, last 3 blocks)");
+  cmd->add_flag("--frontier", flags->spec.frontier,
+                "each method over a range of its size (SCT k, LoRA rank, Adapter/AdaptFormer bottleneck, VPT "
+                "length; linear, bias, SSF, full once): test top-1 against trainable parameters, a line per method, "
+                "the Pareto front marked (the paper's Fig. 1)");
   cmd->add_option("--seeds", flags->spec.seeds, "seeds per row (mean +- std)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);

@@ -22,6 +22,11 @@ ExperimentReport run_compare(const CompareSpec& spec, ExperimentRunner& runner, 
   Table csv;
   csv.header = {"label",        "test_acc_mean", "test_acc_std", "seeds",       "trainable_params",   "head_params",
                 "lr",           "train_seconds", "peak_rss_mb",  "infer_ms_per_image", "task_kb"};
+  const std::vector<std::string> front = spec.frontier ? pareto_front(report.results) : std::vector<std::string>{};
+  if (spec.frontier) {
+    report.table.header.push_back("Pareto front");
+    csv.header.push_back("pareto_front");
+  }
   for (const std::string& row : report.results.rows) {
     const ExperimentCell& c = report.results.cell(row);
     const size_t n = c.test_acc.size();
@@ -33,9 +38,15 @@ ExperimentReport run_compare(const CompareSpec& spec, ExperimentRunner& runner, 
                         std::to_string(c.trainable_params), std::to_string(c.head_params), fmt("%g", c.lr),
                         fmt("%.2f", c.train_seconds), fmt("%.1f", c.peak_rss_mb), fmt("%.4f", c.infer_ms_per_image),
                         fmt("%.1f", c.task_kb)});
+    if (spec.frontier) {
+      const bool on_front = std::find(front.begin(), front.end(), row) != front.end();
+      report.table.rows.back().push_back(on_front ? "yes" : "");
+      csv.rows.back().push_back(on_front ? "1" : "0");
+    }
   }
-  write_experiment((std::filesystem::path(spec.out) / "compare").string(), "sct compare", report.table, csv,
-                   report.runs, summaries, {accuracy_against_parameters(report.results)});
+  write_experiment((std::filesystem::path(spec.out) / "compare").string(),
+                   spec.frontier ? "sct compare --frontier" : "sct compare", report.table, csv, report.runs, summaries,
+                   {spec.frontier ? frontier_panel(report.results, spec.rows) : accuracy_against_parameters(report.results)});
   return report;
 }
 

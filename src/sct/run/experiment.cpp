@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -19,6 +20,17 @@ namespace {
 
 ExperimentRow sct_row(std::string label, const char* key, const char* value, int min_seeds = 1) {
   return {std::move(label), {{"name", "sct"}, {key, value}}, min_seeds, ""};
+}
+
+// A row's trainable parameters (head included) and test top-1, each averaged over the columns.
+std::pair<double, double> params_and_accuracy(const ExperimentResults& results, const std::string& row) {
+  double params = 0.0, acc = 0.0;
+  for (const std::string& column : results.columns) {
+    const ExperimentCell& c = results.cell(row, column);
+    params += double(c.trainable_params + c.head_params) / double(results.columns.size());
+    acc += c.mean / double(results.columns.size());
+  }
+  return {params, acc};
 }
 
 std::string csv_cell(const std::string& s) {
@@ -59,6 +71,33 @@ std::vector<ExperimentRow> ablation_rows(const std::string& ablation) {
   else
     throw Error("ablation '" + ablation + "' is not one of channels, score, position, k, depth");
   for (const ExperimentRow& r : rows) make_peft_method(r.method);
+  return rows;
+}
+
+std::vector<ExperimentRow> frontier_rows(const std::vector<std::string>& methods) {
+  // SCT's k as a fraction of the width, so that one range serves every backbone.
+  static const std::map<std::string, std::pair<std::string, nlohmann::json>> knobs = {
+      {"sct", {"k", {"1/24", "1/12", "1/8", "1/4", "1/2"}}},
+      {"lora", {"rank", {1, 2, 4, 8, 16}}},
+      {"adapter", {"bottleneck", {2, 4, 8, 16, 32}}},
+      {"adaptformer", {"bottleneck", {4, 16, 64}}},
+      {"vpt", {"length", {1, 5, 10, 50}}},
+  };
+  std::vector<ExperimentRow> rows;
+  for (const ExperimentRow& single : method_rows(methods)) {
+    const auto knob = knobs.find(single.label);
+    if (knob == knobs.end()) {
+      rows.push_back(single);
+      continue;
+    }
+    for (const nlohmann::json& value : knob->second.second) {
+      nlohmann::json method = single.method;
+      method[knob->second.first] = value;
+      make_peft_method(method);
+      const std::string shown = value.is_string() ? value.get<std::string>() : value.dump();
+      rows.push_back({single.label + " " + knob->second.first + "=" + shown, method, 1, peft_method_variant(method)});
+    }
+  }
   return rows;
 }
 
@@ -177,12 +216,7 @@ PlotPanel accuracy_against_parameters(const ExperimentResults& results) {
   PlotPanel panel{"test top-1 (%), mean over " + std::to_string(results.columns.size()) + " column(s)",
                   "trainable parameters with head (log)", {}, 1e300, 0.0, 100.0, 0.0, true};
   for (const std::string& row : results.rows) {
-    double params = 0.0, acc = 0.0;
-    for (const std::string& column : results.columns) {
-      const ExperimentCell& c = results.cell(row, column);
-      params += double(c.trainable_params + c.head_params) / double(results.columns.size());
-      acc += c.mean / double(results.columns.size());
-    }
+    const auto [params, acc] = params_and_accuracy(results, row);
     panel.series.push_back({row, {{params, acc}}, false});
     panel.x_lo = std::min(panel.x_lo, params / 2.0);
     panel.x_hi = std::max(panel.x_hi, params * 2.0);
@@ -192,6 +226,47 @@ PlotPanel accuracy_against_parameters(const ExperimentResults& results) {
   panel.y_lo = std::max(0.0, std::floor(panel.y_lo / 10.0) * 10.0 - 10.0);
   panel.y_hi = std::min(100.0, std::ceil(panel.y_hi / 10.0) * 10.0 + 10.0);
   if (panel.y_hi <= panel.y_lo) panel.y_hi = panel.y_lo + 10.0;
+  return panel;
+}
+
+std::vector<std::string> pareto_front(const ExperimentResults& results) {
+  std::vector<std::pair<std::pair<double, double>, std::string>> points;
+  for (const std::string& row : results.rows) points.push_back({params_and_accuracy(results, row), row});
+  // By parameters, and at equal parameters the better first: a row is on the front when it beats every
+  // row before it.
+  std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) {
+    return a.first.first != b.first.first ? a.first.first < b.first.first : a.first.second > b.first.second;
+  });
+  std::vector<std::string> front;
+  double best = -1.0;
+  for (const auto& [point, row] : points)
+    if (point.second > best) {
+      front.push_back(row);
+      best = point.second;
+    }
+  return front;
+}
+
+PlotPanel frontier_panel(const ExperimentResults& results, const std::vector<ExperimentRow>& rows) {
+  PlotPanel panel = accuracy_against_parameters(results);
+  panel.series.clear();
+  std::map<std::string, size_t> series_of;  // method name -> its series
+  for (const std::string& row : results.rows) {
+    const auto r = std::find_if(rows.begin(), rows.end(), [&](const ExperimentRow& e) { return e.label == row; });
+    const std::string method = r == rows.end() ? row : r->method.at("name").get<std::string>();
+    if (!series_of.count(method)) {
+      series_of[method] = panel.series.size();
+      panel.series.push_back({method, {}, true});
+    }
+    panel.series[series_of[method]].points.push_back(params_and_accuracy(results, row));
+  }
+  for (PlotSeries& s : panel.series) {
+    std::sort(s.points.begin(), s.points.end());
+    s.lines = s.points.size() > 1;
+  }
+  PlotSeries front{"Pareto front", {}, true};
+  for (const std::string& row : pareto_front(results)) front.points.push_back(params_and_accuracy(results, row));
+  panel.series.push_back(std::move(front));
   return panel;
 }
 

@@ -33,6 +33,10 @@ std::vector<ExperimentRow> method_rows(const std::vector<std::string>& methods);
 // The paper's SCT ablations (SCT-REFERENCE.md §2): channels (salient / insalient / random), score
 // (class-aware / dataset), position (attn / mlp / both), k (D/24, D/8, D/4), depth (all, last 6, last 3).
 std::vector<ExperimentRow> ablation_rows(const std::string& ablation);
+// The accuracy-against-parameters frontier (the paper's Fig. 1): each method over a range of its size
+// knob (SCT k = D/24 ... D/2, LoRA rank 1-16, Adapter bottleneck 2-32, AdaptFormer bottleneck 4-64, VPT
+// length 1-50), rows labelled "<method> <knob>=<value>"; linear, bias, SSF and full as single points.
+std::vector<ExperimentRow> frontier_rows(const std::vector<std::string>& methods);
 // `sct train`'s options for a method config: --method NAME --method-option key=value ...
 std::vector<std::string> method_args(const nlohmann::json& method);
 
@@ -106,6 +110,13 @@ struct Table {
 
 // Test top-1 against trainable parameters (head included, log axis): a point per row, mean over columns.
 PlotPanel accuracy_against_parameters(const ExperimentResults& results);
+
+// The rows that no row beats with as many trainable parameters or fewer (head included; mean top-1
+// over the columns): the Pareto front, by increasing parameters.
+std::vector<std::string> pareto_front(const ExperimentResults& results);
+// The frontier's figure: a line per method through its rows by trainable parameters (log axis), and a
+// line through the Pareto front. `rows` name each row's method.
+PlotPanel frontier_panel(const ExperimentResults& results, const std::vector<ExperimentRow>& rows);
 
 // <base>.md (`table`), <base>.csv (`csv`, one line per cell or run), <base>.json (every run with its
 // summary) and <base>.png (`plot`), each atomically.
