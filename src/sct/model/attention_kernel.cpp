@@ -58,9 +58,14 @@ at::Tensor scores_grad(const at::Tensor& grad_p, const at::Tensor& p, double sca
 // recompute a smaller part of the step. `--recompute` keeps neither (model/recompute.h).
 bool keeps_probabilities(const at::Tensor& qkv_heads) { return kernels::on_cpu_bf16(qkv_heads); }
 
+// p v, heads merged: (B, N, H * hd).
+at::Tensor context(const at::Tensor& p, const at::Tensor& v, int64_t tokens) {
+  return merge_heads(at::matmul(p, v).unsqueeze(0), tokens);
+}
+
 // (3, B, H, Np, hd) -> (B, N, H * hd): the forward, with or without autograd.
 at::Tensor attend(const at::Tensor& qkv_heads, int64_t tokens) {
-  return merge_heads(at::matmul(probabilities(qkv_heads[0], qkv_heads[1], tokens), qkv_heads[2]).unsqueeze(0), tokens);
+  return context(probabilities(qkv_heads[0], qkv_heads[1], tokens), qkv_heads[2], tokens);
 }
 
 struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
@@ -79,7 +84,7 @@ struct AttentionFunction : torch::autograd::Function<AttentionFunction> {
     }
     const at::Tensor p = probabilities(qkv_heads[0], qkv_heads[1], tokens);
     ctx->save_for_backward({qkv_heads, p});
-    return merge_heads(at::matmul(p, qkv_heads[2]).unsqueeze(0), tokens);
+    return context(p, qkv_heads[2], tokens);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {

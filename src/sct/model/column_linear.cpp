@@ -80,26 +80,33 @@ at::Tensor new_columns(const at::Tensor& x_cols, const at::Tensor& x_gemm, const
   return alpha == 1.0 ? r.add_(x_cols) : r.add_(x_cols, alpha);
 }
 
+// x as (M, W) rows: a view of a contiguous x.
+at::Tensor rows_of(const at::Tensor& x) { return x.reshape({-1, x.size(-1)}); }
+
+// x with its columns replaced (into x itself when `in_place`), and x[:, cols] in the GEMM's dtype (what
+// backward keeps). The casts are explicit, made once; autocast would repeat them inside addmm.
+std::pair<at::Tensor, at::Tensor> replace_columns(const at::Tensor& x, const at::Tensor& cols, const at::Tensor& weight,
+                                                  const at::Tensor& bias, double alpha, double beta, bool in_place) {
+  const at::Tensor x_cols = take_columns(rows_of(x), cols);
+  const at::Tensor x_gemm = x_cols.to(pass_dtype(x_cols));
+  const c10::impl::ExcludeDispatchKeyGuard no_autocast(
+      c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
+  at::Tensor out = in_place ? x : x.clone(at::MemoryFormat::Contiguous);
+  at::Tensor out_rows = rows_of(out);
+  put_columns(out_rows, cols, new_columns(x_cols, x_gemm, weight, bias, alpha, beta));
+  return {out, x_gemm};
+}
+
 // Whether nothing but this reference holds t's memory: a gradient autograd handed over can then be
 // rewritten in place.
 bool owned(const at::Tensor& t) { return t.use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous(); }
 
-// x as (M, W) rows: a view of a contiguous x.
-at::Tensor rows_of(const at::Tensor& x) { return x.reshape({-1, x.size(-1)}); }
-
 struct LinearOnColumnsFunction : torch::autograd::Function<LinearOnColumnsFunction> {
   static at::Tensor forward(AutogradContext* ctx, at::Tensor x, const at::Tensor& cols, const at::Tensor& weight,
                             const at::Tensor& bias, double alpha, double beta, bool in_place) {
-    const at::Tensor x_cols = take_columns(rows_of(x), cols);
-    const at::Tensor x_gemm = x_cols.to(pass_dtype(x_cols));  // autocast's cast, made once
-    // The casts above and in new_columns are explicit; autocast would repeat them inside addmm.
-    const c10::impl::ExcludeDispatchKeyGuard no_autocast(
-        c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
     // In place, the old values are not needed: backward reads only the kept columns.
-    at::Tensor out = in_place ? x : x.clone(at::MemoryFormat::Contiguous);
+    const auto [out, x_gemm] = replace_columns(x, cols, weight, bias, alpha, beta, in_place);
     if (in_place) ctx->mark_dirty({x});
-    at::Tensor out_rows = rows_of(out);
-    put_columns(out_rows, cols, new_columns(x_cols, x_gemm, weight, bias, alpha, beta));
     ctx->save_for_backward({cols, x_gemm, weight});
     ctx->saved_data["alpha"] = alpha;
     ctx->saved_data["beta"] = beta;
@@ -135,12 +142,7 @@ at::Tensor linear_on_columns(const at::Tensor& x, const at::Tensor& cols, const 
   const bool writable = in_place && x.is_contiguous();
   if (at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad() || bias.requires_grad()))
     return LinearOnColumnsFunction::apply(x, cols, weight, bias, alpha, beta, writable);
-  const at::Tensor x_cols = take_columns(rows_of(x), cols);
-  const at::Tensor values = new_columns(x_cols, x_cols.to(pass_dtype(x_cols)), weight, bias, alpha, beta);
-  at::Tensor out = writable ? x : x.clone(at::MemoryFormat::Contiguous);
-  at::Tensor out_rows = rows_of(out);
-  put_columns(out_rows, cols, values);
-  return out;
+  return replace_columns(x, cols, weight, bias, alpha, beta, writable).first;
 }
 
 }  // namespace sct
