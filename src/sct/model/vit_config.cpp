@@ -57,8 +57,9 @@ const std::map<std::string, VitConfig>& registry() {
                                make("vit_base_patch16_224", 16, 768, 12, 12),
                                make("vit_large_patch16_224", 16, 1024, 24, 16),
                                make("vit_huge_patch14_224", 14, 1280, 32, 16),
-                               // sct's own: the shape of the embedded backbone (docs/pretraining.md)
-                               make("vit_pico_patch4_32", 4, 96, 12, 3, 32)})
+                               // sct's own: the embedded backbones' shapes (docs/pretraining.md)
+                               make("vit_pico_patch4_32", 4, 96, 12, 3, 32),
+                               make("vit_tiny_patch4_32", 4, 192, 12, 3, 32)})
       m.emplace(c.name, c);
     return m;
   }();

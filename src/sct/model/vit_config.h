@@ -30,8 +30,9 @@ struct VitConfig {
   static VitConfig from_json(const nlohmann::json& j);
 };
 
-// timm's named architectures, vit_tiny_patch16_224 ... vit_huge_patch14_224, and sct's
-// vit_pico_patch4_32 (12 blocks of width 96 at 32 x 32, the embedded pretrained backbone).
+// timm's named architectures, vit_tiny_patch16_224 ... vit_huge_patch14_224, and sct's embedded
+// backbones at 32 x 32, patch 4, 12 blocks: vit_pico_patch4_32 (width 96) and vit_tiny_patch4_32
+// (width 192, timm's ViT-Ti shape).
 VitConfig vit_config(const std::string& name);
 std::vector<std::string> vit_config_names();
 
