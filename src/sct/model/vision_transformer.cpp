@@ -1,7 +1,5 @@
 #include "sct/model/vision_transformer.h"
 
-#include <unordered_set>
-
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/init.h>
@@ -34,6 +32,7 @@ VisionTransformerImpl::VisionTransformerImpl(VitConfig cfg) : cfg_(std::move(cfg
     // Stochastic depth grows linearly from 0 at the first block to the rate at the last.
     const double rate = cfg_.depth > 1 ? cfg_.drop_path_rate * double(i) / double(cfg_.depth - 1) : 0.0;
     blocks->push_back(Block(cfg_, rate));
+    register_block("blocks." + std::to_string(i), blocks[i]->as<BlockImpl>());
   }
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg_.width}).eps(cfg_.ln_eps)));
   reset_parameters();
@@ -67,82 +66,18 @@ void VisionTransformerImpl::reset_head(int64_t num_classes) {
   head = head ? replace_module("head", fresh) : register_module("head", fresh);
 }
 
-void VisionTransformerImpl::detach_all() {
-  hooks_.detach_all(*this);
-  for (int64_t i = 0; i < depth(); ++i) block(i).detach_all();
-}
-
-bool VisionTransformerImpl::is_hook_tensor(const std::string& name) {
-  for (const auto& hook : hooks_.names())
-    if (name.rfind(hook + ".", 0) == 0) return true;
-  const std::string prefix = "blocks.";
-  if (name.rfind(prefix, 0) != 0) return false;
-  const size_t dot = name.find('.', prefix.size());
-  if (dot == std::string::npos) return false;
-  const std::string index = name.substr(prefix.size(), dot - prefix.size());
-  if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos) return false;
-  const int64_t i = std::stoll(index);
-  if (i >= depth()) return false;
-  const std::string rest = name.substr(dot + 1);
-  for (const auto& hook : block(i).hook_names())
-    if (rest.rfind(hook + ".", 0) == 0) return true;
-  return false;
-}
-
-std::vector<std::pair<std::string, at::Tensor>> VisionTransformerImpl::backbone_tensors() {
-  std::vector<std::pair<std::string, at::Tensor>> out;
-  auto keep = [&](const std::string& name) { return name.rfind("head.", 0) != 0 && !is_hook_tensor(name); };
-  for (const auto& kv : named_parameters(true))
-    if (keep(kv.key())) out.emplace_back(kv.key(), kv.value());
-  for (const auto& kv : named_buffers(true))
-    if (keep(kv.key())) out.emplace_back(kv.key(), kv.value());
-  return out;
-}
-
-void VisionTransformerImpl::freeze() {
-  for (auto& p : parameters()) p.requires_grad_(false);
-}
-
-void VisionTransformerImpl::set_recompute(bool on) {
-  for (int64_t i = 0; i < depth(); ++i) block(i).recompute = on;
-}
-
-void VisionTransformerImpl::set_precision(Precision p) {
-  if (p == Precision::automatic) throw Error("set_precision: resolve 'auto' to fp32 or bf16 first");
-  if (p == Precision::fp32 && weights_bf16_)
-    throw Error("set_precision: this model's frozen weights are already bf16; build it again for fp32");
-  precision_ = p;
-  if (p != Precision::bf16) return;
-  torch::NoGradGuard no_grad;
-  // Only the backbone's GEMM weights: a method's tensors, the head and every bias stay fp32 whether
-  // they train (master weights, bias tuning) or were loaded from a task folder, so that evaluating a
-  // task folder computes exactly what the training run's own evaluation did.
-  std::unordered_set<const void*> backbone;
-  for (const auto& kv : backbone_tensors()) backbone.insert(kv.second.unsafeGetTensorImpl());
-  for (auto& m : modules(/*include_self=*/false)) {
-    if (!m->as<torch::nn::LinearImpl>() && !m->as<torch::nn::Conv2dImpl>()) continue;
-    for (auto& kv : m->named_parameters(/*recurse=*/false)) {
-      at::Tensor& t = kv.value();
-      if (kv.key() == "weight" && !t.requires_grad() && backbone.count(t.unsafeGetTensorImpl())) {
-        t.set_data(t.to(at::kBFloat16));
-        weights_bf16_ = true;
-      }
-    }
-  }
-}
-
 at::Tensor VisionTransformerImpl::forward_features(const at::Tensor& images) {
   if (images.dim() != 4 || images.size(1) != cfg_.in_chans || images.size(2) != cfg_.img_size ||
       images.size(3) != cfg_.img_size)
     throw Error("model '" + cfg_.name + "' expects images of shape (B, " + std::to_string(cfg_.in_chans) +
                 ", " + std::to_string(cfg_.img_size) + ", " + std::to_string(cfg_.img_size) + "), got " +
                 shape_str(images.sizes()));
-  const AutocastGuard autocast(images.device(), precision_ == Precision::bf16);
+  const AutocastGuard autocast(images.device(), precision() == Precision::bf16);
   // The residual stream is fp32 in either precision (the class token's dtype), as under autocast.
-  at::Tensor x = hooks_.chain()(HookSite::PatchEmbed, images, patch_embed(images).to(cls_token.scalar_type()));  // (B, G*G, D)
+  at::Tensor x = model_hooks()(HookSite::PatchEmbed, images, patch_embed(images).to(cls_token.scalar_type()));  // (B, G*G, D)
   x = at::cat({cls_token.expand({x.size(0), -1, -1}), x}, 1) + pos_embed;  // (B, N, D)
   for (const auto& b : *blocks) x = b->as<BlockImpl>()->forward(x);
-  return hooks_.chain()(HookSite::FinalNorm, x, layer_norm(x, norm));
+  return model_hooks()(HookSite::FinalNorm, x, layer_norm(x, norm));
 }
 
 at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features) {
@@ -152,7 +87,7 @@ at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features) {
 
 at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features, torch::nn::Linear& classifier) const {
   const at::Tensor pooled = features.select(1, 0);  // CLS token, (B, D)
-  const AutocastGuard autocast(features.device(), precision_ == Precision::bf16);
+  const AutocastGuard autocast(features.device(), precision() == Precision::bf16);
   return classifier(pooled).to(features.scalar_type());  // the loss and the softmax of predictions in fp32
 }
 

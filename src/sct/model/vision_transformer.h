@@ -11,9 +11,9 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include "sct/model/backbone.h"
 #include "sct/model/block.h"
 #include "sct/model/vit_config.h"
-#include "sct/runtime/precision.h"
 
 namespace sct {
 
@@ -25,7 +25,7 @@ class PatchEmbedImpl : public torch::nn::Module {
 };
 TORCH_MODULE(PatchEmbed);
 
-class VisionTransformerImpl : public torch::nn::Module {
+class VisionTransformerImpl : public BackboneImpl {
  public:
   explicit VisionTransformerImpl(VitConfig cfg);
 
@@ -40,36 +40,7 @@ class VisionTransformerImpl : public torch::nn::Module {
   // A new classifier with PyTorch's default Linear init (what SCT trains); 0 removes the head.
   void reset_head(int64_t num_classes);
 
-  // Registers `hook` as submodule `name` (its parameters become <name>.*) and calls it at the
-  // model-level sites it asks for (HookSite::PatchEmbed, FinalNorm), as BlockImpl::attach for a block;
-  // it takes the model's train/eval mode.
-  void attach(const std::string& name, std::shared_ptr<BlockHookImpl> hook) { hooks_.attach(*this, name, std::move(hook)); }
-  void detach(const std::string& name) { hooks_.detach(*this, name); }
-  const std::shared_ptr<BlockHookImpl>& hook(const std::string& name) const { return hooks_.hook(*this, name); }
-  // Detaches every hook: the model's and every block's.
-  void detach_all();
-  const std::vector<std::string>& hook_names() const { return hooks_.names(); }
-
-  // True for tensors of attached hooks (PEFT modules, observers): "<hook>.*" and "blocks.<i>.<hook>.*".
-  bool is_hook_tensor(const std::string& name);
-  // The pretrained part: every parameter and buffer except the head's and the hooks'.
-  std::vector<std::pair<std::string, at::Tensor>> backbone_tensors();
-
-  // requires_grad = false on every parameter (inference, feature extraction, selection).
-  void freeze();
-  // Runs every forward in `p` from now on (fp32 or bf16, not automatic). bf16 converts the backbone's
-  // frozen GEMM weights (Linear and Conv2d tensors without requires_grad: attach the method first) to
-  // bf16 once, here; a method's tensors and the head (trained or loaded), LayerNorm parameters, the
-  // class token and the position embedding stay fp32. Going back to fp32 after that is an error: the
-  // bf16 weights lost their low bits.
-  void set_precision(Precision p);
-  Precision precision() const { return precision_; }
-  // Per-block activation recomputation in training (recompute.h): less memory, about a third more compute.
-  void set_recompute(bool on);
-
   const VitConfig& config() const { return cfg_; }
-  int64_t depth() const { return cfg_.depth; }
-  BlockImpl& block(int64_t i) { return *blocks[i]->as<BlockImpl>(); }
 
   PatchEmbed patch_embed{nullptr};
   at::Tensor cls_token;  // (1, 1, D)
@@ -80,9 +51,6 @@ class VisionTransformerImpl : public torch::nn::Module {
 
  private:
   VitConfig cfg_;
-  Precision precision_ = Precision::fp32;
-  bool weights_bf16_ = false;
-  HookSet hooks_;
 };
 TORCH_MODULE(VisionTransformer);
 
