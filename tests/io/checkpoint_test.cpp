@@ -162,7 +162,7 @@ TEST(Checkpoint, FifoIsRefusedNotWaitedOn) {
   test::ScratchDir dir;
   const std::string fifo = dir.file("vit.safetensors");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  test::expect_error([&] { read_vit_checkpoint(fifo); }, {"cannot read checkpoint " + fifo, "not a regular file"});
+  test::expect_error([&] { read_checkpoint(fifo); }, {"cannot read checkpoint " + fifo, "not a regular file"});
 }
 
 }  // namespace

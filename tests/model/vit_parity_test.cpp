@@ -83,8 +83,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, VitParity, testing::ValuesIn(cases()), case_n
 TEST(VitParity, NpzAndSafetensorsGiveIdenticalWeights) {
   for (const std::string name : {"vit_d12_w24_h3", "vit_d2_w32_h4"}) {
     LoadReport npz_report;
-    const TensorMap npz = read_vit_checkpoint(test::fixture(name + ".npz"), &npz_report);
-    const TensorMap st = read_vit_checkpoint(test::fixture(name + ".safetensors"));
+    const TensorMap npz = read_checkpoint(test::fixture(name + ".npz"), &npz_report);
+    const TensorMap st = read_checkpoint(test::fixture(name + ".safetensors"));
     EXPECT_EQ(npz_report.format, "npz");
     ASSERT_EQ(npz.size(), st.size()) << name;
     for (const auto& kv : st) {

@@ -13,7 +13,7 @@ struct ConvertFlags {
 };
 
 void run_convert(const ConvertFlags& flags) {
-  const LoadReport report = convert_vit_checkpoint(flags.input, flags.output);
+  const LoadReport report = convert_checkpoint(flags.input, flags.output);
   std::cout << "wrote " << flags.output << ": " << report.loaded.size() << " tensors (from " << report.format
             << "), " << report.metadata.size() << " metadata entries kept\n";
   for (const auto& s : report.ignored) std::cout << "  ignored " << s << "\n";

@@ -10,12 +10,16 @@
 
 namespace sct {
 
-BlockImpl::BlockImpl(const VitConfig& cfg, double drop_path_rate_) : drop_path_rate(drop_path_rate_) {
-  const auto ln = torch::nn::LayerNormOptions({cfg.width}).eps(cfg.ln_eps);
+BlockImpl::BlockImpl(const VitConfig& cfg, double drop_path_rate_)
+    : BlockImpl(cfg.width, cfg.mlp_hidden(), cfg.ln_eps, drop_path_rate_, Attention(cfg.width, cfg.heads)) {}
+
+BlockImpl::BlockImpl(int64_t width, int64_t mlp_hidden, double ln_eps, double drop_path_rate_, Attention attention)
+    : drop_path_rate(drop_path_rate_) {
+  const auto ln = torch::nn::LayerNormOptions({width}).eps(ln_eps);
   norm1 = register_module("norm1", torch::nn::LayerNorm(ln));
-  attn = register_module("attn", Attention(cfg.width, cfg.heads));
+  attn = register_module("attn", std::move(attention));
   norm2 = register_module("norm2", torch::nn::LayerNorm(ln));
-  mlp = register_module("mlp", Mlp(cfg.width, cfg.mlp_hidden()));
+  mlp = register_module("mlp", Mlp(width, mlp_hidden));
 }
 
 at::Tensor BlockImpl::forward(at::Tensor x) {

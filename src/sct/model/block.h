@@ -1,4 +1,4 @@
-// A pre-norm transformer block (timm's Block):
+// A pre-norm transformer block (timm's Block, and Swin's with window attention as `attn`):
 //   x = x + drop_path(attn(norm1(x)));  x = x + drop_path(mlp(norm2(x)))
 // with hook sites around every step (block_hook.h).
 #pragma once
@@ -20,6 +20,8 @@ namespace sct {
 class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const VitConfig& cfg, double drop_path_rate);
+  // Any block of this shape: Swin's blocks pass their (shifted) window attention.
+  BlockImpl(int64_t width, int64_t mlp_hidden, double ln_eps, double drop_path_rate, Attention attention);
   at::Tensor forward(at::Tensor x);  // (B, N, D) -> (B, N, D)
 
   // Registers `hook` as submodule `name` (its parameters become blocks.<i>.<name>.*) and calls it
