@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 
+#include "sct/model/vision_transformer.h"
 #include "sct/model/backbone_fingerprint.h"
 #include "sct/peft/channel_selector.h"
 #include "sct/peft/sct_method.h"
@@ -40,7 +41,7 @@ std::string write_task(int t, const std::string& root) {
   method.attach(*model);
   sct::TaskInfo info;
   info.method = method.config();
-  info.backbone = model->config();
+  info.backbone = model->config_json();
   info.backbone_sha256 = sha;
   for (int c = 0; c < 10; ++c) info.class_names.push_back(std::to_string(c));
   const std::string dir = root + "/task" + std::to_string(t);

@@ -9,6 +9,7 @@
 
 #include "fuzz_target.h"
 #include "raw_http.h"
+#include "sct/model/vision_transformer.h"
 #include "sct/model/backbone_fingerprint.h"
 #include "sct/peft/peft_method.h"
 #include "sct/peft/task_dir.h"
@@ -43,7 +44,7 @@ struct Served {
     auto method = sct::make_peft_method("linear");
     method->attach(*vit);
     info.method = method->config();
-    info.backbone = vit->config();
+    info.backbone = vit->config_json();
     info.class_names = {"a", "b", "c"};
     sct::save_task_dir(dir, info, *vit);
     model = std::make_unique<sct::MultiTaskModel>([] { return small_vit(); }, sct::Precision::fp32);

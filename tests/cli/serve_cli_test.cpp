@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "sct/model/vision_transformer.h"
 #include "sct/io/safetensors.h"
 #include "serve/serve_fixtures.h"
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sct/model/vision_transformer.h"
 #include "sct/core/error.h"
 #include "sct/io/checkpoint.h"
 #include "sct/io/google_vit.h"

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fixture_models.h"
+#include "sct/model/vision_transformer.h"
 #include "sct/io/safetensors.h"
 #include "sct/peft/peft_method.h"
 #include "sct/peft/sct_method.h"

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "fixture_models.h"
+#include "sct/model/vision_transformer.h"
 #include "sct/model/recompute.h"
 #include "sct/peft/peft_method.h"
 

@@ -1,6 +1,7 @@
 // Channel selection (channel_selector.h): scores and indices against a direct PyTorch transcription of
 // the reference formula (tools/make_sct_fixtures.py), oracles by construction, ties, strategies, memory,
 // the selection file.
+#include "sct/model/vision_transformer.h"
 #include "sct/peft/channel_selector.h"
 
 #include <gtest/gtest.h>

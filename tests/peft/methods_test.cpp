@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sct/model/vision_transformer.h"
 #include "sct/core/error.h"
 #include "sct/io/safetensors.h"
 #include "sct/peft/merge.h"

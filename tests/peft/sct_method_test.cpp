@@ -1,4 +1,5 @@
 // SCT as a PEFT method (sct_method.h): what trains, what stays frozen, and how much trains.
+#include "sct/model/vision_transformer.h"
 #include "sct/peft/sct_method.h"
 
 #include <gtest/gtest.h>

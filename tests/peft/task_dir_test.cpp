@@ -1,5 +1,6 @@
 // Task folders (task_dir.h): a trained SCT model saved and applied to a fresh copy of its backbone gives
 // the same logits; a folder that does not fit, or another backbone, is refused with the file named.
+#include "sct/model/vision_transformer.h"
 #include "sct/peft/task_dir.h"
 
 #include <gtest/gtest.h>
@@ -48,7 +49,7 @@ SctMethod random_sct(VisionTransformer model) {
 TaskInfo info_for(VisionTransformerImpl& model, const PeftMethod& method) {
   TaskInfo info;
   info.method = method.config();
-  info.backbone = model.config();
+  info.backbone = model.config_json();
   info.class_names = {"a", "b", "c", "d"};
   info.task = "toy";
   info.normalization = Normalization::inception();

@@ -41,9 +41,8 @@ TEST(Domain, TrainsOnceAndScoresEveryShiftedSetWithTheTasksPreprocessing) {
   const TaskData data(source, data_log);
 
   const std::string checkpoint = test::fixture("vit_d2_w32_h4.safetensors");
-  VitConfig cfg = test::d2_fixture_model()->config();
-  cfg.num_classes = data.num_classes();
-  const Backbone backbone = load_backbone(cfg, checkpoint, c10::kCPU);
+  const PretrainedBackbone backbone =
+      load_backbone(with_classes(test::d2_fixture_model()->config_json(), data.num_classes()), checkpoint, c10::kCPU);
 
   DomainSpec spec;
   spec.rows = method_rows({"sct", "linear"});

@@ -1,5 +1,6 @@
 // The task run as a library call (run/task_run.h): how its TrainConfig is layered, what it checks
 // before any work, what it writes, and that the task folder it writes rebuilds the trained model.
+#include "sct/model/vision_transformer.h"
 #include "sct/run/task_run.h"
 
 #include <gtest/gtest.h>
@@ -142,7 +143,7 @@ struct TinyRun {
   test::ScratchDir dir;
   std::ostringstream data_log;
   TaskData data;
-  Backbone backbone;
+  PretrainedBackbone backbone;
   TaskRunSpec spec;
 
   TinyRun() : data(write_task(dir), data_log) {
@@ -198,7 +199,7 @@ TEST(TaskRun, SctRunWritesItsSelectionTaskFolderAndSummary) {
 
   // The task folder rebuilds the trained model: same logits on the same images.
   // The run copied, not changed, the backbone.
-  VisionTransformer rebuilt = load_trained_task(s.task_dir, t.backbone).model;
+  Backbone rebuilt = load_trained_task(s.task_dir, t.backbone).model;
   r.model->eval();
   const at::Tensor x = at::randn({3, 3, 16, 16});
   torch::NoGradGuard no_grad;
@@ -262,9 +263,9 @@ TEST(TaskRun, RunFolderBelongsToOneRun) {
   test::expect_error([&] { run_task(t.spec, t.backbone, t.data, log); }, {"already holds a training state", "--resume"});
   EXPECT_EQ(test::read_file((fs::path(t.spec.out) / "selection.json").string()), selection);
 
-  Backbone other = t.backbone;
+  PretrainedBackbone other = t.backbone;
   at::manual_seed(4);
-  other.model = VisionTransformer(t.backbone.model->config());
+  other.model = make_backbone(t.backbone.model->config_json());
   other.sha256 = backbone_fingerprint(*other.model);
   t.spec.trainer.resume = true;
   test::expect_error([&] { run_task(t.spec, other, t.data, log); }, {"--resume", "backbone_sha256", t.backbone.sha256});

@@ -1,6 +1,7 @@
 // One backbone, many tasks (multi_task_model.h): a batch mixing six methods' images gives each image
 // what its task's own model gives it alone, the way sct predict computes it; a task from another
 // backbone, a taken or bad name and an unknown task are refused by name.
+#include "sct/model/vision_transformer.h"
 #include "sct/serve/multi_task_model.h"
 
 #include <gtest/gtest.h>

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fixture_models.h"
+#include "sct/model/vision_transformer.h"
 #include "sct/model/backbone_fingerprint.h"
 #include "sct/peft/channel_selector.h"
 #include "sct/peft/sct_method.h"
@@ -58,7 +59,7 @@ inline void write_serve_task(const ServeFixtureTask& t, const std::string& dir, 
   }
   TaskInfo info;
   info.method = method->config();
-  info.backbone = model->config();
+  info.backbone = model->config_json();
   info.backbone_sha256 = sha;
   for (int64_t c = 0; c < t.classes; ++c) info.class_names.push_back(t.name + "-" + std::to_string(c));
   info.task = "toy-" + t.name;

@@ -1,6 +1,7 @@
 // The trainer on a tiny ViT (2 blocks, width 16, 16x16 synthetic images): only trainable tensors move,
 // runs are reproducible, a stopped or killed run resumes bit-identically, a non-finite loss stops the
 // run and keeps the last good state; evaluation and the three protocols.
+#include "sct/model/vision_transformer.h"
 #include "sct/train/trainer.h"
 
 #include <ATen/ATen.h>
@@ -53,7 +54,7 @@ VitConfig tiny_vit() {
 class LastBlockMethod : public PeftMethod {
  public:
   std::string name() const override { return "last-block"; }
-  void attach(VisionTransformerImpl& model) override {
+  void attach(BackboneImpl& model) override {
     freeze_all_but_head(model);
     for (at::Tensor& p : model.block(model.depth() - 1).parameters()) p.set_requires_grad(true);
   }

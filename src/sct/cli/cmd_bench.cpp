@@ -48,11 +48,10 @@ void run_bench(BenchFlags flags) {
   if (flags.model.num_classes < 0) flags.model.num_classes = 100;
   BuiltModel built = build_model(flags.model, std::cerr);
   auto& model = *built.model;
-  const VitConfig& cfg = model.config();
   const std::unique_ptr<PeftMethod> method = make_peft_method(flags.method.config(std::cerr));
   MethodData md;  // no data: a method that learns from it prepares a stand-in of the same cost
   md.model = built.model;
-  md.num_classes = cfg.num_classes;
+  md.num_classes = model.num_classes();
   md.seed = flags.model.runtime.seed;
   method->prepare(md);
   method->attach(model);
@@ -62,8 +61,8 @@ void run_bench(BenchFlags flags) {
   std::cerr << describe(count) << "\n";
 
   const auto opts = at::TensorOptions().device(built.device);
-  const at::Tensor images = at::randn({flags.batch, cfg.in_chans, cfg.img_size, cfg.img_size}, opts);
-  const at::Tensor labels = at::randint(cfg.num_classes, {flags.batch}, opts.dtype(at::kLong));
+  const at::Tensor images = at::randn({flags.batch, 3, model.img_size(), model.img_size()}, opts);
+  const at::Tensor labels = at::randint(model.num_classes(), {flags.batch}, opts.dtype(at::kLong));
 
   model.eval();
   const double infer_s = time_per_call(
@@ -99,11 +98,11 @@ void run_bench(BenchFlags flags) {
   }
 
   const nlohmann::json j = {
-      {"model", cfg.name},
+      {"model", model.name()},
       {"method", method->name()},
       {"batch", flags.batch},
       {"steps", flags.steps},
-      {"img_size", cfg.img_size},
+      {"img_size", model.img_size()},
       {"device", built.device.str()},
       {"threads", at::get_num_threads()},
       {"precision", to_string(built.precision)},
@@ -122,7 +121,7 @@ void run_bench(BenchFlags flags) {
     std::cout << j.dump() << "\n";
     return;
   }
-  std::cout << std::fixed << std::setprecision(2) << cfg.name << " method " << method->name() << ", batch "
+  std::cout << std::fixed << std::setprecision(2) << model.name() << " method " << method->name() << ", batch "
             << flags.batch << ", " << at::get_num_threads() << " threads on " << built.device << ", "
             << to_string(built.precision) << "\n"
             << "  inference  " << j["infer_img_per_s"].get<double>() << " img/s (" << infer_s * 1e3 << " ms/batch)\n"

@@ -28,10 +28,10 @@ void run_eval(EvalFlags flags) {
       (flags.task.data.empty() || has_vtab_task(flags.task.data, tm.task.info.task)))
     flags.task.task = tm.task.info.task;
   const TaskData data(flags.task, std::cerr);
-  if (data.num_classes() != tm.task.info.backbone.num_classes)
+  if (data.num_classes() != tm.task.info.num_classes())
     throw Error("task " + data.name() + " has " + std::to_string(data.num_classes()) + " classes, the task folder " +
-                std::to_string(tm.task.info.backbone.num_classes));
-  const auto source = data.eval_source(parse_vtab_split(flags.split), tm.task.info.backbone.img_size,
+                std::to_string(tm.task.info.num_classes()));
+  const auto source = data.eval_source(parse_vtab_split(flags.split), tm.task.info.img_size(),
                                        tm.task.info.normalization, flags.batch);
   const Top1 top1 = evaluate_top1(*tm.model, *source);
   const nlohmann::json& recorded = tm.task.info.result;

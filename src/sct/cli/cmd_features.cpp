@@ -82,7 +82,7 @@ void run_features(const FeaturesFlags& flags) {
   model.eval();
   model.freeze();
   model.set_precision(built.precision);
-  const at::Tensor x = read_input(flags, model.config().img_size);
+  const at::Tensor x = read_input(flags, model.img_size());
 
   std::vector<std::shared_ptr<StreamRecorderImpl>> recorders;
   const auto blocks = flags.blocks.empty() ? std::vector<int64_t>{} : parse_blocks(flags.blocks, model.depth(), "--blocks");
@@ -96,7 +96,7 @@ void run_features(const FeaturesFlags& flags) {
   for (int64_t start = 0; start < x.size(0); start += flags.batch) {
     const at::Tensor chunk = x.narrow(0, start, std::min(flags.batch, x.size(0) - start)).to(built.device);
     const at::Tensor tokens = model.forward_features(chunk);  // (B, N, D)
-    features.push_back(tokens.select(1, 0).cpu());
+    features.push_back(model.pool(tokens).cpu());
     if (flags.logits) logits.push_back(model.forward_head(tokens).cpu());
   }
   TensorMap out{{"features", at::cat(features)}};
@@ -104,9 +104,9 @@ void run_features(const FeaturesFlags& flags) {
   for (size_t r = 0; r < blocks.size(); ++r) {
     std::vector<at::Tensor> parts;
     for (const auto& t : recorders[r]->recorded) parts.push_back(t.cpu());
-    out["blocks." + std::to_string(blocks[r]) + ".out"] = at::cat(parts);
+    out[model.block_path(blocks[r]) + ".out"] = at::cat(parts);
   }
-  save_safetensors(flags.output, out, {{"model", model.config().name}, {"checkpoint", flags.model.checkpoint}});
+  save_safetensors(flags.output, out, {{"model", model.name()}, {"checkpoint", flags.model.checkpoint}});
   std::cerr << "wrote " << flags.output << ": features " << out["features"].sizes() << "\n";
 }
 

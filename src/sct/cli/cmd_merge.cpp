@@ -23,7 +23,7 @@ void run_merge(const MergeFlags& flags) {
   for (const auto& kv : tm.model->named_parameters(true)) state[kv.key()] = kv.value().detach().to(at::kCPU);
   save_safetensors(flags.out, state, {{"format", "pt"}, {"merged_from", flags.model.task_dir}});
   std::cout << "wrote " << flags.out << " (" << state.size() << " tensors; load it with --checkpoint and --num-classes "
-            << tm.task.info.backbone.num_classes << ")\n";
+            << tm.task.info.num_classes() << ")\n";
 }
 
 }  // namespace

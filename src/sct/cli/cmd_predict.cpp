@@ -25,7 +25,7 @@ struct PredictFlags {
 void run_predict(const PredictFlags& flags) {
   TaskModel tm = load_task_model(flags.model, std::cerr);
   const TaskInfo& info = tm.task.info;
-  const int64_t top = std::min<int64_t>(flags.top, info.backbone.num_classes);
+  const int64_t top = std::min<int64_t>(flags.top, info.num_classes());
   for (size_t begin = 0; begin < flags.images.size(); begin += size_t(flags.batch)) {
     const std::vector<std::string> paths(
         flags.images.begin() + long(begin),
@@ -33,7 +33,7 @@ void run_predict(const PredictFlags& flags) {
     at::Tensor probs;
     {
       c10::InferenceMode guard;
-      const at::Tensor x = preprocess_image_files(paths, info.backbone.img_size, info.normalization).to(tm.device);
+      const at::Tensor x = preprocess_image_files(paths, info.img_size(), info.normalization).to(tm.device);
       probs = tm.model->forward(x).softmax(1).to(at::kCPU);
     }
     const auto [values, indices] = probs.topk(top, 1);

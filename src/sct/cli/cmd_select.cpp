@@ -39,8 +39,7 @@ void select_here(SelectFlags flags, std::ostream& log) {
   // The weights as loaded, as train and predict fingerprint them: not their bf16 copies.
   const std::string backbone_sha256 = backbone_fingerprint(*built.model);
   built.model->set_precision(built.precision);
-  const VitConfig& cfg = built.model->config();
-  const auto cache = data.cache(parse_vtab_split(flags.split), cfg.img_size);
+  const auto cache = data.cache(parse_vtab_split(flags.split), built.model->img_size());
   const Normalization norm =
       flags.normalization == "inception" ? Normalization::inception() : Normalization::imagenet();
   const auto method = SctMethod::from_config(flags.sct.config(log));
@@ -52,7 +51,7 @@ void select_here(SelectFlags flags, std::ostream& log) {
   md.seed = flags.model.runtime.seed;
   md.batch_size = flags.sct.select_batch;
   md.dataset = data.name() + "/" + flags.split;
-  md.backbone_name = flags.model.checkpoint.empty() ? cfg.name + " (random init)" : flags.model.checkpoint;
+  md.backbone_name = flags.model.checkpoint.empty() ? built.model->name() + " (random init)" : flags.model.checkpoint;
   md.backbone_sha256 = backbone_sha256;
   md.log = &log;
   method->prepare(md);

@@ -40,14 +40,14 @@ int run_serve(ServeFlags flags) {
   BuiltModel shared = build_model(flags.model, std::cerr);
   MultiTaskModel model(
       [&flags, &shared] {
-        if (!shared.model.is_empty()) return std::exchange(shared.model, VisionTransformer{nullptr});
+        if (!shared.model.is_empty()) return std::exchange(shared.model, Backbone{nullptr});
         return build_model(flags.model, std::cerr).model;
       },
       shared.precision, flags.force);
   for (const auto& [name, dir] : tasks) {
     model.add_task(name, dir);
     const ServedTask& t = model.task(name);
-    std::cerr << "task " << name << ": " << t.method << ", " << t.info.backbone.num_classes << " classes, "
+    std::cerr << "task " << name << ": " << t.method << ", " << t.info.num_classes() << " classes, "
               << t.trainable << " trainable parameters" << (t.own_backbone ? ", its own backbone" : "") << "\n";
   }
   return serve_until_signalled(model, flags.server, std::cerr);

@@ -42,10 +42,10 @@ void train_here(TrainFlags flags, std::ostream& log) {
   }
   flags.model.num_classes = data.num_classes();
   BuiltModel built = build_model(flags.model, log);
-  Backbone backbone;
+  PretrainedBackbone backbone;
   backbone.model = built.model;
   backbone.device = built.device;
-  backbone.name = flags.model.checkpoint.empty() ? built.model->config().name + " (random init)"
+  backbone.name = flags.model.checkpoint.empty() ? built.model->name() + " (random init)"
                                                  : flags.model.checkpoint;
   backbone.sha256 = backbone_fingerprint(*built.model);
 

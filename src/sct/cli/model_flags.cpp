@@ -45,7 +45,9 @@ c10::Device RuntimeFlags::apply() const {
 
 void ModelFlags::add_to(CLI::App& cmd) {
   runtime.add_to(cmd);
-  cmd.add_option("--model", model, "named config (vit_tiny_patch16_224 ... vit_huge_patch14_224) or custom")
+  cmd.add_option("--model", model,
+                 "named config (vit_tiny_patch16_224 ... vit_huge_patch14_224, swin_tiny_patch4_window7_224 ... "
+                 "swin_base_patch4_window12_384) or custom (a ViT)")
       ->capture_default_str();
   cmd.add_option("--img-size", img_size, "input resolution (default: the config's)")->check(CLI::PositiveNumber);
   cmd.add_option("--num-classes", num_classes, "classifier size; 0 = no head (default: the config's)")
@@ -55,46 +57,54 @@ void ModelFlags::add_to(CLI::App& cmd) {
   cmd.add_option("--depth", depth, "custom: number of blocks")->check(CLI::PositiveNumber);
   cmd.add_option("--heads", heads, "custom: attention heads")->check(CLI::PositiveNumber);
   cmd.add_option("--mlp-ratio", mlp_ratio, "custom: MLP hidden size / width")->capture_default_str();
-  cmd.add_option("--checkpoint", checkpoint, "weights: Google .npz or timm/HF .safetensors")->check(CLI::ExistingFile);
+  cmd.add_option("--checkpoint", checkpoint, "weights: Google .npz, timm/HF .safetensors or a torch.save .pth")
+      ->check(CLI::ExistingFile);
   cmd.add_flag("--allow-unexpected", allow_unexpected, "ignore checkpoint tensors the model has no place for");
 }
 
-VitConfig ModelFlags::config() const {
-  VitConfig cfg;
+nlohmann::json ModelFlags::config() const {
+  nlohmann::json cfg;
   if (model == "custom") {
     if (patch <= 0 || width <= 0 || depth <= 0 || heads <= 0)
       throw Error("--model custom needs --patch, --width, --depth and --heads");
-    cfg.patch_size = patch;
-    cfg.width = width;
-    cfg.depth = depth;
-    cfg.heads = heads;
-    cfg.mlp_ratio = mlp_ratio;
+    VitConfig vit;
+    vit.patch_size = patch;
+    vit.width = width;
+    vit.depth = depth;
+    vit.heads = heads;
+    vit.mlp_ratio = mlp_ratio;
+    cfg = vit.to_json();
+    cfg["arch"] = "vit";
   } else {
     if (patch || width || depth || heads) throw Error("--patch/--width/--depth/--heads only apply to --model custom");
-    cfg = vit_config(model);
+    cfg = named_backbone_config(model);
   }
-  if (img_size > 0) cfg.img_size = img_size;
-  if (num_classes >= 0) cfg.num_classes = num_classes;
-  cfg.validate();
-  return cfg;
+  if (img_size > 0) cfg["img_size"] = img_size;
+  if (num_classes >= 0) cfg["num_classes"] = num_classes;
+  return checked_backbone_config(cfg);
 }
 
 BuiltModel build_model(const ModelFlags& flags, std::ostream& log) {
   BuiltModel built;
   built.device = flags.runtime.apply();
   built.precision = flags.runtime.resolved_precision(built.device, log);
-  const VitConfig cfg = flags.config();
-  built.model = VisionTransformer(cfg);
-  log << "model " << cfg.name << ": " << cfg.img_size << "px, patch " << cfg.patch_size << ", width " << cfg.width
-      << ", depth " << cfg.depth << ", heads " << cfg.heads << ", classes " << cfg.num_classes << "; device "
-      << built.device << ", " << at::get_num_threads() << " threads, " << to_string(built.precision) << "\n";
+  const nlohmann::json cfg = flags.config();
+  built.model = make_backbone(cfg);
+  nlohmann::json shape = cfg;
+  for (const char* k : {"name", "num_classes", "img_size"}) shape.erase(k);
+  log << "model " << cfg.at("name").get<std::string>() << ": " << cfg.at("img_size") << "px, " << shape.dump()
+      << ", classes " << cfg.at("num_classes") << "; device " << built.device << ", " << at::get_num_threads()
+      << " threads, " << to_string(built.precision) << "\n";
   if (!flags.checkpoint.empty()) {
     LoadOptions opts;
     opts.allow_unexpected = flags.allow_unexpected;
-    built.load = load_vit_checkpoint(*built.model, flags.checkpoint, opts);
+    built.load = load_checkpoint(*built.model, flags.checkpoint, opts);
     log << "loaded " << built.load.loaded.size() << " tensors from " << flags.checkpoint << " (" << built.load.format
         << ")";
-    if (built.load.pos_embed_resampled) log << ", position embedding resampled to " << cfg.grid() << "x" << cfg.grid();
+    if (built.load.pos_embed_resampled) {
+      const int64_t grid = cfg.at("img_size").get<int64_t>() / cfg.at("patch_size").get<int64_t>();
+      log << ", position embedding resampled to " << grid << "x" << grid;
+    }
     if (!built.load.head_loaded) log << ", new head";
     log << "\n";
     for (const auto& s : built.load.ignored) log << "  ignored " << s << "\n";

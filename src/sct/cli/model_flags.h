@@ -8,7 +8,7 @@
 
 #include "sct/data/image_decode.h"
 #include "sct/io/checkpoint.h"
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 #include "sct/runtime/precision.h"
 
 namespace CLI {
@@ -45,11 +45,11 @@ struct ModelFlags {
   bool allow_unexpected = false;
 
   void add_to(CLI::App& cmd);
-  VitConfig config() const;
+  nlohmann::json config() const;  // a backbone config (model/backbone.h), validated
 };
 
 struct BuiltModel {
-  VisionTransformer model{nullptr};
+  Backbone model{nullptr};
   c10::Device device = c10::kCPU;
   Precision precision = Precision::fp32;  // resolved; the caller applies it after attaching a method
   LoadReport load;  // empty when no checkpoint was given (random init)

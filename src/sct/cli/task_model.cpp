@@ -22,15 +22,15 @@ TaskModel load_task_model(const TaskModelFlags& flags, std::ostream& log) {
   TaskModel tm;
   tm.task = read_task_dir(flags.task_dir);
   tm.device = flags.runtime.apply();  // seeds before the model is built: a random backbone is the same again
-  tm.model = VisionTransformer(tm.task.info.backbone);
-  if (!flags.checkpoint.empty()) load_vit_checkpoint(*tm.model, flags.checkpoint);
+  tm.model = make_backbone(tm.task.info.backbone);
+  if (!flags.checkpoint.empty()) load_checkpoint(*tm.model, flags.checkpoint);
   tm.method = apply_task(*tm.model, tm.task, flags.task_dir, flags.force);
   tm.model->freeze();  // inference only: every GEMM weight may then be bf16
   tm.model->set_precision(flags.runtime.resolved_precision(tm.device, log));
   tm.model->to(tm.device);
   tm.model->eval();
-  log << "task " << tm.task.info.task << " (" << tm.method->name() << ", " << tm.task.info.backbone.num_classes
-      << " classes) on " << tm.task.info.backbone.name << "; " << describe(count_parameters(*tm.model)) << "\n";
+  log << "task " << tm.task.info.task << " (" << tm.method->name() << ", " << tm.task.info.num_classes()
+      << " classes) on " << tm.task.info.backbone.at("name").get<std::string>() << "; " << describe(count_parameters(*tm.model)) << "\n";
   return tm;
 }
 

@@ -23,7 +23,7 @@ struct TaskModelFlags {
 
 struct TaskModel {
   TaskDir task;
-  VisionTransformer model{nullptr};  // on the device, in eval mode
+  Backbone model{nullptr};  // on the device, in eval mode
   std::unique_ptr<PeftMethod> method;
   c10::Device device = c10::kCPU;
 };

@@ -182,6 +182,12 @@ LoadReport load_swin_checkpoint(SwinTransformerImpl& model, const std::string& p
   return joined(read, load_swin_state(model, std::move(state), path, options));
 }
 
+LoadReport load_checkpoint(BackboneImpl& model, const std::string& path, const LoadOptions& options) {
+  if (auto* vit = dynamic_cast<VisionTransformerImpl*>(&model)) return load_vit_checkpoint(*vit, path, options);
+  if (auto* swin = dynamic_cast<SwinTransformerImpl*>(&model)) return load_swin_checkpoint(*swin, path, options);
+  throw Error("load_checkpoint: a backbone of unknown kind ('" + model.name() + "')");
+}
+
 LoadReport convert_checkpoint(const std::string& input, const std::string& output) {
   LoadReport report;
   TensorMap state = read_checkpoint(input, &report);

@@ -48,6 +48,9 @@ LoadReport load_swin_state(SwinTransformerImpl& model, TensorMap state, const st
                            const LoadOptions& options = {});
 LoadReport load_swin_checkpoint(SwinTransformerImpl& model, const std::string& path, const LoadOptions& options = {});
 
+// Whichever of the two the model is.
+LoadReport load_checkpoint(BackboneImpl& model, const std::string& path, const LoadOptions& options = {});
+
 // `sct convert`: any readable checkpoint -> safetensors under timm names (written atomically); a
 // Microsoft Swin .pth is renamed and loses the buffers every loader computes. The
 // source's metadata is kept (a backbone's recipe and command line, for one), with "format": "pt"

@@ -1,5 +1,7 @@
 #include "sct/model/backbone.h"
 
+#include <algorithm>
+#include <type_traits>
 #include <unordered_set>
 
 #include <torch/csrc/autograd/grad_mode.h>
@@ -7,8 +9,88 @@
 #include <torch/nn/modules/linear.h>
 
 #include "sct/core/error.h"
+#include "sct/core/shape.h"
+#include "sct/model/autocast.h"
+#include "sct/model/swin_transformer.h"
+#include "sct/model/vision_transformer.h"
 
 namespace sct {
+
+at::Tensor BackboneImpl::forward_head(const at::Tensor& features) const {
+  const torch::nn::Linear head = classifier();
+  return head ? forward_head(features, head) : pool(features);
+}
+
+at::Tensor BackboneImpl::forward_head(const at::Tensor& features, const torch::nn::Linear& classifier) const {
+  const at::Tensor pooled = pool(features);
+  torch::nn::Linear head = classifier;  // a handle; the module itself is not const
+  const AutocastGuard autocast(features.device(), precision_ == Precision::bf16);
+  return head->forward(pooled).to(features.scalar_type());  // the loss and the softmax of predictions in fp32
+}
+
+void BackboneImpl::check_images(const at::Tensor& images) const {
+  const int64_t s = img_size();
+  if (images.dim() != 4 || images.size(1) != 3 || images.size(2) != s || images.size(3) != s)
+    throw Error("model '" + name() + "' expects images of shape (B, 3, " + std::to_string(s) + ", " +
+                std::to_string(s) + "), got " + shape_str(images.sizes()));
+}
+
+namespace {
+
+// The architecture's own config type, parsed and validated, handed to `use`.
+template <typename Use>
+auto with_config(const nlohmann::json& config, Use&& use) {
+  if (!config.is_object()) throw Error("backbone config must be a JSON object, got " + config.dump());
+  nlohmann::json shape = config;
+  const auto arch = shape.find("arch");
+  const std::string name = arch == shape.end() ? "vit" : arch->is_string() ? arch->get<std::string>() : arch->dump();
+  shape.erase("arch");
+  if (name == "vit") return use(VitConfig::from_json(shape));
+  if (name == "swin") return use(SwinConfig::from_json(shape));
+  throw Error("backbone config: unknown arch '" + name + "' (vit or swin)");
+}
+
+}  // namespace
+
+Backbone make_backbone(const nlohmann::json& config, double drop_path_rate) {
+  return with_config(config, [&](auto c) {
+    c.drop_path_rate = drop_path_rate;
+    using Model = std::conditional_t<std::is_same_v<decltype(c), VitConfig>, VisionTransformerImpl, SwinTransformerImpl>;
+    return Backbone(std::shared_ptr<BackboneImpl>(std::make_shared<Model>(c)));
+  });
+}
+
+nlohmann::json checked_backbone_config(nlohmann::json config) {
+  return with_config(config, [](const auto& c) {
+    nlohmann::json j = c.to_json();
+    j["arch"] = std::is_same_v<std::decay_t<decltype(c)>, VitConfig> ? "vit" : "swin";
+    return j;
+  });
+}
+
+nlohmann::json named_backbone_config(const std::string& name) {
+  nlohmann::json j;
+  if (is_swin_config_name(name)) {
+    j = swin_config(name).to_json();
+    j["arch"] = "swin";
+    return j;
+  }
+  const auto vits = vit_config_names();
+  if (std::find(vits.begin(), vits.end(), name) == vits.end()) {
+    std::string known;
+    for (const auto& n : vits) known += " " + n;
+    for (const auto& n : swin_config_names()) known += " " + n;
+    throw Error("unknown model '" + name + "'; known:" + known + " custom");
+  }
+  j = vit_config(name).to_json();
+  j["arch"] = "vit";
+  return j;
+}
+
+nlohmann::json with_classes(nlohmann::json config, int64_t num_classes) {
+  config["num_classes"] = num_classes;
+  return config;
+}
 
 void BackboneImpl::detach_all() {
   hooks_.detach_all(*this);

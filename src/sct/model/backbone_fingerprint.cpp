@@ -8,7 +8,7 @@
 
 namespace sct {
 
-std::string backbone_fingerprint(VisionTransformerImpl& model) {
+std::string backbone_fingerprint(BackboneImpl& model) {
   auto tensors = model.backbone_tensors();
   std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   Sha256 h;

@@ -3,12 +3,12 @@
 #pragma once
 #include <string>
 
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 
 namespace sct {
 
 // SHA-256 over every backbone tensor (name, dtype, shape, float32 little-endian bytes) in name order.
 // The head and attached hooks are excluded. ViT-B/16 takes about a second.
-std::string backbone_fingerprint(VisionTransformerImpl& model);
+std::string backbone_fingerprint(BackboneImpl& model);
 
 }  // namespace sct

@@ -23,6 +23,8 @@ class BlockImpl : public torch::nn::Module {
   // Any block of this shape: Swin's blocks pass their (shifted) window attention.
   BlockImpl(int64_t width, int64_t mlp_hidden, double ln_eps, double drop_path_rate, Attention attention);
   at::Tensor forward(at::Tensor x);  // (B, N, D) -> (B, N, D)
+  int64_t width() const { return mlp->fc2->options.out_features(); }        // D
+  int64_t mlp_hidden() const { return mlp->fc1->options.out_features(); }   // the MLP's hidden size
 
   // Registers `hook` as submodule `name` (its parameters become blocks.<i>.<name>.*) and calls it
   // at the sites it asks for, after the hooks attached before it. The hook takes the block's train/eval mode.

@@ -30,7 +30,7 @@ enum class HookSite : int {
   Fc2,           // input: gelu(fc1),              output: fc2(.)            (B, N, D)
   MlpBranch,     // input: x',                     output: mlp(norm2(x'))    (B, N, D)
   BlockOutput,   // input: x',                     output: x' + mlp branch   (B, N, D)
-  // Model level (VisionTransformerImpl::attach):
+  // Model level (BackboneImpl::attach):
   PatchEmbed,    // input: images (B, 3, S, S),    output: patch tokens      (B, G*G, D), before CLS and pos_embed
   FinalNorm,     // input: x after the last block, output: norm(x)           (B, N, D)
   kCount
@@ -39,7 +39,8 @@ enum class HookSite : int {
 constexpr uint32_t site_bit(HookSite s) { return 1u << static_cast<int>(s); }
 
 class BlockImpl;
-class VisionTransformerImpl;
+class BackboneImpl;
+
 
 class BlockHookImpl : public torch::nn::Module {
  public:
@@ -54,7 +55,7 @@ class BlockHookImpl : public torch::nn::Module {
   virtual bool mergeable() const { return false; }
   virtual void merge_into(BlockImpl& block) {}
   // The same for a hook attached to the model itself: folds into the patch embedding or the final norm.
-  virtual void merge_into_model(VisionTransformerImpl& model) {}
+  virtual void merge_into_model(BackboneImpl& model) {}
 };
 
 // The hooks of one block, in attachment order, with a mask so that sites nobody uses cost nothing.
@@ -82,7 +83,7 @@ class HookChain {
 };
 
 // The named hooks of one module (a block, or the model at its own sites): registered as its
-// submodules, called in attachment order. BlockImpl and VisionTransformerImpl both hold one.
+// submodules, called in attachment order. BlockImpl and BackboneImpl both hold one.
 class HookSet {
  public:
   // Registers `hook` as `owner`'s submodule `name`; it takes the owner's train/eval mode.

@@ -4,11 +4,11 @@
 
 namespace sct {
 
-void freeze_all_but_head(VisionTransformerImpl& model) {
+void freeze_all_but_head(BackboneImpl& model) {
   for (auto& kv : model.named_parameters(true)) kv.value().set_requires_grad(kv.key().rfind("head.", 0) == 0);
 }
 
-ParameterCount count_parameters(VisionTransformerImpl& model) {
+ParameterCount count_parameters(BackboneImpl& model) {
   ParameterCount c;
   for (const auto& kv : model.named_parameters(true)) {
     const int64_t n = kv.value().numel();

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "sct/core/error.h"
+#include "sct/core/json_fields.h"
 
 namespace sct {
 namespace {
@@ -36,6 +37,35 @@ const std::map<std::string, SwinConfig>& registry() {
 }
 
 }  // namespace
+
+namespace {
+
+template <typename Config, typename Visit>
+void visit_fields(Config& c, Visit&& visit) {
+  visit("name", c.name);
+  visit("img_size", c.img_size);
+  visit("patch_size", c.patch_size);
+  visit("embed_dim", c.embed_dim);
+  visit("depths", c.depths);
+  visit("heads", c.heads);
+  visit("window_size", c.window_size);
+  visit("mlp_ratio", c.mlp_ratio);
+  visit("num_classes", c.num_classes);
+  visit("ln_eps", c.ln_eps);
+}
+
+const auto kFields = [](auto& c, auto&& visit) { visit_fields(c, visit); };
+
+}  // namespace
+
+nlohmann::json SwinConfig::to_json() const { return json_fields::to_json(*this, kFields); }
+
+SwinConfig SwinConfig::from_json(const nlohmann::json& j) {
+  json_fields::require_all<SwinConfig>(j, kFields, "Swin config");
+  SwinConfig c = json_fields::from_json(j, SwinConfig{}, kFields, "Swin config");
+  c.validate();
+  return c;
+}
 
 int64_t SwinConfig::num_blocks() const { return std::accumulate(depths.begin(), depths.end(), int64_t(0)); }
 

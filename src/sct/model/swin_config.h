@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ struct SwinConfig {
   int64_t num_blocks() const;
   int64_t num_features() const { return stage_width(stages() - 1); }
   void validate() const;  // throws sct::Error on an impossible configuration
+
+  // Every field but drop_path_rate (a training setting); from_json requires them all and validates.
+  nlohmann::json to_json() const;
+  static SwinConfig from_json(const nlohmann::json& j);
 };
 
 // timm's swin_tiny_patch4_window7_224, swin_small_patch4_window7_224, swin_base_patch4_window7_224,

@@ -4,7 +4,6 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include "sct/core/error.h"
-#include "sct/core/shape.h"
 #include "sct/model/autocast.h"
 #include "sct/model/init.h"
 #include "sct/model/layer_norm.h"
@@ -111,9 +110,7 @@ void SwinTransformerImpl::reset_head(int64_t num_classes) {
 }
 
 at::Tensor SwinTransformerImpl::forward_features(const at::Tensor& images) {
-  if (images.dim() != 4 || images.size(1) != 3 || images.size(2) != cfg_.img_size || images.size(3) != cfg_.img_size)
-    throw Error("model '" + cfg_.name + "' expects images of shape (B, 3, " + std::to_string(cfg_.img_size) + ", " +
-                std::to_string(cfg_.img_size) + "), got " + shape_str(images.sizes()));
+  check_images(images);
   const AutocastGuard autocast(images.device(), precision() == Precision::bf16);
   // The residual stream is fp32 in either precision, as under autocast.
   at::Tensor x = model_hooks()(HookSite::PatchEmbed, images, patch_embed(images));
@@ -121,13 +118,21 @@ at::Tensor SwinTransformerImpl::forward_features(const at::Tensor& images) {
   return model_hooks()(HookSite::FinalNorm, x, layer_norm(x, norm));
 }
 
-at::Tensor SwinTransformerImpl::forward_head(const at::Tensor& features) {
-  const at::Tensor pooled = features.mean(1);  // (B, C)
-  if (!head) return pooled;
-  const AutocastGuard autocast(features.device(), precision() == Precision::bf16);
-  return head->fc(pooled).to(features.scalar_type());
+nlohmann::json SwinTransformerImpl::config_json() const {
+  nlohmann::json j = cfg_.to_json();
+  j["arch"] = "swin";
+  return j;
 }
 
-at::Tensor SwinTransformerImpl::forward(const at::Tensor& images) { return forward_head(forward_features(images)); }
+int64_t SwinTransformerImpl::site_width(HookSite site) const {
+  return site == HookSite::PatchEmbed ? cfg_.embed_dim : cfg_.num_features();
+}
+
+std::pair<at::Tensor, at::Tensor> SwinTransformerImpl::site_output_parameters(HookSite site) {
+  // The patch embedding ends with its LayerNorm, whose affine map is the last op on the tokens.
+  if (site == HookSite::PatchEmbed) return {patch_embed->norm->weight, patch_embed->norm->bias};
+  if (site == HookSite::FinalNorm) return {norm->weight, norm->bias};
+  throw Error("site_output_parameters: not a model-level site");
+}
 
 }  // namespace sct

@@ -60,14 +60,19 @@ class SwinTransformerImpl : public BackboneImpl {
  public:
   explicit SwinTransformerImpl(SwinConfig cfg);
 
-  at::Tensor forward(const at::Tensor& images);           // (B, 3, S, S) -> (B, K) or (B, C_last)
-  at::Tensor forward_features(const at::Tensor& images);  // -> (B, L_last, C_last), after the final norm
-  at::Tensor forward_head(const at::Tensor& features);    // average of the tokens, then head.fc
-
+  at::Tensor forward_features(const at::Tensor& images) override;  // -> (B, L_last, C_last), after the final norm
+  at::Tensor pool(const at::Tensor& features) const override { return features.mean(1); }
+  torch::nn::Linear classifier() const override { return head ? head->fc : torch::nn::Linear(nullptr); }
+  void reset_head(int64_t num_classes) override;
   // timm's initialisation: trunc-normal(0.02) linears and bias tables, zero biases, unit LayerNorms.
-  void reset_parameters();
-  // A new classifier with PyTorch's default Linear init; 0 removes the head.
-  void reset_head(int64_t num_classes);
+  void reset_parameters() override;
+  nlohmann::json config_json() const override;
+  const std::string& name() const override { return cfg_.name; }
+  int64_t img_size() const override { return cfg_.img_size; }
+  int64_t num_classes() const override { return cfg_.num_classes; }
+  double drop_path_rate() const override { return cfg_.drop_path_rate; }
+  int64_t site_width(HookSite site) const override;
+  std::pair<at::Tensor, at::Tensor> site_output_parameters(HookSite site) override;
 
   const SwinConfig& config() const { return cfg_; }
 

@@ -5,7 +5,6 @@
 #include <torch/nn/init.h>
 
 #include "sct/core/error.h"
-#include "sct/core/shape.h"
 #include "sct/model/autocast.h"
 #include "sct/model/init.h"
 #include "sct/model/layer_norm.h"
@@ -67,11 +66,7 @@ void VisionTransformerImpl::reset_head(int64_t num_classes) {
 }
 
 at::Tensor VisionTransformerImpl::forward_features(const at::Tensor& images) {
-  if (images.dim() != 4 || images.size(1) != cfg_.in_chans || images.size(2) != cfg_.img_size ||
-      images.size(3) != cfg_.img_size)
-    throw Error("model '" + cfg_.name + "' expects images of shape (B, " + std::to_string(cfg_.in_chans) +
-                ", " + std::to_string(cfg_.img_size) + ", " + std::to_string(cfg_.img_size) + "), got " +
-                shape_str(images.sizes()));
+  check_images(images);
   const AutocastGuard autocast(images.device(), precision() == Precision::bf16);
   // The residual stream is fp32 in either precision (the class token's dtype), as under autocast.
   at::Tensor x = model_hooks()(HookSite::PatchEmbed, images, patch_embed(images).to(cls_token.scalar_type()));  // (B, G*G, D)
@@ -80,19 +75,16 @@ at::Tensor VisionTransformerImpl::forward_features(const at::Tensor& images) {
   return model_hooks()(HookSite::FinalNorm, x, layer_norm(x, norm));
 }
 
-at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features) {
-  if (!head) return features.select(1, 0);
-  return forward_head(features, head);
+nlohmann::json VisionTransformerImpl::config_json() const {
+  nlohmann::json j = cfg_.to_json();
+  j["arch"] = "vit";
+  return j;
 }
 
-at::Tensor VisionTransformerImpl::forward_head(const at::Tensor& features, torch::nn::Linear& classifier) const {
-  const at::Tensor pooled = features.select(1, 0);  // CLS token, (B, D)
-  const AutocastGuard autocast(features.device(), precision() == Precision::bf16);
-  return classifier(pooled).to(features.scalar_type());  // the loss and the softmax of predictions in fp32
-}
-
-at::Tensor VisionTransformerImpl::forward(const at::Tensor& images) {
-  return forward_head(forward_features(images));
+std::pair<at::Tensor, at::Tensor> VisionTransformerImpl::site_output_parameters(HookSite site) {
+  if (site == HookSite::PatchEmbed) return {patch_embed->proj->weight, patch_embed->proj->bias};
+  if (site == HookSite::FinalNorm) return {norm->weight, norm->bias};
+  throw Error("site_output_parameters: not a model-level site");
 }
 
 }  // namespace sct

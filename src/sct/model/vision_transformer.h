@@ -29,16 +29,19 @@ class VisionTransformerImpl : public BackboneImpl {
  public:
   explicit VisionTransformerImpl(VitConfig cfg);
 
-  at::Tensor forward(const at::Tensor& images);                 // (B, 3, S, S) -> (B, C) or (B, D)
-  at::Tensor forward_features(const at::Tensor& images);        // -> (B, N, D), after the final norm
-  at::Tensor forward_head(const at::Tensor& features);          // (B, N, D) -> (B, C), CLS pooling
-  // The same with another classifier (sct serve: one head per task on one backbone).
-  at::Tensor forward_head(const at::Tensor& features, torch::nn::Linear& classifier) const;
-
+  at::Tensor forward_features(const at::Tensor& images) override;  // -> (B, N, D), after the final norm
+  at::Tensor pool(const at::Tensor& features) const override { return features.select(1, 0); }  // CLS
+  torch::nn::Linear classifier() const override { return head; }
+  void reset_head(int64_t num_classes) override;
   // timm's initialisation: trunc-normal(0.02) linears and position embedding, zero biases.
-  void reset_parameters();
-  // A new classifier with PyTorch's default Linear init (what SCT trains); 0 removes the head.
-  void reset_head(int64_t num_classes);
+  void reset_parameters() override;
+  nlohmann::json config_json() const override;
+  const std::string& name() const override { return cfg_.name; }
+  int64_t img_size() const override { return cfg_.img_size; }
+  int64_t num_classes() const override { return cfg_.num_classes; }
+  double drop_path_rate() const override { return cfg_.drop_path_rate; }
+  int64_t site_width(HookSite) const override { return cfg_.width; }
+  std::pair<at::Tensor, at::Tensor> site_output_parameters(HookSite site) override;
 
   const VitConfig& config() const { return cfg_; }
 

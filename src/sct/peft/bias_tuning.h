@@ -9,7 +9,7 @@ namespace sct {
 class BiasTuning : public PeftMethod {
  public:
   std::string name() const override { return "bias"; }
-  void attach(VisionTransformerImpl& model) override {
+  void attach(BackboneImpl& model) override {
     freeze_all_but_head(model);
     for (auto& kv : model.named_parameters(true)) {
       const std::string& n = kv.key();

@@ -100,10 +100,10 @@ ChannelSelector::~ChannelSelector() {
   }
 }
 
-void ChannelSelector::attach(VisionTransformer model, int64_t num_classes) {
+void ChannelSelector::attach(Backbone model, int64_t num_classes) {
   if (model_) throw Error("channel selector is already attached to a model");
   if (num_classes < 1) throw Error("channel selection needs at least one class, got " + std::to_string(num_classes));
-  const int64_t depth = model->depth(), width = model->config().width;
+  const int64_t depth = model->depth();
   blocks_ = options_.blocks;
   if (blocks_.empty()) {
     blocks_.resize(static_cast<size_t>(depth));
@@ -112,6 +112,13 @@ void ChannelSelector::attach(VisionTransformer model, int64_t num_classes) {
   for (size_t b = 0; b < blocks_.size(); ++b)
     if (blocks_[b] < 0 || blocks_[b] >= depth || (b > 0 && blocks_[b] <= blocks_[b - 1]))
       throw Error("selected blocks must be ascending block numbers in [0, " + std::to_string(depth) + ")");
+  const int64_t width = model->block(blocks_.front()).width();
+  for (int64_t b : blocks_)
+    if (model->block(b).width() != width)
+      throw Error("channel selection over blocks of different widths (" + model->block_path(blocks_.front()) + ": " +
+                  std::to_string(width) + ", " + model->block_path(b) + ": " + std::to_string(model->block(b).width()) +
+                  ") is not supported yet: choose blocks of one stage with --blocks");
+  width_ = width;
   for (size_t b = 0; b < blocks_.size(); ++b) options_.k.resolve(b, blocks_.size(), width);  // fail early
 
   model_ = model;
@@ -146,7 +153,7 @@ void ChannelSelector::observe_batch(const at::Tensor& images, const at::Tensor& 
     ~EvalMode() { m.train(was_training); }
   } eval_mode(*model_);
   try {
-    model_->forward_features(images.to(model_->pos_embed.device()));
+    model_->forward_features(images.to(model_->device()));
   } catch (...) {
     discard_pending();
     throw;
@@ -208,7 +215,7 @@ void ChannelSelector::detach() {
 // it. One all-reduce of every tap's (C, D) sums and the class counts, in float64 (counts exact).
 void ChannelSelector::reduce_across_ranks() {
   if (!parallel::active()) return;
-  const at::TensorOptions f64 = at::TensorOptions().dtype(at::kDouble).device(model_->pos_embed.device());
+  const at::TensorOptions f64 = at::TensorOptions().dtype(at::kDouble).device(model_->device());
   std::vector<at::Tensor> parts;
   for (auto& tap : taps_) {
     if (!tap->sums.defined()) tap->sums = at::zeros({num_classes_, tap->hook->width()}, f64);
@@ -238,7 +245,7 @@ Selection ChannelSelector::finish() {
   sel.strategy = options_.strategy;
   sel.reference_mlp_site = options_.reference_mlp_site;
   sel.seed = options_.seed;
-  sel.width = model_->config().width;
+  sel.width = width_;
   sel.depth = model_->depth();
   sel.num_classes = num_classes_;
   sel.class_counts = class_counts_;
@@ -283,7 +290,7 @@ Selection ChannelSelector::finish() {
   return sel;
 }
 
-Selection select_channels(VisionTransformer model, int64_t num_classes, const SelectionOptions& options,
+Selection select_channels(Backbone model, int64_t num_classes, const SelectionOptions& options,
                           const std::function<bool(at::Tensor& images, at::Tensor& labels)>& next_batch) {
   ChannelSelector selector(options);
   selector.attach(model, num_classes);

@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 #include "sct/peft/selection.h"
 #include "sct/peft/selection_spec.h"
 
@@ -49,7 +49,7 @@ class ChannelSelector {
 
   // Adds observer hooks to the selected blocks of `model`: the frozen pretrained backbone, before any
   // PEFT module is attached (a module would change what is measured). Labels are in [0, num_classes).
-  void attach(VisionTransformer model, int64_t num_classes);
+  void attach(Backbone model, int64_t num_classes);
 
   // One batch of the training split: images (B, 3, S, S) float, labels (B) int64. Runs the model in eval
   // mode without gradients and accumulates.
@@ -73,7 +73,8 @@ class ChannelSelector {
   void reduce_across_ranks();
 
   SelectionOptions options_;
-  VisionTransformer model_{nullptr};
+  Backbone model_{nullptr};
+  int64_t width_ = 0;  // of the selected blocks
   int64_t num_classes_ = 0;
   std::vector<int64_t> blocks_;
   std::vector<int64_t> class_counts_;
@@ -81,7 +82,7 @@ class ChannelSelector {
 };
 
 // The whole pass: `next_batch(images, labels)` fills one batch and returns false when the split is done.
-Selection select_channels(VisionTransformer model, int64_t num_classes, const SelectionOptions& options,
+Selection select_channels(Backbone model, int64_t num_classes, const SelectionOptions& options,
                           const std::function<bool(at::Tensor& images, at::Tensor& labels)>& next_batch);
 
 // The ranking step on its own: K channels of `scores` (D) for strategy salient / dataset (largest) or

@@ -9,7 +9,7 @@ namespace sct {
 class FullFinetune : public PeftMethod {
  public:
   std::string name() const override { return "full"; }
-  void attach(VisionTransformerImpl& model) override {
+  void attach(BackboneImpl& model) override {
     for (auto& p : model.parameters()) p.set_requires_grad(true);
   }
   nlohmann::json config() const override { return {{"name", name()}}; }

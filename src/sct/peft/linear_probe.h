@@ -9,7 +9,7 @@ namespace sct {
 class LinearProbe : public PeftMethod {
  public:
   std::string name() const override { return "linear"; }
-  void attach(VisionTransformerImpl& model) override { freeze_all_but_head(model); }
+  void attach(BackboneImpl& model) override { freeze_all_but_head(model); }
   nlohmann::json config() const override { return {{"name", name()}}; }
 };
 

@@ -18,7 +18,7 @@ std::shared_ptr<BlockHookImpl> mergeable_hook(const std::shared_ptr<BlockHookImp
 
 }  // namespace
 
-void merge_hooks(VisionTransformerImpl& model) {
+void merge_hooks(BackboneImpl& model) {
   // Every hook is checked before any is folded, so that a refusal leaves the model as it was.
   std::vector<std::shared_ptr<BlockHookImpl>> model_hooks;
   for (const std::string& name : model.hook_names()) model_hooks.push_back(mergeable_hook(model.hook(name), name, "model"));

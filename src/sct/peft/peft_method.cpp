@@ -7,6 +7,7 @@
 
 #include "sct/core/error.h"
 #include "sct/core/json_error.h"
+#include "sct/model/vision_transformer.h"
 #include "sct/peft/adapter.h"
 #include "sct/peft/adaptformer.h"
 #include "sct/peft/bias_tuning.h"
@@ -33,12 +34,12 @@ struct MethodSpec {
   std::function<std::string(const json& config)> variant = nullptr;
 };
 
+// One hook per block, made from the block's width.
 template <typename Hook>
-std::unique_ptr<PeftMethod> per_block(const json& config,
-                                      std::function<Hook(const VitConfig&, const at::TensorOptions&)> make) {
-  return std::make_unique<PerBlockMethod>(
-      config,
-      [make](const VitConfig& cfg, int64_t, const at::TensorOptions& options) { return make(cfg, options).ptr(); });
+std::unique_ptr<PeftMethod> per_block(const json& config, std::function<Hook(int64_t width, const at::TensorOptions&)> make) {
+  return std::make_unique<PerBlockMethod>(config, [make](BackboneImpl& model, int64_t i, const at::TensorOptions& options) {
+    return make(model.block(i).width(), options).ptr();
+  });
 }
 
 const std::vector<MethodSpec>& registry() {
@@ -58,7 +59,7 @@ const std::vector<MethodSpec>& registry() {
          const int64_t rank = c.at("rank").get<int64_t>();
          const double alpha = c.at("alpha").get<double>();
          return per_block<Lora>(
-             c, [=](const VitConfig& cfg, const at::TensorOptions& o) { return Lora(cfg.width, rank, alpha, o); });
+             c, [=](int64_t width, const at::TensorOptions& o) { return Lora(width, rank, alpha, o); });
        },
        [](const json&) { return std::string("W_q and W_v, separate, as Hu et al."); }},
       {"adapter",
@@ -66,8 +67,8 @@ const std::vector<MethodSpec>& registry() {
        [](const json& c) {
          const int64_t hidden = c.at("bottleneck").get<int64_t>();
          const std::string placement = c.at("placement").get<std::string>();
-         return per_block<Adapter>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
-           return Adapter(cfg.width, hidden, placement, o);
+         return per_block<Adapter>(c, [=](int64_t width, const at::TensorOptions& o) {
+           return Adapter(width, hidden, placement, o);
          });
        },
        [](const json& c) {
@@ -79,27 +80,33 @@ const std::vector<MethodSpec>& registry() {
          const int64_t hidden = c.at("bottleneck").get<int64_t>();
          const double scale = c.at("scale").get<double>();
          const double dropout = c.at("dropout").get<double>();
-         return per_block<AdaptFormer>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
-           return AdaptFormer(cfg.width, hidden, scale, dropout, o);
+         return per_block<AdaptFormer>(c, [=](int64_t width, const at::TensorOptions& o) {
+           return AdaptFormer(width, hidden, scale, dropout, o);
          });
        }},
       {"ssf", json::object(),
        [](const json& c) {
          return std::make_unique<PerBlockMethod>(
              c,
-             [](const VitConfig& cfg, int64_t, const at::TensorOptions& o) {
-               return Ssf(SsfImpl::Level::Block, cfg.width, cfg.mlp_hidden(), o).ptr();
+             [](BackboneImpl& model, int64_t i, const at::TensorOptions& o) {
+               return Ssf(SsfImpl::block_sites(model.block(i).width(), model.block(i).mlp_hidden()), o).ptr();
              },
-             [](const VitConfig& cfg, const at::TensorOptions& o) {
-               return Ssf(SsfImpl::Level::Model, cfg.width, cfg.mlp_hidden(), o).ptr();
+             [](BackboneImpl& model, const at::TensorOptions& o) {
+               return Ssf(SsfImpl::model_sites(model.site_width(HookSite::PatchEmbed), model.site_width(HookSite::FinalNorm)), o)
+                   .ptr();
              });
        }},
       {"vpt",
        {{"length", 10}},
        [](const json& c) {
          const int64_t length = c.at("length").get<int64_t>();
-         return per_block<Vpt>(c, [=](const VitConfig& cfg, const at::TensorOptions& o) {
-           return Vpt(cfg.width, cfg.patch_size, length, o);
+         return std::make_unique<PerBlockMethod>(c, [=](BackboneImpl& model, int64_t, const at::TensorOptions& o) {
+           auto* vit = dynamic_cast<VisionTransformerImpl*>(&model);
+           if (!vit)
+             throw Error("vpt: VPT-deep prepends prompts to a ViT's token sequence; on '" + model.name() +
+                         "' (Swin) its prompts would have to join every window (Jia et al.'s Swin variant), which "
+                         "sct does not implement");
+           return Vpt(vit->config().width, vit->config().patch_size, length, o).ptr();
          });
        },
        [](const json&) { return std::string("VPT-deep"); }},

@@ -14,7 +14,7 @@
 #include "sct/data/normalize.h"
 
 #include "sct/model/parameter_count.h"
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 
 namespace sct {
 
@@ -22,7 +22,7 @@ class ImageCache;
 
 // What prepare() gets: the backbone and the task's training split.
 struct MethodData {
-  VisionTransformer model{nullptr};   // the pretrained backbone, nothing attached, on its device
+  Backbone model{nullptr};   // the pretrained backbone, nothing attached, on its device
   const ImageCache* train = nullptr;  // null: no data (sct bench): prepare a stand-in of the same cost
   int64_t num_classes = 0;
   Normalization normalization;
@@ -47,7 +47,7 @@ class PeftMethod {
   virtual void write_outputs(const std::string& dir) const {}
   // Freezes the backbone tensors the method does not train and attaches its modules.
   // The classification head always trains.
-  virtual void attach(VisionTransformerImpl& model) = 0;
+  virtual void attach(BackboneImpl& model) = 0;
   // Everything that rebuilds the method's modules (not their trained values), {"name": ..., ...}:
   // what a task file stores in adapter_config.json.
   virtual nlohmann::json config() const = 0;

@@ -15,18 +15,19 @@ namespace sct {
 
 class PerBlockMethod : public PeftMethod {
  public:
-  // Builds block `index`'s hook for a model of architecture `cfg`, with parameters placed by `options`.
-  using HookFactory = std::function<std::shared_ptr<BlockHookImpl>(const VitConfig& cfg, int64_t index,
+  // Builds the hook of `model`'s block `index` (its width: model.block(index).width()), with parameters
+  // placed by `options`.
+  using HookFactory = std::function<std::shared_ptr<BlockHookImpl>(BackboneImpl& model, int64_t index,
                                                                    const at::TensorOptions& options)>;
   // Builds the model-level hook, for the sites around the blocks.
   using ModelHookFactory =
-      std::function<std::shared_ptr<BlockHookImpl>(const VitConfig& cfg, const at::TensorOptions& options)>;
+      std::function<std::shared_ptr<BlockHookImpl>(BackboneImpl& model, const at::TensorOptions& options)>;
   // `config`: {"name": ..., options...}; the hook is attached to every block as "<name>", and the
   // model-level hook, when there is a factory for it, to the model as "<name>".
   PerBlockMethod(nlohmann::json config, HookFactory make_hook, ModelHookFactory make_model_hook = nullptr);
 
   std::string name() const override { return config_.at("name").get<std::string>(); }
-  void attach(VisionTransformerImpl& model) override;
+  void attach(BackboneImpl& model) override;
   nlohmann::json config() const override { return config_; }
 
  private:

@@ -35,7 +35,7 @@ Selection select_on(const MethodData& data, const SelectionOptions& options) {
   const std::pair<int64_t, int64_t> piece = parallel::shard().range(n);
   const int64_t first = piece.first, end = piece.second;
   int64_t begin = first;
-  const at::Device device = data.model->pos_embed.device();
+  const at::Device device = data.model->device();
   Selection s = select_channels(data.model, data.num_classes, options, [&](at::Tensor& images, at::Tensor& labels) {
     if (begin >= end) return false;
     const int64_t count = std::min(data.batch_size, end - begin);
@@ -128,18 +128,18 @@ void SctMethod::prepare(const MethodData& data) {
   }
 }
 
-void SctMethod::attach(VisionTransformerImpl& model) {
+void SctMethod::attach(BackboneImpl& model) {
   const Selection& s = selection();
-  const VitConfig& cfg = model.config();
-  if (s.width != cfg.width || s.depth != cfg.depth)
+  const int64_t width = s.blocks.empty() || s.blocks.back() >= model.depth() ? -1 : model.block(s.blocks.front()).width();
+  if (s.width != width || s.depth != model.depth())
     throw Error("sct: the channel selection was made on a backbone of width " + std::to_string(s.width) +
-                " and depth " + std::to_string(s.depth) + ", the model '" + cfg.name + "' has " +
-                std::to_string(cfg.width) + " and " + std::to_string(cfg.depth));
+                " and depth " + std::to_string(s.depth) + ", the model '" + model.name() + "' has " +
+                std::to_string(width) + " and " + std::to_string(model.depth()));
   freeze_all_but_head(model);
   const SctAdapterOptions options = adapter_options(options_.position, options_.scale, options_.scale_on_x);
-  const auto tensor_options = at::TensorOptions().device(model.pos_embed.device()).dtype(model.pos_embed.scalar_type());
+  const auto tensor_options = at::TensorOptions().device(model.device()).dtype(at::kFloat);
   for (size_t b = 0; b < s.blocks.size(); ++b)
-    model.block(s.blocks[b]).attach("sct", SctAdapter(cfg.width, s.channels(b), options, tensor_options).ptr());
+    model.block(s.blocks[b]).attach("sct", SctAdapter(width, s.channels(b), options, tensor_options).ptr());
 }
 
 nlohmann::json SctMethod::config() const {

@@ -46,7 +46,7 @@ class SctMethod : public PeftMethod {
   // Freezes all but the head, then attaches SctAdapter "sct" to each selected block (parameters
   // blocks.<i>.sct.<part>.linear.*, on the model's device and dtype). Throws if unprepared or if the
   // selection was made for another architecture.
-  void attach(VisionTransformerImpl& model) override;
+  void attach(BackboneImpl& model) override;
   // Prepared: {"name": "sct", "scale": null | s, "scale_on_x": bool, "selection": the selection without
   // its scores}; unprepared: {"name": "sct", every SctOptions key}.
   nlohmann::json config() const override;

@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 
 namespace sct {
 
@@ -28,17 +28,17 @@ ScaleShiftImpl::ScaleShiftImpl(int64_t width, const at::TensorOptions& options) 
   shift.normal_(0.0, 0.02);
 }
 
-SsfImpl::SsfImpl(Level level, int64_t width, int64_t hidden, const at::TensorOptions& options) {
-  const std::vector<std::pair<const char*, HookSite>> sites =
-      level == Level::Model ? std::vector<std::pair<const char*, HookSite>>{{"patch_embed", HookSite::PatchEmbed},
-                                                                             {"norm", HookSite::FinalNorm}}
-                            : std::vector<std::pair<const char*, HookSite>>{
-                                  {"norm1", HookSite::Norm1}, {"qkv", HookSite::Qkv}, {"proj", HookSite::AttnProj},
-                                  {"norm2", HookSite::Norm2}, {"fc1", HookSite::Fc1}, {"fc2", HookSite::Fc2}};
-  for (const auto& [name, site] : sites) {
-    const int64_t w = site == HookSite::Qkv ? 3 * width : site == HookSite::Fc1 ? hidden : width;
-    parts.push_back({name, site, register_module(name, ScaleShift(w, options))});
-  }
+std::vector<SsfImpl::Site> SsfImpl::block_sites(int64_t width, int64_t hidden) {
+  return {{"norm1", HookSite::Norm1, width}, {"qkv", HookSite::Qkv, 3 * width}, {"proj", HookSite::AttnProj, width},
+          {"norm2", HookSite::Norm2, width}, {"fc1", HookSite::Fc1, hidden},    {"fc2", HookSite::Fc2, width}};
+}
+
+std::vector<SsfImpl::Site> SsfImpl::model_sites(int64_t patch_embed_width, int64_t final_width) {
+  return {{"patch_embed", HookSite::PatchEmbed, patch_embed_width}, {"norm", HookSite::FinalNorm, final_width}};
+}
+
+SsfImpl::SsfImpl(const std::vector<Site>& sites, const at::TensorOptions& options) {
+  for (const Site& s : sites) parts.push_back({s.name, s.site, register_module(s.name, ScaleShift(s.width, options))});
 }
 
 uint32_t SsfImpl::sites() const {
@@ -81,11 +81,11 @@ void SsfImpl::merge_into(BlockImpl& block) {
   }
 }
 
-void SsfImpl::merge_into_model(VisionTransformerImpl& model) {
+void SsfImpl::merge_into_model(BackboneImpl& model) {
   torch::NoGradGuard no_grad;
   for (const auto& p : parts) {
-    if (p.site == HookSite::PatchEmbed) fold(*p.op, model.patch_embed->proj->weight, model.patch_embed->proj->bias);
-    if (p.site == HookSite::FinalNorm) fold(*p.op, model.norm->weight, model.norm->bias);
+    auto [weight, bias] = model.site_output_parameters(p.site);
+    fold(*p.op, weight, bias);
   }
 }
 

@@ -24,17 +24,23 @@ TORCH_MODULE(ScaleShift);
 
 class SsfImpl : public BlockHookImpl {
  public:
-  // Block: the six sites of a block (attached to every block). Model: the patch embedding and the
-  // final norm (attached to the model once).
-  enum class Level { Block, Model };
-  SsfImpl(Level level, int64_t width, int64_t mlp_hidden, const at::TensorOptions& options);
+  struct Site {
+    const char* name;
+    HookSite site;
+    int64_t width;
+  };
+  // The six sites of a block of width D (attached to every block), and the patch embedding's and the
+  // final norm's (attached to the model once; a Swin's widths differ there).
+  static std::vector<Site> block_sites(int64_t width, int64_t mlp_hidden);
+  static std::vector<Site> model_sites(int64_t patch_embed_width, int64_t final_width);
+  SsfImpl(const std::vector<Site>& sites, const at::TensorOptions& options);
   uint32_t sites() const override;
   at::Tensor apply(HookSite site, const at::Tensor& input, at::Tensor output) override;
   // Each scale-shift into the layer before it: weight rows (conv: output channels; LayerNorm: weight)
   // times scale, bias times scale plus shift.
   bool mergeable() const override { return true; }
   void merge_into(BlockImpl& block) override;
-  void merge_into_model(VisionTransformerImpl& model) override;
+  void merge_into_model(BackboneImpl& model) override;
 
   // site name (norm1, qkv, proj, norm2, fc1, fc2; patch_embed, norm), the hook site, and its scale-shift.
   struct Part {

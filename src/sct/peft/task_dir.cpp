@@ -28,7 +28,7 @@ constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kModelFile = "adapter_model.safetensors";
 
 // What a task file holds of a model: trainable parameters and the attached modules' buffers.
-TensorMap task_tensors(VisionTransformerImpl& model) {
+TensorMap task_tensors(BackboneImpl& model) {
   TensorMap out;
   for (const auto& kv : model.named_parameters(true))
     if (kv.value().requires_grad()) out[kv.key()] = kv.value().detach();
@@ -39,15 +39,18 @@ TensorMap task_tensors(VisionTransformerImpl& model) {
 
 }  // namespace
 
+int64_t TaskInfo::num_classes() const { return backbone.at("num_classes").get<int64_t>(); }
+int64_t TaskInfo::img_size() const { return backbone.at("img_size").get<int64_t>(); }
+
 json TaskInfo::to_json() const {
   return {{"format", kFormat},
           {"version", kVersion},
           {"method", method},
-          {"backbone", {{"sha256", backbone_sha256}, {"config", backbone.to_json()}}},
-          {"num_classes", backbone.num_classes},
+          {"backbone", {{"sha256", backbone_sha256}, {"config", backbone}}},
+          {"num_classes", num_classes()},
           {"class_names", class_names},
           {"preprocessing",
-           {{"img_size", backbone.img_size},
+           {{"img_size", img_size()},
             {"resize", "pil-bicubic"},
             {"mean", normalization.mean},
             {"std", normalization.std}}},
@@ -62,7 +65,7 @@ TaskInfo TaskInfo::from_json(const json& j) {
     if (j.at("version").get<int>() != kVersion)
       throw Error("version " + j.at("version").dump() + ", this build reads " + std::to_string(kVersion));
     t.method = j.at("method");
-    t.backbone = VitConfig::from_json(j.at("backbone").at("config"));
+    t.backbone = checked_backbone_config(j.at("backbone").at("config"));
     t.backbone_sha256 = j.at("backbone").at("sha256").get<std::string>();
     t.class_names = j.at("class_names").get<std::vector<std::string>>();
     t.normalization.mean = j.at("preprocessing").at("mean").get<std::array<float, 3>>();
@@ -72,13 +75,13 @@ TaskInfo TaskInfo::from_json(const json& j) {
   } catch (const json::exception& e) {
     throw Error(json_error_text(e));
   }
-  if (static_cast<int64_t>(t.class_names.size()) != t.backbone.num_classes)
-    throw Error(std::to_string(t.class_names.size()) + " class names for " + std::to_string(t.backbone.num_classes) +
+  if (static_cast<int64_t>(t.class_names.size()) != t.num_classes())
+    throw Error(std::to_string(t.class_names.size()) + " class names for " + std::to_string(t.num_classes()) +
                 " classes");
   return t;
 }
 
-void save_task_dir(const std::string& dir, const TaskInfo& info, VisionTransformerImpl& model) {
+void save_task_dir(const std::string& dir, const TaskInfo& info, BackboneImpl& model) {
   const std::string text = info.to_json().dump(2);
   // Both files or neither: a task folder is never half written.
   write_folder_atomically(dir, [&](const std::string& temp) {
@@ -112,15 +115,15 @@ void check_task_backbone(const TaskDir& task, const std::string& dir, const std:
   std::cerr << "warning: " << msg << " (forced)\n";
 }
 
-std::unique_ptr<PeftMethod> apply_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir,
+std::unique_ptr<PeftMethod> apply_task(BackboneImpl& model, const TaskDir& task, const std::string& dir,
                                        bool force) {
   check_task_backbone(task, dir, backbone_fingerprint(model), force);
   return attach_task(model, task, dir);
 }
 
-std::unique_ptr<PeftMethod> attach_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir) {
+std::unique_ptr<PeftMethod> attach_task(BackboneImpl& model, const TaskDir& task, const std::string& dir) {
   const std::string model_path = (fs::path(dir) / kModelFile).string();
-  if (model.config().num_classes != task.info.backbone.num_classes) model.reset_head(task.info.backbone.num_classes);
+  if (model.num_classes() != task.info.num_classes()) model.reset_head(task.info.num_classes());
   std::unique_ptr<PeftMethod> method;
   try {
     method = make_peft_method(task.info.method);

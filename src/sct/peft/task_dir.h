@@ -17,14 +17,16 @@
 
 #include "sct/core/tensor_map.h"
 #include "sct/data/normalize.h"
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 #include "sct/peft/peft_method.h"
 
 namespace sct {
 
 struct TaskInfo {
+  int64_t num_classes() const;
+  int64_t img_size() const;
   nlohmann::json method;        // PeftMethod::config()
-  VitConfig backbone;           // architecture (num_classes is the task's, drop path 0)
+  nlohmann::json backbone;      // architecture, BackboneImpl::config_json() (num_classes is the task's)
   std::string backbone_sha256;  // fingerprint of the pretrained weights it was trained on
   std::vector<std::string> class_names;
   Normalization normalization;
@@ -37,7 +39,7 @@ struct TaskInfo {
 
 // Writes <dir>/adapter_config.json and <dir>/adapter_model.safetensors (each atomically) from a
 // trained model. Creates the folder.
-void save_task_dir(const std::string& dir, const TaskInfo& info, VisionTransformerImpl& model);
+void save_task_dir(const std::string& dir, const TaskInfo& info, BackboneImpl& model);
 
 struct TaskDir {
   TaskInfo info;
@@ -49,7 +51,7 @@ TaskDir read_task_dir(const std::string& dir);
 // Turns `model`, built with info.backbone and holding the pretrained weights, into the trained task
 // model: checks the backbone fingerprint (a mismatch is an error unless `force`), attaches the method,
 // and loads every tensor of the file (strict: names and shapes must match exactly). Returns the method.
-std::unique_ptr<PeftMethod> apply_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir,
+std::unique_ptr<PeftMethod> apply_task(BackboneImpl& model, const TaskDir& task, const std::string& dir,
                                        bool force = false);
 
 // The two halves of apply_task, for a caller that knows its backbone's fingerprint already (sct serve
@@ -57,6 +59,6 @@ std::unique_ptr<PeftMethod> apply_task(VisionTransformerImpl& model, const TaskD
 // throws unless `sha256` is the task's backbone fingerprint (with `force`: warns on stderr instead)...
 void check_task_backbone(const TaskDir& task, const std::string& dir, const std::string& sha256, bool force);
 // ...and attaches the method and loads the task's tensors (strict), as apply_task.
-std::unique_ptr<PeftMethod> attach_task(VisionTransformerImpl& model, const TaskDir& task, const std::string& dir);
+std::unique_ptr<PeftMethod> attach_task(BackboneImpl& model, const TaskDir& task, const std::string& dir);
 
 }  // namespace sct

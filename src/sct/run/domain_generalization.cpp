@@ -70,7 +70,7 @@ ExperimentReport run_domain(const DomainSpec& spec, ExperimentRunner& runner, st
   // One cell per (run, test set): the source column is the run's own test score.
   ExperimentReport report;
   std::map<std::string, TaskSummary> scores;
-  std::optional<Backbone> backbone;
+  std::optional<PretrainedBackbone> backbone;
   for (const ExperimentRun& run : runs) {
     const TaskSummary& summary = trained.at(run.id);
     report.runs.push_back(run);
@@ -78,7 +78,7 @@ ExperimentReport run_domain(const DomainSpec& spec, ExperimentRunner& runner, st
     if (!backbone) backbone = load_backbone(read_task_dir(summary.task_dir).info.backbone, spec.checkpoint, spec.device);
     TrainedTask t = load_trained_task(summary.task_dir, *backbone);
     for (const DomainTest& test : spec.tests) {
-      const auto source = test.source(t.task.info.backbone.img_size, t.task.info.normalization, spec.batch_size);
+      const auto source = test.source(t.task.info.img_size(), t.task.info.normalization, spec.batch_size);
       const Top1 top1 = evaluate_top1(*t.model, *source, test.classes ? &*test.classes : nullptr);
       ExperimentRun cell = run;
       cell.id = run.id + "/" + folder_name(test.name);

@@ -13,7 +13,7 @@
 #include "sct/io/atomic_file.h"
 #include "sct/io/png_file.h"
 #include "sct/io/safetensors.h"
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 #include "sct/parallel/process_group.h"
 #include "sct/peft/peft_method.h"
 #include "sct/runtime/precision.h"
@@ -64,22 +64,21 @@ TrainConfig pretrain_defaults() {
 PretrainResult run_pretrain(const PretrainSpec& spec, std::ostream& log) {
   const TrainConfig& config = spec.config;
   config.validate();
-  VitConfig vc = spec.model;
-  vc.num_classes = spec.source.classes;
-  vc.drop_path_rate = config.drop_path;
+  Backbone model = make_backbone(with_classes(spec.model, spec.source.classes), config.drop_path);
+  const int64_t img_size = model->img_size();
   FractalDbSpec source = spec.source;
-  source.size = int(vc.img_size);
+  source.size = int(img_size);
 
   auto start = std::chrono::steady_clock::now();
   log << "pretrain: drawing the fractal source (" << spec.source.classes << " classes x "
-      << spec.source.train_per_class << " + " << spec.source.val_per_class << " images at " << vc.img_size
+      << spec.source.train_per_class << " + " << spec.source.val_per_class << " images at " << img_size
       << " px, seed " << spec.source.seed << ") ... " << std::flush;
   const FractalDb db = make_fractal_db(source, spec.threads);
-  auto train = std::make_shared<const ImageCache>(ImageCache::from_images(db.train, vc.img_size));
+  auto train = std::make_shared<const ImageCache>(ImageCache::from_images(db.train, img_size));
   std::shared_ptr<EvalSource> val;
   if (!db.val.images.empty())
     val = std::make_shared<CacheEvalSource>(
-        std::make_shared<const ImageCache>(ImageCache::from_images(db.val, vc.img_size)),
+        std::make_shared<const ImageCache>(ImageCache::from_images(db.val, img_size)),
         config.resolved_normalization(), config.eval_batch_size);
   log << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s\n";
 
@@ -89,7 +88,6 @@ PretrainResult run_pretrain(const PretrainSpec& spec, std::ostream& log) {
     write_source_preview(db, spec.source.train_per_class, (fs::path(spec.out) / "source_preview.png").string());
   }
 
-  VisionTransformer model(vc);
   make_peft_method("full")->attach(*model);
   model->set_precision(parse_precision(config.precision));
   model->to(spec.device);
@@ -103,17 +101,10 @@ PretrainResult run_pretrain(const PretrainSpec& spec, std::ostream& log) {
   if (!result.complete) throw Error("pretraining stopped before its last epoch; continue it with --resume");
   if (!writer) return {};
 
-  VitConfig shipped = vc;
-  shipped.num_classes = 0;
-  shipped.drop_path_rate = 0.0;
+  const std::string name = model->name();
   const nlohmann::json about = {
-      {"model", vc.name},
-      {"img_size", vc.img_size},
-      {"patch_size", vc.patch_size},
-      {"width", vc.width},
-      {"depth", vc.depth},
-      {"heads", vc.heads},
-      {"mlp_ratio", vc.mlp_ratio},
+      {"model", name},
+      {"architecture", with_classes(model->config_json(), 0)},
       {"source", {{"kind", "fractal-ifs"},
                   {"classes", spec.source.classes},
                   {"train_per_class", spec.source.train_per_class},
@@ -132,9 +123,9 @@ PretrainResult run_pretrain(const PretrainSpec& spec, std::ostream& log) {
   write_file_atomically((fs::path(spec.out) / "pretrain.json").string(),
                         [&](std::ostream& o) { o << about.dump(2) << "\n"; });
   const std::string curve = (fs::path(spec.out) / "pretrain_curve.png").string();
-  write_training_curve(result.epochs, "val", vc.name + " on " + std::to_string(spec.source.classes) +
+  write_training_curve(result.epochs, "val", name + " on " + std::to_string(spec.source.classes) +
                                                  " fractal classes", curve);
-  return {vc.name, backbone, curve, seconds, result.final_acc};
+  return {name, backbone, curve, seconds, result.final_acc};
 }
 
 }  // namespace sct

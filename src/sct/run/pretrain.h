@@ -10,7 +10,7 @@
 #include <string>
 
 #include "sct/data/fractal_db.h"
-#include "sct/model/vit_config.h"
+#include <nlohmann/json.hpp>
 #include "sct/train/train_config.h"
 
 namespace sct {
@@ -19,7 +19,7 @@ namespace sct {
 TrainConfig pretrain_defaults();
 
 struct PretrainSpec {
-  VitConfig model;       // the architecture; its classes and drop path come from source and config
+  nlohmann::json model;  // the architecture (a backbone config); its classes and drop path come from source and config
   FractalDbSpec source;  // its image size is the model's
   TrainConfig config = pretrain_defaults();
   c10::Device device = c10::kCPU;

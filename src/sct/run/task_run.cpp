@@ -65,11 +65,10 @@ std::optional<MethodRecipe> resolve_method_recipe(const TaskRunSpec& spec, const
 }
 
 // Inference time of the trained model, per image, in batches of 32 synthetic images (the fastest of 3).
-double inference_ms_per_image(VisionTransformerImpl& model, const c10::Device& device) {
+double inference_ms_per_image(BackboneImpl& model, const c10::Device& device) {
   constexpr int64_t kBatch = 32;
-  const VitConfig& cfg = model.config();
   const at::Tensor images =
-      at::randn({kBatch, cfg.in_chans, cfg.img_size, cfg.img_size}, at::TensorOptions().device(device));
+      at::randn({kBatch, 3, model.img_size(), model.img_size()}, at::TensorOptions().device(device));
   model.eval();
   double best = 1e30;
   for (int r = 0; r < 3; ++r) {
@@ -144,7 +143,7 @@ nlohmann::json read_json_file(const std::string& path) {
 // What a run folder trains, recorded in <out>/run.json when it starts. A resume must continue the same
 // task on the same data and backbone: anything else would report one task's accuracy as another's.
 // A fresh run refuses a folder that holds another run's state before any work overwrites it.
-void start_run_folder(const TaskRunSpec& spec, const TaskData& data, const Backbone& backbone,
+void start_run_folder(const TaskRunSpec& spec, const TaskData& data, const PretrainedBackbone& backbone,
                       const std::string& method, std::ostream& log) {
   const fs::path out(spec.out);
   const fs::path record = out / "run.json";
@@ -192,17 +191,18 @@ nlohmann::json resolve_method_options(nlohmann::json method, const std::optional
   return method;
 }
 
-TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const TaskData& data, std::ostream& log) {
-  const VitConfig cfg = backbone.model->config();
-  ResolvedConfig resolved = resolve_task_config(spec, data.name(), cfg.name, log);
+TaskRunResult run_task(const TaskRunSpec& spec, const PretrainedBackbone& backbone, const TaskData& data, std::ostream& log) {
+  const nlohmann::json cfg = backbone.model->config_json();
+  const int64_t num_classes = backbone.model->num_classes();
+  ResolvedConfig resolved = resolve_task_config(spec, data.name(), backbone.model->name(), log);
   const TrainConfig& config = resolved.config;
   // Checked before any work: an unknown method or option, or a tune axis the method lacks, fails at once.
   const nlohmann::json method_config = resolve_method_options(spec.method, resolved.recipe);
   make_peft_method(with_method_options(method_config, config.method_options));
   for (const auto& [option, values] : config.tune_method_options)
     make_peft_method(with_method_options(method_config, {{option, values.front()}}));
-  if (cfg.num_classes != data.num_classes())
-    throw Error("the backbone's head has " + std::to_string(cfg.num_classes) + " classes, task " + data.name() +
+  if (num_classes != data.num_classes())
+    throw Error("the backbone's head has " + std::to_string(num_classes) + " classes, task " + data.name() +
                 " has " + std::to_string(data.num_classes()));
   const Normalization norm = config.resolved_normalization();
   // Data-parallel: rank 0 alone writes (and checks) the run folder.
@@ -215,9 +215,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
   // seed and method config.
   std::map<std::tuple<const ImageCache*, uint64_t, std::string>, std::shared_ptr<PeftMethod>> prepared;
   const ModelFactory factory = [&](const TrainConfig& c, const ImageCache& train) {
-    VitConfig vc = cfg;
-    vc.drop_path_rate = c.drop_path;
-    VisionTransformer model = copy_of_backbone(backbone, vc);
+    Backbone model = copy_of_backbone(backbone, cfg, c.drop_path);
     const Precision precision = parse_precision(c.precision);
     model->set_precision(precision);  // the preparation's forward; nothing is frozen yet, so nothing converts
     const nlohmann::json mc = with_method_options(method_config, c.method_options);
@@ -245,7 +243,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
   };
 
   ProtocolData pd;
-  const int64_t size = cfg.img_size;
+  const int64_t size = backbone.model->img_size();
   pd.train800val200 = data.cache(VtabSplit::Train800Val200, size);
   pd.test = data.eval_source(VtabSplit::Test, size, norm, config.eval_batch_size);
   if (config.protocol == Protocol::Tune) {
@@ -261,8 +259,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const 
     out.method = last_method->config();
     TaskInfo info;
     info.method = out.method;
-    info.backbone = out.model->config();
-    info.backbone.drop_path_rate = 0.0;
+    info.backbone = out.model->config_json();
     info.backbone_sha256 = backbone.sha256;
     info.class_names = data.class_names();
     info.normalization = norm;

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "sct/data/task_data.h"
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 #include "sct/runtime/precision.h"
 #include "sct/train/method_recipe.h"
 #include "sct/train/protocol.h"
@@ -41,8 +41,8 @@ struct TaskRunSpec {
 };
 
 // The pretrained backbone every training of a run starts from a copy of.
-struct Backbone {
-  VisionTransformer model{nullptr};  // on `device`, no method attached
+struct PretrainedBackbone {
+  Backbone model{nullptr};  // on `device`, no method attached
   c10::Device device = c10::kCPU;
   std::string name;    // the checkpoint file, or "<model> (random init)"
   std::string sha256;  // backbone_fingerprint()
@@ -68,7 +68,7 @@ struct TaskSummary {
 };
 
 struct TaskRunResult {
-  VisionTransformer model{nullptr};  // the reported run's trained model, method attached
+  Backbone model{nullptr};  // the reported run's trained model, method attached
   nlohmann::json method;             // its config(), as stored in the task folder
   TrainConfig config;                // as resolved (tune: the grid's base)
   ProtocolResult protocol;
@@ -90,6 +90,6 @@ nlohmann::json resolve_method_options(nlohmann::json method, const std::optional
 
 // Trains and evaluates by the protocol and writes the run folder. The method config is checked before
 // any work; a run stopped before its last epoch throws sct::Error (resume continues it).
-TaskRunResult run_task(const TaskRunSpec& spec, const Backbone& backbone, const TaskData& data, std::ostream& log);
+TaskRunResult run_task(const TaskRunSpec& spec, const PretrainedBackbone& backbone, const TaskData& data, std::ostream& log);
 
 }  // namespace sct

@@ -9,21 +9,22 @@
 
 namespace sct {
 
-// A model of architecture `config` (its own head size and drop path) holding the backbone's weights,
+// A model of architecture `config` (a config_json(), its own head size) with stochastic depth
+// `drop_path_rate`, holding the backbone's weights,
 // on the backbone's device. Throws sct::Error when the backbone tensors differ in names or shapes.
-VisionTransformer copy_of_backbone(const Backbone& backbone, const VitConfig& config);
+Backbone copy_of_backbone(const PretrainedBackbone& backbone, const nlohmann::json& config, double drop_path_rate = 0.0);
 
 // The backbone of architecture `config` with `checkpoint`'s weights ("" = random init, seeded by the
 // caller) on `device`, named and fingerprinted as `sct train` does.
-Backbone load_backbone(const VitConfig& config, const std::string& checkpoint, c10::Device device);
+PretrainedBackbone load_backbone(const nlohmann::json& config, const std::string& checkpoint, c10::Device device);
 
 struct TrainedTask {
   TaskDir task;
-  VisionTransformer model{nullptr};  // eval mode, on the backbone's device
+  Backbone model{nullptr};  // eval mode, on the backbone's device
   std::unique_ptr<PeftMethod> method;
 };
 
 // The task folder `dir` applied to a copy of `backbone` (whose fingerprint it must carry).
-TrainedTask load_trained_task(const std::string& dir, const Backbone& backbone);
+TrainedTask load_trained_task(const std::string& dir, const PretrainedBackbone& backbone);
 
 }  // namespace sct

@@ -27,13 +27,12 @@ void check_task_name(const std::string& name) {
 }
 
 // The architecture a task was trained on must be the served one's; the classifier is the task's own.
-void check_architecture(const VitConfig& served, const TaskInfo& info, const std::string& dir) {
-  VitConfig trained = info.backbone;
-  trained.num_classes = served.num_classes;
-  trained.name = served.name;
-  if (trained.to_json() != served.to_json())
-    throw Error("the task in " + dir + " was trained on backbone " + info.backbone.to_json().dump() +
-                ", not the served " + served.to_json().dump());
+void check_architecture(const nlohmann::json& served, const TaskInfo& info, const std::string& dir) {
+  nlohmann::json trained = with_classes(info.backbone, served.at("num_classes").get<int64_t>());
+  trained["name"] = served.at("name");
+  if (trained != served)
+    throw Error("the task in " + dir + " was trained on backbone " + info.backbone.dump() + ", not the served " +
+                served.dump());
 }
 
 // Detaches every hook of `owner` but the router and returns them in attachment order.
@@ -51,7 +50,7 @@ std::vector<std::shared_ptr<BlockHookImpl>> take_hooks(Owner& owner) {
 
 }  // namespace
 
-MultiTaskModel::MultiTaskModel(std::function<VisionTransformer()> build_backbone, Precision precision, bool force)
+MultiTaskModel::MultiTaskModel(std::function<Backbone()> build_backbone, Precision precision, bool force)
     : build_backbone_(std::move(build_backbone)), precision_(precision), force_(force) {
   backbone_ = build_backbone_();
   sha256_ = backbone_fingerprint(*backbone_);  // before bf16 rounds the weights
@@ -81,9 +80,9 @@ void MultiTaskModel::add_task(const std::string& name, const std::string& dir) {
   check_task_name(name);
   if (has_task(name)) throw Error("a task named '" + name + "' is already served");
   TaskDir td = read_task_dir(dir);
-  check_architecture(backbone_->config(), td.info, dir);
+  check_architecture(backbone_->config_json(), td.info, dir);
   check_task_backbone(td, dir, sha256_, force_);
-  if (td.info.backbone.num_classes <= 0) throw Error("the task in " + dir + " has no classifier (0 classes)");
+  if (td.info.num_classes() <= 0) throw Error("the task in " + dir + " has no classifier (0 classes)");
 
   Entry e;
   e.id = next_id_++;
@@ -104,7 +103,7 @@ void MultiTaskModel::add_task(const std::string& name, const std::string& dir) {
     e.info.shares_batches = false;
   } else {
     // The task's modules are made on the shared backbone, loaded, then taken off it into the routers.
-    backbone_->reset_head(td.info.backbone.num_classes);
+    backbone_->reset_head(td.info.num_classes());
     try {
       e.info.method = attach_task(*backbone_, td, dir)->name();
       e.info.trainable = count_parameters(*backbone_).trainable;
@@ -114,7 +113,7 @@ void MultiTaskModel::add_task(const std::string& name, const std::string& dir) {
       backbone_->reset_head(0);
       throw;
     }
-    e.head = backbone_->head;
+    e.head = backbone_->classifier();
     e.head->to(device());
     backbone_->reset_head(0);
     backbone_->freeze();  // a method's attach may have let backbone tensors train; none do here

@@ -15,7 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 #include "sct/peft/task_dir.h"
 #include "sct/runtime/precision.h"
 #include "sct/serve/task_router.h"
@@ -35,7 +35,7 @@ class MultiTaskModel {
  public:
   // `build_backbone` returns a fresh pretrained backbone (fp32, on its device, any head): called once
   // for the shared backbone and again for each task that needs its own. `precision` as set_precision.
-  MultiTaskModel(std::function<VisionTransformer()> build_backbone, Precision precision, bool force = false);
+  MultiTaskModel(std::function<Backbone()> build_backbone, Precision precision, bool force = false);
 
   // Reads task folder `dir` and serves it as `name`. Throws sct::Error naming the folder when it is
   // unreadable, was trained on another backbone (fingerprint or architecture; unless `force`), or its
@@ -46,10 +46,10 @@ class MultiTaskModel {
   const ServedTask& task(const std::string& name) const;  // throws for an unknown name
   std::vector<std::string> task_names() const;
 
-  const VitConfig& backbone_config() const { return backbone_->config(); }
+  int64_t img_size() const { return backbone_->img_size(); }
   const std::string& backbone_sha256() const { return sha256_; }
   Precision precision() const { return precision_; }
-  c10::Device device() const { return backbone_->pos_embed.device(); }
+  c10::Device device() const { return backbone_->device(); }
 
   // Class probabilities of images[i] (a (B, 3, S, S) float batch, preprocessed for its task) under task
   // tasks[i]: one fp32 CPU tensor of the task's C classes per image. Images of tasks that share
@@ -61,7 +61,7 @@ class MultiTaskModel {
     ServedTask info;
     int64_t id = 0;
     torch::nn::Linear head{nullptr};
-    VisionTransformer own{nullptr};  // own_backbone only
+    Backbone own{nullptr};  // own_backbone only
   };
   // Rows of `images` for `rows` (indices into the batch), run through the shared backbone under
   // `routing`, each range through its task's head; probabilities written into `out` at those rows.
@@ -70,10 +70,10 @@ class MultiTaskModel {
   void attach_routers();
   TaskRouter& router(int64_t block);  // block -1: the model's own sites
 
-  std::function<VisionTransformer()> build_backbone_;
+  std::function<Backbone()> build_backbone_;
   Precision precision_;
   bool force_;
-  VisionTransformer backbone_{nullptr};
+  Backbone backbone_{nullptr};
   std::string sha256_;
   std::unordered_set<std::string> backbone_names_;  // a task folder holding one of these needs its own backbone
   std::shared_ptr<TaskRouting> routing_ = std::make_shared<TaskRouting>();

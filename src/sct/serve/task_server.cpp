@@ -68,10 +68,10 @@ std::string task_of_path(const std::string& path) {
 json task_json(const ServedTask& t) {
   return {{"name", t.name},
           {"method", t.method},
-          {"num_classes", t.info.backbone.num_classes},
+          {"num_classes", t.info.num_classes()},
           {"classes", t.info.class_names},
           {"trainable_parameters", t.trainable},
-          {"backbone", t.info.backbone.name},
+          {"backbone", t.info.backbone.at("name")},
           {"backbone_sha256", t.info.backbone_sha256},
           {"dataset", t.info.task},
           {"shares_batches", t.shares_batches},
@@ -146,7 +146,7 @@ TaskServer::~TaskServer() {
 void TaskServer::refresh_catalog() {
   std::map<std::string, std::shared_ptr<const Catalog>> fresh;
   for (const auto& name : model_.task_names())
-    fresh[name] = std::make_shared<const Catalog>(Catalog{model_.task(name), model_.backbone_config().img_size});
+    fresh[name] = std::make_shared<const Catalog>(Catalog{model_.task(name), model_.img_size()});
   const std::unique_lock<std::shared_mutex> lock(catalog_mutex_);
   catalog_ = std::move(fresh);
 }
@@ -220,7 +220,7 @@ void TaskServer::install_routes() {
       if (it != catalog_.end()) entry = it->second;
     }
     if (!entry) return send_error(res, 404, "no task named '" + name + "' is served; GET /v1/tasks lists them");
-    const int64_t classes = entry->task.info.backbone.num_classes;
+    const int64_t classes = entry->task.info.num_classes();
     int64_t top = 5;
     if (req.has_param("top")) {
       const std::string text = req.get_param_value("top");

@@ -11,13 +11,13 @@
 
 namespace sct {
 
-Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source, const ClassSubset* classes) {
+Top1 evaluate_top1(BackboneImpl& model, EvalSource& source, const ClassSubset* classes) {
   const std::vector<at::Tensor> params = model.parameters();
   if (params.empty()) throw Error("evaluate_top1: the model has no parameters");
   const at::Device device = params.front().device();
   // Restores the caller's mode on every exit, exceptions included.
   struct ModeGuard {
-    VisionTransformerImpl& m;
+    BackboneImpl& m;
     bool was_training;
     ~ModeGuard() { m.train(was_training); }
   } mode{model, model.is_training()};

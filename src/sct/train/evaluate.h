@@ -4,7 +4,7 @@
 
 #include "sct/data/class_subset.h"
 #include "sct/data/eval_source.h"
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 
 namespace sct {
 
@@ -18,6 +18,6 @@ struct Top1 {
 // and restores its previous train/eval mode. The count stays on the device until the end: one host
 // sync per pass, not per batch. With `classes`, the prediction is the argmax over those logits only
 // (ImageNet-A and -R: 200 of the 1000 classes).
-Top1 evaluate_top1(VisionTransformerImpl& model, EvalSource& source, const ClassSubset* classes = nullptr);
+Top1 evaluate_top1(BackboneImpl& model, EvalSource& source, const ClassSubset* classes = nullptr);
 
 }  // namespace sct

@@ -21,7 +21,7 @@ TrainResult train_one(const ModelFactory& make_model, const TrainConfig& config,
                       const std::shared_ptr<const ImageCache>& train, TrainInputs inputs, const std::string& dir,
                       const TrainerOptions& options) {
   at::manual_seed(config.seed);
-  VisionTransformer model = make_model(config, *train);
+  Backbone model = make_model(config, *train);
   inputs.train = train;
   return Trainer(model, std::move(inputs), config, dir, options).fit();
 }

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "sct/data/image_cache.h"
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 #include "sct/data/eval_source.h"
 #include "sct/train/train_config.h"
 #include "sct/train/trainer.h"
@@ -31,7 +31,7 @@ namespace sct {
 // `config` on `train` (a method that selects channels from data selects them on `train`). The driver
 // seeds torch's generators with config.seed before each call, so every run starts from the same
 // initialisation.
-using ModelFactory = std::function<VisionTransformer(const TrainConfig& config, const ImageCache& train)>;
+using ModelFactory = std::function<Backbone(const TrainConfig& config, const ImageCache& train)>;
 
 struct ProtocolData {
   std::shared_ptr<const ImageCache> train800val200;  // every protocol's final training set

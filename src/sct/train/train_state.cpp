@@ -20,7 +20,7 @@ namespace {
 
 constexpr char kFormat[] = "sct-train-state/1";
 
-at::Device model_device(VisionTransformerImpl& model) {
+at::Device model_device(BackboneImpl& model) {
   const std::vector<at::Tensor> params = model.parameters();
   return params.empty() ? at::Device(at::kCPU) : params.front().device();
 }
@@ -68,7 +68,7 @@ TrainStateInfo parse_info(const StringMap& meta, const std::string& path) {
 
 }  // namespace
 
-void save_train_state(const std::string& path, VisionTransformerImpl& model, const torch::optim::Optimizer& optimizer,
+void save_train_state(const std::string& path, BackboneImpl& model, const torch::optim::Optimizer& optimizer,
                       const TrainStateInfo& info) {
   const at::Device device = model_device(model);
   TensorMap tensors;
@@ -99,7 +99,7 @@ TrainStateInfo read_train_state_info(const std::string& path) {
   return parse_info(meta, path);
 }
 
-TrainStateInfo load_train_state(const std::string& path, VisionTransformerImpl& model,
+TrainStateInfo load_train_state(const std::string& path, BackboneImpl& model,
                                 torch::optim::Optimizer& optimizer) {
   StringMap meta;
   TensorMap tensors = load_safetensors(path, &meta);

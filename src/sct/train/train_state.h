@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 
 namespace sct {
 
@@ -26,7 +26,7 @@ struct TrainStateInfo {
   nlohmann::json metrics;
 };
 
-void save_train_state(const std::string& path, VisionTransformerImpl& model, const torch::optim::Optimizer& optimizer,
+void save_train_state(const std::string& path, BackboneImpl& model, const torch::optim::Optimizer& optimizer,
                       const TrainStateInfo& info);
 
 // Reads only what the file says about the run (no model needed).
@@ -35,7 +35,7 @@ TrainStateInfo read_train_state_info(const std::string& path);
 // Restores tensors, optimizer state and generators into `model` / `optimizer` (built the same way as
 // when the state was saved). Strict: the trainable parameters and buffers must be exactly those of
 // the file, with the same shapes. Throws sct::Error naming the file and tensor.
-TrainStateInfo load_train_state(const std::string& path, VisionTransformerImpl& model,
+TrainStateInfo load_train_state(const std::string& path, BackboneImpl& model,
                                 torch::optim::Optimizer& optimizer);
 
 }  // namespace sct

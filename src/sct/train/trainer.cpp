@@ -151,7 +151,7 @@ struct Trainer::Session {
   double reduce_seconds = 0.0;
 };
 
-Trainer::Trainer(VisionTransformer model, TrainInputs inputs, TrainConfig config, std::string run_dir,
+Trainer::Trainer(Backbone model, TrainInputs inputs, TrainConfig config, std::string run_dir,
                  TrainerOptions options)
     : model_(std::move(model)),
       inputs_(std::move(inputs)),
@@ -162,8 +162,8 @@ Trainer::Trainer(VisionTransformer model, TrainInputs inputs, TrainConfig config
   if (!inputs_.train || inputs_.train->num_images() == 0) throw Error("no training images");
   if (inputs_.eval_every < 0) throw Error("eval_every must be >= 0, got " + std::to_string(inputs_.eval_every));
   // The trainer does not build the model, so it can only check that the recipe's drop path is the one built in.
-  if (model_->config().drop_path_rate != config_.drop_path)
-    throw Error("the model was built with drop path " + std::to_string(model_->config().drop_path_rate) +
+  if (model_->drop_path_rate() != config_.drop_path)
+    throw Error("the model was built with drop path " + std::to_string(model_->drop_path_rate()) +
                 " but the configuration says " + std::to_string(config_.drop_path));
   if (to_string(model_->precision()) != config_.precision)
     throw Error("the model runs in " + to_string(model_->precision()) + " but the configuration says " +

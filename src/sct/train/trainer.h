@@ -1,4 +1,4 @@
-// Fine-tuning a VisionTransformer with whatever PEFT method is attached to it, by the SCT reference's
+// Fine-tuning a Backbone with whatever PEFT method is attached to it, by the SCT reference's
 // recipe (SCT-REFERENCE.md §3): AdamW with PyTorch's defaults (betas 0.9/0.999, eps 1e-8), one group,
 // weight decay on every trainable tensor; the cosine schedule of lr_schedule.h set once per epoch;
 // timm's label-smoothing cross-entropy; batches of a shuffled, drop_last BatchLoader.
@@ -28,7 +28,7 @@
 
 #include "sct/core/error.h"
 #include "sct/data/image_cache.h"
-#include "sct/model/vision_transformer.h"
+#include "sct/model/backbone.h"
 #include "sct/data/eval_source.h"
 #include "sct/train/metrics.h"
 #include "sct/train/train_config.h"
@@ -77,7 +77,7 @@ class Trainer {
  public:
   // Throws sct::Error for an invalid config, a model without trainable parameters, a model whose
   // drop path differs from config.drop_path, or missing training images.
-  Trainer(VisionTransformer model, TrainInputs inputs, TrainConfig config, std::string run_dir,
+  Trainer(Backbone model, TrainInputs inputs, TrainConfig config, std::string run_dir,
           TrainerOptions options = {});
 
   // Trains the remaining epochs. A non-finite loss stops the run with NonFiniteLoss naming the epoch
@@ -88,7 +88,7 @@ class Trainer {
   struct Session;
   EpochMetrics train_epoch(Session& s, int64_t epoch);
 
-  VisionTransformer model_;
+  Backbone model_;
   TrainInputs inputs_;
   TrainConfig config_;
   std::string run_dir_;
