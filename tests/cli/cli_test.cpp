@@ -117,6 +117,46 @@ TEST(Cli, FeaturesMatchPyTorchWithResampledPositions) {
   EXPECT_EQ(got.count("blocks.5.out"), 0u);
 }
 
+// A Swin from either layout through the command line (--model-config names its shape): features (the
+// token average), logits and the streams after blocks, as PyTorch computed them; and `sct convert` of
+// Microsoft's .pth gives timm's safetensors.
+TEST(Cli, SwinFeaturesMatchPyTorchFromBothLayouts) {
+  test::ScratchDir dir;
+  const std::string config = dir.file("swin.json");
+  test::write_file(config, R"({"arch": "swin", "name": "swin_s3_w16", "img_size": 32, "patch_size": 2, "embed_dim": 16,
+    "depths": [2, 2, 2], "heads": [2, 4, 8], "window_size": 4, "mlp_ratio": 2.0, "num_classes": 5, "ln_eps": 1e-5})");
+  const std::string io = test::fixture("swin/swin_s3_w16.io.safetensors");
+  const TensorMap ref = load_safetensors(io);
+  for (const std::string format : {"pth", "safetensors"}) {
+    const std::string out = dir.file(format + ".safetensors");
+    const auto r = test::run_cli("features --model-config " + config + " --checkpoint " +
+                                 test::fixture("swin/swin_s3_w16." + format) + " --input " + io + " --out " + out +
+                                 " --blocks 1,3 --logits --precision fp32");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const TensorMap got = load_safetensors(out);
+    EXPECT_LE(test::max_abs_diff(got.at("features"), ref.at("features")), 1e-4) << format;
+    EXPECT_LE(test::max_abs_diff(got.at("logits"), ref.at("logits")), 1e-4) << format;
+    EXPECT_LE(test::max_abs_diff(got.at("layers.1.blocks.1.out"), ref.at("layers.1.blocks.1.out")), 1e-4) << format;
+    if (format == "pth") EXPECT_NE(r.output.find("(checked: equal to the model's own)"), std::string::npos) << r.output;
+  }
+  const std::string converted = dir.file("converted.safetensors");
+  const auto c = test::run_cli("convert " + test::fixture("swin/swin_s3_w16.pth") + " " + converted);
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_NE(c.output.find("attn_mask (a buffer the model computes)"), std::string::npos) << c.output;
+  const TensorMap timm = load_safetensors(test::fixture("swin/swin_s3_w16.safetensors"));
+  EXPECT_EQ(load_safetensors(converted).size(), timm.size());
+
+  // A window-7 model cannot take this window-4 file; an unknown name lists the Swins too.
+  const auto wrong = test::run_cli("features --model swin_tiny_patch4_window7_224 --checkpoint " +
+                                   test::fixture("swin/swin_s3_w16.safetensors") + " --input " + io + " --out " +
+                                   dir.file("w.safetensors"));
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.output.find("another window size"), std::string::npos) << wrong.output;
+  const auto unknown = test::run_cli("features --model swin_giant --input " + io + " --out " + dir.file("u.safetensors"));
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.output.find("swin_base_patch4_window12_384"), std::string::npos) << unknown.output;
+}
+
 // --images decodes exactly as `sct preprocess`: a folder, a list file (labels ignored) and the
 // preprocessed tensor all give the same features.
 TEST(Cli, FeaturesFromImagesMatchPreprocessedInput) {

@@ -221,7 +221,7 @@ TEST(Methods, SctThroughTheRegistry) {
   test::expect_error([] { make_peft_method(method_config("sct", {"scale=big"})); }, {"scale"});
   // The help texts come from the registry.
   EXPECT_EQ(peft_method_list(), "sct, linear, full, bias, lora, adapter, adaptformer, ssf, vpt");
-  EXPECT_NE(peft_method_options_help().find("sct: blocks=all k=1/8 position=attn reference_mlp_site=false scale_on_x=false strategy=salient"),
+  EXPECT_NE(peft_method_options_help().find("sct: blocks=paper k=1/8 position=attn reference_mlp_site=false scale_on_x=false strategy=salient"),
             std::string::npos)
       << peft_method_options_help();
   EXPECT_NE(peft_method_options_help().find("vpt: length=10"), std::string::npos);

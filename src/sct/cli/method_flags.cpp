@@ -24,7 +24,7 @@ void MethodFlags::add_to(CLI::App& cmd, bool with_method, bool with_module) {
   cmd.add_option("--strategy", strategy,
                  alias + "strategy: salient (top-K class-aware score, default), insalient, random, dataset (not "
                          "class-aware)");
-  cmd.add_option("--blocks", blocks, alias + "blocks: all (default), last:N or i,j,...");
+  cmd.add_option("--blocks", blocks, alias + "blocks: paper (default: every block of a ViT; a Swin's last 9 of stage 3 and both of stage 4), all, last:N or i,j,... (numbered in forward order across a Swin's stages)");
   cmd.add_flag("--reference-mlp-site", reference_mlp_site,
                alias + "reference_mlp_site: position mlp ranks channels on the block output, as the public code does");
   cmd.add_option("--select-batch", select_batch, "batch size of the selection pass")

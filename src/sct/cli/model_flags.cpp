@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <ostream>
 
 #include "sct/core/error.h"
+#include "sct/core/json_error.h"
 #include "sct/runtime/device.h"
 #include "sct/runtime/threads.h"
 
@@ -49,6 +51,10 @@ void ModelFlags::add_to(CLI::App& cmd) {
                  "named config (vit_tiny_patch16_224 ... vit_huge_patch14_224, swin_tiny_patch4_window7_224 ... "
                  "swin_base_patch4_window12_384) or custom (a ViT)")
       ->capture_default_str();
+  cmd.add_option("--model-config", model_config,
+                 "a backbone config as JSON (what a task folder's adapter_config.json holds under backbone.config): "
+                 "any ViT or Swin shape, instead of --model")
+      ->check(CLI::ExistingFile);
   cmd.add_option("--img-size", img_size, "input resolution (default: the config's)")->check(CLI::PositiveNumber);
   cmd.add_option("--num-classes", num_classes, "classifier size; 0 = no head (default: the config's)")
       ->check(CLI::NonNegativeNumber);
@@ -64,7 +70,17 @@ void ModelFlags::add_to(CLI::App& cmd) {
 
 nlohmann::json ModelFlags::config() const {
   nlohmann::json cfg;
-  if (model == "custom") {
+  if (!model_config.empty()) {
+    if (patch || width || depth || heads) throw Error("--patch/--width/--depth/--heads do not apply with --model-config");
+    std::ifstream in(model_config);
+    try {
+      cfg = checked_backbone_config(nlohmann::json::parse(in, refuse_huge_numbers));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(model_config + ": " + json_error_text(e));
+    } catch (const Error& e) {
+      throw Error(model_config + ": " + e.what());
+    }
+  } else if (model == "custom") {
     if (patch <= 0 || width <= 0 || depth <= 0 || heads <= 0)
       throw Error("--model custom needs --patch, --width, --depth and --heads");
     VitConfig vit;

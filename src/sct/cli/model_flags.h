@@ -38,6 +38,7 @@ struct RuntimeFlags {
 struct ModelFlags {
   RuntimeFlags runtime;
   std::string model = "vit_base_patch16_224";
+  std::string model_config;                            // a JSON backbone config file, instead of model
   int64_t img_size = 0, num_classes = -1;              // 0 / -1 = the named config's value
   int64_t patch = 0, width = 0, depth = 0, heads = 0;  // for --model custom
   double mlp_ratio = 4.0;

@@ -50,6 +50,8 @@ class BackboneImpl : public torch::nn::Module {
   // Channels at a model-level site (HookSite::PatchEmbed, FinalNorm), and the weight and bias of the
   // op whose output it is, one row per channel (SSF folds its scale and shift into them).
   virtual int64_t site_width(HookSite site) const = 0;
+  // Tokens before the image's own in every block's stream (ViT's class token; Swin has none).
+  virtual int64_t prefix_tokens() const = 0;
   virtual std::pair<at::Tensor, at::Tensor> site_output_parameters(HookSite site) = 0;
 
   // Registers `hook` as submodule `name` (its parameters become <name>.*) and calls it at the

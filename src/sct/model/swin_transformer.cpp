@@ -32,7 +32,8 @@ at::Tensor PatchMergingImpl::forward(const at::Tensor& x, int64_t resolution) {
   // (B, R/2, dr, R/2, dc, C) -> (B, R/2, R/2, dc, dr, C): the 4C features ordered by column offset, then row.
   const at::Tensor merged =
       x.view({B, half, 2, half, 2, C}).permute({0, 1, 3, 4, 2, 5}).reshape({B, half * half, 4 * C});
-  return frozen_linear(layer_norm(merged, norm), reduction->weight, at::Tensor());
+  // The residual stream stays fp32 in either precision; the GEMM runs in the weight's.
+  return frozen_linear(layer_norm(merged, norm), reduction->weight, at::Tensor()).to(at::kFloat);
 }
 
 SwinStageImpl::SwinStageImpl(const SwinConfig& cfg, int64_t s, const std::vector<double>& rates)

@@ -72,6 +72,7 @@ class SwinTransformerImpl : public BackboneImpl {
   int64_t num_classes() const override { return cfg_.num_classes; }
   double drop_path_rate() const override { return cfg_.drop_path_rate; }
   int64_t site_width(HookSite site) const override;
+  int64_t prefix_tokens() const override { return 0; }
   std::pair<at::Tensor, at::Tensor> site_output_parameters(HookSite site) override;
 
   const SwinConfig& config() const { return cfg_; }

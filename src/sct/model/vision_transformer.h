@@ -41,6 +41,7 @@ class VisionTransformerImpl : public BackboneImpl {
   int64_t num_classes() const override { return cfg_.num_classes; }
   double drop_path_rate() const override { return cfg_.drop_path_rate; }
   int64_t site_width(HookSite) const override { return cfg_.width; }
+  int64_t prefix_tokens() const override { return 1; }
   std::pair<at::Tensor, at::Tensor> site_output_parameters(HookSite site) override;
 
   const VitConfig& config() const { return cfg_; }

@@ -20,14 +20,15 @@ namespace {
 // Observer at one site: per image, the sum of squares over patch tokens of a D-wide channel slice.
 class SquareSumHookImpl : public BlockHookImpl {
  public:
-  SquareSumHookImpl(HookSite site, int64_t offset, int64_t width) : site_(site), offset_(offset), width_(width) {}
+  SquareSumHookImpl(HookSite site, int64_t offset, int64_t width, int64_t prefix_tokens)
+      : site_(site), offset_(offset), width_(width), prefix_(prefix_tokens) {}
   uint32_t sites() const override { return site_bit(site_); }
   at::Tensor apply(HookSite, const at::Tensor&, at::Tensor output) override {
     if (pending.defined())
       throw Error("channel selection: a second forward before observe(labels) was called for the first");
-    // Token 0 is CLS: CAIS measures patch tokens only. Squares and sums in float64 so that the running
-    // sums over a whole training split keep their digits.
-    const at::Tensor f = output.detach().narrow(1, 1, output.size(1) - 1).narrow(2, offset_, width_);
+    // CAIS measures the image's own tokens: a ViT's class token is left out. Squares and sums in
+    // float64 so that the running sums over a whole training split keep their digits.
+    const at::Tensor f = output.detach().narrow(1, prefix_, output.size(1) - prefix_).narrow(2, offset_, width_);
     pending = f.to(at::kDouble).square_().sum(1);  // (B, D)
     return output;
   }
@@ -36,7 +37,7 @@ class SquareSumHookImpl : public BlockHookImpl {
 
  private:
   HookSite site_;
-  int64_t offset_, width_;
+  int64_t offset_, width_, prefix_;
 };
 
 // Channels are ranked where the module will act (sct_part_site), except that the reference ranks the
@@ -112,24 +113,22 @@ void ChannelSelector::attach(Backbone model, int64_t num_classes) {
   for (size_t b = 0; b < blocks_.size(); ++b)
     if (blocks_[b] < 0 || blocks_[b] >= depth || (b > 0 && blocks_[b] <= blocks_[b - 1]))
       throw Error("selected blocks must be ascending block numbers in [0, " + std::to_string(depth) + ")");
-  const int64_t width = model->block(blocks_.front()).width();
-  for (int64_t b : blocks_)
-    if (model->block(b).width() != width)
-      throw Error("channel selection over blocks of different widths (" + model->block_path(blocks_.front()) + ": " +
-                  std::to_string(width) + ", " + model->block_path(b) + ": " + std::to_string(model->block(b).width()) +
-                  ") is not supported yet: choose blocks of one stage with --blocks");
-  width_ = width;
-  for (size_t b = 0; b < blocks_.size(); ++b) options_.k.resolve(b, blocks_.size(), width);  // fail early
+  widths_.clear();
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    widths_.push_back(model->block(blocks_[b]).width());
+    options_.k.resolve(b, blocks_.size(), widths_.back());  // fail early
+  }
 
   model_ = model;
   try {
     for (const auto& part : sct_parts(options_.position)) {
       const SctPartSite site = site_for(part, options_.reference_mlp_site);
-      for (int64_t block : blocks_) {
+      for (size_t b = 0; b < blocks_.size(); ++b) {
+        const int64_t block = blocks_[b], width = widths_[b];
         auto tap = std::make_unique<Tap>();
         tap->block = block;
         tap->name = "cais_" + part;
-        tap->hook = std::make_shared<SquareSumHookImpl>(site.site, site.offset * width, width);
+        tap->hook = std::make_shared<SquareSumHookImpl>(site.site, site.offset * width, width, model->prefix_tokens());
         model->block(block).attach(tap->name, tap->hook);
         taps_.push_back(std::move(tap));
       }
@@ -245,13 +244,13 @@ Selection ChannelSelector::finish() {
   sel.strategy = options_.strategy;
   sel.reference_mlp_site = options_.reference_mlp_site;
   sel.seed = options_.seed;
-  sel.width = width_;
+  sel.widths = widths_;
   sel.depth = model_->depth();
   sel.num_classes = num_classes_;
   sel.class_counts = class_counts_;
   sel.num_images = std::accumulate(class_counts_.begin(), class_counts_.end(), int64_t{0});
   sel.blocks = blocks_;
-  for (size_t b = 0; b < blocks_.size(); ++b) sel.k.push_back(options_.k.resolve(b, blocks_.size(), sel.width));
+  for (size_t b = 0; b < blocks_.size(); ++b) sel.k.push_back(options_.k.resolve(b, blocks_.size(), sel.widths[b]));
   if (sel.num_images == 0 && options_.strategy != ChannelStrategy::Random)
     throw Error(std::string("channel selection: no images were observed; strategy '") + to_string(options_.strategy) +
                 "' needs data");
@@ -270,7 +269,6 @@ Selection ChannelSelector::finish() {
     SelectionPart part;
     part.name = names[p];
     part.site = site_for(names[p], options_.reference_mlp_site).name;
-    std::vector<at::Tensor> rows;
     for (size_t l = 0; l < L; ++l) {
       const Tap& tap = *taps_[p * L + l];
       at::Tensor score;  // (D) float64
@@ -278,12 +276,11 @@ Selection ChannelSelector::finish() {
         const at::Tensor sums = tap.sums.to(at::kCPU);               // (C, D) sums of squares
         score = options_.strategy == ChannelStrategy::Dataset ? sums.sum(0).sqrt()  // s[j]
                                                : sums.index_select(0, present_t).sqrt().mean(0);  // Z[j]
-        rows.push_back(score);
+        part.scores.push_back(score.to(at::kFloat));
       }
-      part.indices.push_back(options_.strategy == ChannelStrategy::Random ? random_channels(sel.width, sel.k[l], rng)
+      part.indices.push_back(options_.strategy == ChannelStrategy::Random ? random_channels(sel.widths[l], sel.k[l], rng)
                                                            : rank_channels(score, sel.k[l], options_.strategy));
     }
-    if (!rows.empty()) part.scores = at::stack(rows).to(at::kFloat);  // (L, D)
     sel.parts.push_back(std::move(part));
   }
   detach();

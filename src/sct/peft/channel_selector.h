@@ -74,7 +74,7 @@ class ChannelSelector {
 
   SelectionOptions options_;
   Backbone model_{nullptr};
-  int64_t width_ = 0;  // of the selected blocks
+  std::vector<int64_t> widths_;  // of the selected blocks
   int64_t num_classes_ = 0;
   std::vector<int64_t> blocks_;
   std::vector<int64_t> class_counts_;

@@ -8,6 +8,7 @@
 
 #include "sct/core/error.h"
 #include "sct/data/image_cache.h"
+#include "sct/model/swin_transformer.h"
 #include "sct/parallel/process_group.h"
 #include "sct/peft/selection_heatmap.h"
 #include "sct/core/progress.h"
@@ -63,6 +64,13 @@ Selection select_on(const MethodData& data, const SelectionOptions& options) {
 
 }  // namespace
 
+std::vector<int64_t> sct_paper_blocks(const BackboneImpl& model) {
+  const auto* swin = dynamic_cast<const SwinTransformerImpl*>(&model);
+  if (!swin || swin->config().stages() != 4) return last_blocks(model.depth(), model.depth());
+  const std::vector<int64_t>& d = swin->config().depths;
+  return last_blocks(model.depth(), std::min<int64_t>(9, d[2]) + d[3]);
+}
+
 nlohmann::json SctOptions::to_json() const {
   return {{"k", k},
           {"position", to_string(position)},
@@ -81,7 +89,7 @@ bool SctOptions::same_selection_options(const SctOptions& o) const {
 SctMethod::SctMethod(SctOptions options) : options_(std::move(options)) {
   adapter_options(options_.position, options_.scale, options_.scale_on_x);
   KSpec::parse(options_.k);
-  if (options_.blocks != "all")  // the syntax now, the range against the model's depth in prepare()
+  if (options_.blocks != "paper")  // the syntax now, the range against the model's depth in prepare()
     parse_blocks(options_.blocks, int64_t(1) << 20, "sct option blocks");
 }
 
@@ -117,7 +125,8 @@ void SctMethod::prepare(const MethodData& data) {
     // Without data the channels cannot be ranked; a random set of the same K costs the same.
     o.strategy = data.train ? options_.strategy : ChannelStrategy::Random;
     o.k = KSpec::parse(options_.k);
-    o.blocks = parse_blocks(options_.blocks, data.model->depth(), "sct option blocks");
+    o.blocks = options_.blocks == "paper" ? sct_paper_blocks(*data.model)
+                                          : parse_blocks(options_.blocks, data.model->depth(), "sct option blocks");
     o.seed = data.seed;
     selection_ = select_on(data, o);
     selection_->dataset = data.dataset;
@@ -130,16 +139,24 @@ void SctMethod::prepare(const MethodData& data) {
 
 void SctMethod::attach(BackboneImpl& model) {
   const Selection& s = selection();
-  const int64_t width = s.blocks.empty() || s.blocks.back() >= model.depth() ? -1 : model.block(s.blocks.front()).width();
-  if (s.width != width || s.depth != model.depth())
-    throw Error("sct: the channel selection was made on a backbone of width " + std::to_string(s.width) +
-                " and depth " + std::to_string(s.depth) + ", the model '" + model.name() + "' has " +
-                std::to_string(width) + " and " + std::to_string(model.depth()));
+  std::vector<int64_t> widths;
+  if (s.depth == model.depth())
+    for (int64_t b : s.blocks) widths.push_back(model.block(b).width());
+  if (widths != s.widths) {
+    auto list = [](const std::vector<int64_t>& v) {
+      std::string out;
+      for (int64_t w : v) out += (out.empty() ? "" : ",") + std::to_string(w);
+      return out;
+    };
+    throw Error("sct: the channel selection was made on a backbone of depth " + std::to_string(s.depth) +
+                " with widths " + list(s.widths) + " at its selected blocks; the model '" + model.name() + "' has depth " +
+                std::to_string(model.depth()) + (widths.empty() ? "" : " and widths " + list(widths)));
+  }
   freeze_all_but_head(model);
   const SctAdapterOptions options = adapter_options(options_.position, options_.scale, options_.scale_on_x);
   const auto tensor_options = at::TensorOptions().device(model.device()).dtype(at::kFloat);
   for (size_t b = 0; b < s.blocks.size(); ++b)
-    model.block(s.blocks[b]).attach("sct", SctAdapter(width, s.channels(b), options, tensor_options).ptr());
+    model.block(s.blocks[b]).attach("sct", SctAdapter(widths[b], s.channels(b), options, tensor_options).ptr());
 }
 
 nlohmann::json SctMethod::config() const {
@@ -159,7 +176,7 @@ nlohmann::json SctMethod::config() const {
 void SctMethod::write_outputs(const std::string& dir) const {
   if (!selection_) return;
   selection_->save((std::filesystem::path(dir) / "selection.json").string());
-  if (selection_->parts.front().scores.defined())
+  if (!selection_->parts.front().scores.empty())
     write_selection_heatmap(*selection_, (std::filesystem::path(dir) / "selection.png").string());
 }
 

@@ -16,11 +16,11 @@ namespace sct {
 // sct's method options (its keys in the method registry; `sct train --k` and the like are aliases).
 struct SctOptions {
   // What the selection decides: K per block (KSpec::parse), the module's position, which channels,
-  // which blocks (parse_blocks), and where the mlp part is ranked.
+  // which blocks (parse_blocks, or "paper": sct_paper_blocks()), and where the mlp part is ranked.
   std::string k = "1/8";
   SctPosition position = SctPosition::Attn;
   ChannelStrategy strategy = ChannelStrategy::Salient;
-  std::string blocks = "all";
+  std::string blocks = "paper";
   bool reference_mlp_site = false;
   // The module's output scale (none: the released ViT code), or the selected channels' (scale_on_x).
   std::optional<double> scale;
@@ -62,6 +62,11 @@ class SctMethod : public PeftMethod {
   SctOptions options_;
   std::optional<Selection> selection_;
 };
+
+// The blocks the paper adapts: every block of a ViT; on a Swin the last 9 blocks of the third stage and
+// both of the fourth (Swin-B: blocks 13-23 of 0-23, numbered in forward order across stages; a shallower
+// third stage gives all of its blocks).
+std::vector<int64_t> sct_paper_blocks(const BackboneImpl& model);
 
 // Trainable SCT parameters (head excluded): sum over parts and selected blocks of K^2 + K
 // (ViT-B/16, K = 96 in all 12 blocks: 12 * (96 * 96 + 96) = 111,744).

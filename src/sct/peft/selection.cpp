@@ -43,7 +43,7 @@ nlohmann::json Selection::to_json() const {
       {"strategy", to_string(strategy)},
       {"reference_mlp_site", reference_mlp_site},
       {"seed", seed},
-      {"width", width},
+      {"widths", widths},
       {"depth", depth},
       {"num_classes", num_classes},
       {"num_images", num_images},
@@ -54,12 +54,11 @@ nlohmann::json Selection::to_json() const {
   nlohmann::json parts_json = nlohmann::json::array();
   for (const auto& p : parts) {
     nlohmann::json pj = {{"name", p.name}, {"site", p.site}, {"indices", p.indices}};
-    if (p.scores.defined()) {
-      const at::Tensor s = p.scores.to(at::kCPU, at::kFloat).contiguous();
+    if (!p.scores.empty()) {
       nlohmann::json rows = nlohmann::json::array();
-      for (int64_t l = 0; l < s.size(0); ++l) {
-        const float* row = s.data_ptr<float>() + l * s.size(1);
-        rows.push_back(std::vector<float>(row, row + s.size(1)));
+      for (const at::Tensor& row : p.scores) {
+        const at::Tensor r = row.to(at::kCPU, at::kFloat).contiguous();
+        rows.push_back(std::vector<float>(r.data_ptr<float>(), r.data_ptr<float>() + r.numel()));
       }
       pj["scores"] = std::move(rows);
     }
@@ -85,12 +84,15 @@ Selection Selection::from_json(const nlohmann::json& j) {
     s.strategy = parse_channel_strategy(j.at("strategy").get<std::string>());
     s.reference_mlp_site = j.at("reference_mlp_site").get<bool>();
     s.seed = j.at("seed").get<uint64_t>();
-    s.width = j.at("width").get<int64_t>();
     s.depth = j.at("depth").get<int64_t>();
+    s.blocks = j.at("blocks").get<std::vector<int64_t>>();
+    // Files from before Swin have one width for every block.
+    s.widths = j.contains("widths") ? j.at("widths").get<std::vector<int64_t>>()
+                                    : std::vector<int64_t>(s.blocks.size(), j.at("width").get<int64_t>());
+    require(s.widths.size() == s.blocks.size(), "'widths' and 'blocks' differ in length");
     s.num_classes = j.at("num_classes").get<int64_t>();
     s.num_images = j.at("num_images").get<int64_t>();
     s.class_counts = j.at("class_counts").get<std::vector<int64_t>>();
-    s.blocks = j.at("blocks").get<std::vector<int64_t>>();
     s.k = j.at("k").get<std::vector<int64_t>>();
     for (const auto& pj : j.at("parts")) {
       SelectionPart p;
@@ -100,10 +102,9 @@ Selection Selection::from_json(const nlohmann::json& j) {
       if (pj.contains("scores")) {
         const auto rows = pj.at("scores").get<std::vector<std::vector<float>>>();
         require(rows.size() == s.blocks.size(), "part '" + p.name + "': one score row per block expected");
-        p.scores = at::empty({int64_t(rows.size()), s.width}, at::kFloat);
         for (size_t l = 0; l < rows.size(); ++l) {
-          require(int64_t(rows[l].size()) == s.width, "part '" + p.name + "': score rows must have width entries");
-          std::copy(rows[l].begin(), rows[l].end(), p.scores.data_ptr<float>() + int64_t(l) * s.width);
+          require(int64_t(rows[l].size()) == s.widths[l], "part '" + p.name + "': score rows must have width entries");
+          p.scores.push_back(at::tensor(rows[l], at::kFloat));
         }
       }
       s.parts.push_back(std::move(p));
@@ -128,7 +129,7 @@ Selection Selection::from_json(const nlohmann::json& j) {
                                                  std::to_string(idx.size()) +
                                                  " indices but K = " + std::to_string(s.k[b]));
       for (size_t t = 0; t < idx.size(); ++t)
-        require(idx[t] >= 0 && idx[t] < s.width && (t == 0 || idx[t] > idx[t - 1]),
+        require(idx[t] >= 0 && idx[t] < s.widths[b] && (t == 0 || idx[t] > idx[t - 1]),
                 "part '" + p.name + "', block " + std::to_string(s.blocks[b]) +
                     ": indices must be ascending channels in [0, width)");
     }

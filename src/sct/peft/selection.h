@@ -19,9 +19,9 @@ struct SelectionPart {
   std::string name;                           // attn | mlp | q | v
   std::string site;                           // norm2_input | mlp_output | block_output | qkv_q | qkv_v
   std::vector<std::vector<int64_t>> indices;  // per selected block: K channels in [0, D), ascending
-  // (L, D) float32, CPU: the score the channels were ranked by (class-averaged Z; the dataset-wide norm
-  // for the dataset strategy). Undefined for the random strategy when no data was observed.
-  at::Tensor scores;
+  // Per selected block, (D_l) float32, CPU: the score the channels were ranked by (class-averaged Z; the
+  // dataset-wide norm for the dataset strategy). Empty for the random strategy when no data was observed.
+  std::vector<at::Tensor> scores;
 };
 
 struct Selection {
@@ -32,7 +32,8 @@ struct Selection {
   ChannelStrategy strategy = ChannelStrategy::Salient;
   bool reference_mlp_site = false;
   uint64_t seed = 0;
-  int64_t width = 0, depth = 0, num_classes = 0, num_images = 0;
+  int64_t depth = 0, num_classes = 0, num_images = 0;
+  std::vector<int64_t> widths;        // D of each selected block (Swin's stages differ)
   std::vector<int64_t> class_counts;  // (C) images per class
   std::vector<int64_t> blocks;        // selected blocks, ascending
   std::vector<int64_t> k;             // K per selected block
