@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Eager-PyTorch counterpart of `sct bench`, for side-by-side numbers in the same session.
 
-Uses the timm-structured ViT transcription of tools/make_fixtures.py (the same model the parity
-fixtures come from), random weights, synthetic data, and times inference and a training step of
+Uses the timm-structured ViT transcription of tools/make_fixtures.py and the Swin transcription of
+tools/make_swin_fixtures.py (the models the parity fixtures come from), random weights, synthetic data, and times inference and a training step of
 the frozen backbone + new head, after warm-up -- what `sct bench --method none` times. With
 `--method sct` every block gets the reference's SCT module (K = width/8 random channels, position
 attn, written as the public code writes it: x[:, :, idx] = x[:, :, idx] + linear(x[:, :, idx])),
@@ -26,11 +26,16 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from make_fixtures import VisionTransformer  # noqa: E402
+import make_swin_fixtures as swin  # noqa: E402
 
 CONFIGS = {  # width, depth, heads, patch
     "vit_tiny_patch16_224": (192, 12, 3, 16),
     "vit_small_patch16_224": (384, 12, 6, 16),
     "vit_base_patch16_224": (768, 12, 12, 16),
+}
+SWIN_CONFIGS = {  # embed_dim, depths, heads, window (224 px, patch 4)
+    "swin_tiny_patch4_window7_224": (96, [2, 2, 6, 2], [3, 6, 12, 24], 7),
+    "swin_base_patch4_window7_224": (128, [2, 2, 18, 2], [4, 8, 16, 32], 7),
 }
 
 
@@ -62,6 +67,46 @@ class SctBlock(torch.nn.Module):
         return x + mlp_branch, attn_residual, mlp_branch
 
 
+class SctSwinBlock(swin.SwinBlock):
+    """Microsoft's Swin block with the SCT module after the attention residual (as SctBlock)."""
+
+    def __init__(self, block, k):
+        torch.nn.Module.__init__(self)
+        self.__dict__.update({k_: v for k_, v in block.__dict__.items() if k_ not in ("_modules", "_buffers", "_parameters")})
+        self._modules, self._buffers, self._parameters = block._modules, block._buffers, block._parameters
+        width = block.norm1.normalized_shape[0]
+        self.register_buffer("idx", torch.randperm(width)[:k].sort().values)
+        self.linear = torch.nn.Linear(k, k)
+        torch.nn.init.trunc_normal_(self.linear.weight, std=0.02)
+        torch.nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x, trace, prefix):
+        B, L, C = x.shape
+        shortcut = x
+        x = self.norm1(x).view(B, self.res, self.res, C)
+        if self.shift > 0:
+            x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
+        x = self.attn(swin.window_partition(x, self.window), self.attn_mask)
+        x = swin.window_reverse(x, self.window, self.res, self.res)
+        if self.shift > 0:
+            x = torch.roll(x, shifts=(self.shift, self.shift), dims=(1, 2))
+        x = shortcut + x.reshape(B, L, C)
+        x[:, :, self.idx] = x[:, :, self.idx] + self.linear(x[:, :, self.idx])
+        return x + self.mlp(self.norm2(x))
+
+
+def swin_model(name, num_classes, method):
+    dim, depths, heads, window = SWIN_CONFIGS[name]
+    model = swin.SwinTransformer(224, 4, dim, depths, heads, window, 4.0, num_classes)
+    if method == "sct":  # the paper's blocks: the last 9 of stage 3 and both of stage 4, K = width / 8
+        blocks = [(s, j) for s, layer in enumerate(model.layers) for j in range(len(layer.blocks))]
+        for s, j in blocks[-(min(9, depths[2]) + depths[3]):]:
+            b = model.layers[s].blocks[j]
+            model.layers[s].blocks[j] = SctSwinBlock(b, b.norm1.normalized_shape[0] // 8)
+    model.forward = lambda x: model.forward_trace(x)["logits"]
+    return model
+
+
 def time_per_call(fn, warmup, steps):
     for _ in range(warmup):
         fn()
@@ -73,7 +118,7 @@ def time_per_call(fn, warmup, steps):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="vit_base_patch16_224", choices=sorted(CONFIGS))
+    ap.add_argument("--model", default="vit_base_patch16_224", choices=sorted(CONFIGS) + sorted(SWIN_CONFIGS))
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
@@ -86,10 +131,13 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    width, depth, heads, patch = CONFIGS[args.model]
-    model = VisionTransformer(224, patch, width, depth, heads, 4, args.num_classes)
-    if args.method == "sct":
-        model.blocks = torch.nn.Sequential(*[SctBlock(b, width, width // 8) for b in model.blocks])
+    if args.model in SWIN_CONFIGS:
+        model = swin_model(args.model, args.num_classes, args.method)
+    else:
+        width, depth, heads, patch = CONFIGS[args.model]
+        model = VisionTransformer(224, patch, width, depth, heads, 4, args.num_classes)
+        if args.method == "sct":
+            model.blocks = torch.nn.Sequential(*[SctBlock(b, width, width // 8) for b in model.blocks])
     images = torch.randn(args.batch, 3, 224, 224)
     labels = torch.randint(args.num_classes, (args.batch,))
 

@@ -159,7 +159,7 @@ class PatchMerging(nn.Module):
         if self.swap:
             x1, x2 = x2, x1
         x = torch.cat([x0, x1, x2, x3], -1).view(B, -1, 4 * C)
-        return self.reduction(self.norm(x))
+        return self.reduction(self.norm(x)).to(x.dtype)  # the stream keeps its dtype under autocast
 
 
 class BasicLayer(nn.Module):
@@ -178,7 +178,9 @@ class PatchEmbed(nn.Module):
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x):
-        return self.norm(self.proj(x).flatten(2).transpose(1, 2))
+        # The dtype of the norm's weights: under CPU autocast (bench/pytorch_bench.py --bf16) the conv
+        # gives bf16, which PyTorch 1.13's layer_norm refuses beside fp32 weights.
+        return self.norm(self.proj(x).flatten(2).transpose(1, 2).to(self.norm.weight.dtype))
 
 
 class SwinTransformer(nn.Module):

@@ -26,6 +26,13 @@ class WindowAttentionImpl : public AttentionImpl {
   // `attn_mask`, where Microsoft's and timm's checkpoints name it.
   at::Tensor attn_mask;
   const int64_t resolution, window, shift;
+
+ private:
+  // Row gathers of the (B * L, D) tokens for a batch of B: into shifted windows and back.
+  const at::Tensor& into_windows(int64_t batch, const at::Device& device);
+  const at::Tensor& out_of_windows(int64_t batch, const at::Device& device);
+  at::Tensor order_, inverse_;                 // (L): a window-major token order and its inverse
+  at::Tensor batch_order_, batch_inverse_;     // the same over a batch, cached for its size and device
 };
 
 // The table row of each pair of positions in a window (Microsoft's relative_position_index).
