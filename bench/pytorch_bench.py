@@ -67,32 +67,19 @@ class SctBlock(torch.nn.Module):
         return x + mlp_branch, attn_residual, mlp_branch
 
 
-class SctSwinBlock(swin.SwinBlock):
-    """Microsoft's Swin block with the SCT module after the attention residual (as SctBlock)."""
+def add_sct(block, k):
+    """The SCT module on Microsoft's Swin block, after the attention residual (as SctBlock)."""
+    width = block.norm1.normalized_shape[0]
+    block.register_buffer("idx", torch.randperm(width)[:k].sort().values)
+    block.linear = torch.nn.Linear(k, k)
+    torch.nn.init.trunc_normal_(block.linear.weight, std=0.02)
+    torch.nn.init.zeros_(block.linear.bias)
 
-    def __init__(self, block, k):
-        torch.nn.Module.__init__(self)
-        self.__dict__.update({k_: v for k_, v in block.__dict__.items() if k_ not in ("_modules", "_buffers", "_parameters")})
-        self._modules, self._buffers, self._parameters = block._modules, block._buffers, block._parameters
-        width = block.norm1.normalized_shape[0]
-        self.register_buffer("idx", torch.randperm(width)[:k].sort().values)
-        self.linear = torch.nn.Linear(k, k)
-        torch.nn.init.trunc_normal_(self.linear.weight, std=0.02)
-        torch.nn.init.zeros_(self.linear.bias)
+    def adapt(x):
+        x[:, :, block.idx] = x[:, :, block.idx] + block.linear(x[:, :, block.idx])
+        return x
 
-    def forward(self, x, trace, prefix):
-        B, L, C = x.shape
-        shortcut = x
-        x = self.norm1(x).view(B, self.res, self.res, C)
-        if self.shift > 0:
-            x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
-        x = self.attn(swin.window_partition(x, self.window), self.attn_mask)
-        x = swin.window_reverse(x, self.window, self.res, self.res)
-        if self.shift > 0:
-            x = torch.roll(x, shifts=(self.shift, self.shift), dims=(1, 2))
-        x = shortcut + x.reshape(B, L, C)
-        x[:, :, self.idx] = x[:, :, self.idx] + self.linear(x[:, :, self.idx])
-        return x + self.mlp(self.norm2(x))
+    block.adapt = adapt
 
 
 def swin_model(name, num_classes, method):
@@ -102,7 +89,7 @@ def swin_model(name, num_classes, method):
         blocks = [(s, j) for s, layer in enumerate(model.layers) for j in range(len(layer.blocks))]
         for s, j in blocks[-(min(9, depths[2]) + depths[3]):]:
             b = model.layers[s].blocks[j]
-            model.layers[s].blocks[j] = SctSwinBlock(b, b.norm1.normalized_shape[0] // 8)
+            add_sct(b, b.norm1.normalized_shape[0] // 8)
     model.forward = lambda x: model.forward_trace(x)["logits"]
     return model
 

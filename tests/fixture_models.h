@@ -1,7 +1,8 @@
-// The fixture ViTs of tools/make_fixtures.py, built and loaded for tests that need their weights, and
-// the small random ViT most unit tests build.
+// The fixture ViTs of tools/make_fixtures.py and the fixture Swin of tools/make_swin_fixtures.py, built
+// and loaded for tests that need their weights, and the small random ViT most unit tests build.
 #pragma once
 #include "sct/io/checkpoint.h"
+#include "sct/model/swin_transformer.h"
 #include "sct/model/vision_transformer.h"
 #include "test_util.h"
 
@@ -56,6 +57,29 @@ inline VisionTransformer d12_fixture_model() {
   cfg.num_classes = 5;
   VisionTransformer model(cfg);
   load_vit_checkpoint(*model, fixture("vit_d12_w24_h3.safetensors"));
+  return model;
+}
+
+// swin_s3_w16: 32 px, patch 2, three stages of 16 x 16, 8 x 8 and 4 x 4 tokens (widths 16, 32, 64),
+// 4 x 4 windows, MLP ratio 2, 5 classes.
+inline SwinConfig swin_fixture_config() {
+  SwinConfig c;
+  c.name = "swin_s3_w16";
+  c.img_size = 32;
+  c.patch_size = 2;
+  c.embed_dim = 16;
+  c.depths = {2, 2, 2};
+  c.heads = {2, 4, 8};
+  c.window_size = 4;
+  c.mlp_ratio = 2.0;
+  c.num_classes = 5;
+  return c;
+}
+
+// The fixture Swin with its weights, from timm's layout (`format` "safetensors") or Microsoft's ("pth").
+inline SwinTransformer swin_fixture_model(const std::string& format = "safetensors") {
+  SwinTransformer model(swin_fixture_config());
+  load_swin_checkpoint(*model, fixture("swin/swin_s3_w16." + format));
   return model;
 }
 

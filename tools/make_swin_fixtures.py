@@ -136,10 +136,15 @@ class SwinBlock(nn.Module):
         x = window_reverse(x, self.window, self.res, self.res)
         if self.shift > 0:
             x = torch.roll(x, shifts=(self.shift, self.shift), dims=(1, 2))
-        x = shortcut + x.reshape(B, L, C)
+        x = self.adapt(shortcut + x.reshape(B, L, C))
         trace[prefix + ".attn_residual"] = x
         x = x + self.mlp(self.norm2(x))
         trace[prefix + ".out"] = x
+        return x
+
+
+    def adapt(self, x):
+        """What a PEFT module does to the stream after the attention residual (bench/pytorch_bench.py)."""
         return x
 
 

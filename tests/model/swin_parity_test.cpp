@@ -9,25 +9,11 @@
 #include "sct/model/stream_recorder.h"
 #include "sct/model/swin_transformer.h"
 #include "sct/model/window_attention.h"
+#include "fixture_models.h"
 #include "test_util.h"
 
 namespace sct {
 namespace {
-
-// tools/make_swin_fixtures.py's swin_s3_w16: 16 x 16, 8 x 8 and 4 x 4 tokens, 4 x 4 windows.
-SwinConfig fixture_config() {
-  SwinConfig c;
-  c.name = "swin_s3_w16";
-  c.img_size = 32;
-  c.patch_size = 2;
-  c.embed_dim = 16;
-  c.depths = {2, 2, 2};
-  c.heads = {2, 4, 8};
-  c.window_size = 4;
-  c.mlp_ratio = 2.0;
-  c.num_classes = 5;
-  return c;
-}
 
 std::string fixture(const std::string& suffix) { return test::fixture("swin/swin_s3_w16" + suffix); }
 
@@ -57,7 +43,7 @@ Outputs run(SwinTransformerImpl& model, const at::Tensor& x) {
 class SwinParity : public testing::TestWithParam<std::string> {};
 
 TEST_P(SwinParity, LogitsFeaturesAndEveryBlockMatchPyTorch) {
-  SwinTransformer model(fixture_config());
+  SwinTransformer model(test::swin_fixture_config());
   const LoadReport report = load_swin_checkpoint(*model, fixture(GetParam()));
   EXPECT_TRUE(report.head_loaded);
   const TensorMap ref = load_safetensors(fixture(".io.safetensors"));
@@ -80,7 +66,7 @@ TEST(SwinParity, AMissingMaskOrASwappedMergeOrderWouldFail) {
   EXPECT_GT(test::max_abs_diff(ref.at("logits_no_mask"), ref.at("logits")), 100 * test::kParityTol);
   EXPECT_GT(test::max_abs_diff(ref.at("logits_swapped_merge"), ref.at("logits")), 100 * test::kParityTol);
 
-  SwinTransformer no_mask(fixture_config());
+  SwinTransformer no_mask(test::swin_fixture_config());
   load_swin_checkpoint(*no_mask, fixture(".safetensors"));
   int shifted = 0;
   for (int64_t i = 0; i < no_mask->depth(); ++i) {
@@ -94,7 +80,7 @@ TEST(SwinParity, AMissingMaskOrASwappedMergeOrderWouldFail) {
   EXPECT_LE(test::max_abs_diff(run(*no_mask, ref.at("x")).logits, ref.at("logits_no_mask")), test::kParityTol);
 
   // Swapping the column blocks of x1 and x2 in the norm and the reduction is swapping the inputs.
-  SwinTransformer swapped(fixture_config());
+  SwinTransformer swapped(test::swin_fixture_config());
   load_swin_checkpoint(*swapped, fixture(".safetensors"));
   torch::NoGradGuard no_grad;
   for (int64_t s = 1; s < 3; ++s) {
@@ -118,7 +104,7 @@ TEST(SwinCheckpoint, MicrosoftLayoutIsRenamedAndItsBuffersChecked) {
   // Same weights under the other names: 2 buffers per shifted block and one index per block more.
   EXPECT_EQ(pth.size(), timm.size() + 6 + 2);
 
-  SwinTransformer model(fixture_config());
+  SwinTransformer model(test::swin_fixture_config());
   const LoadReport report = load_swin_state(*model, pth, "ms.pth");
   int checked = 0;
   for (const auto& s : report.ignored) checked += s.find("checked: equal") != std::string::npos;
@@ -131,7 +117,7 @@ TEST(SwinCheckpoint, MicrosoftLayoutIsRenamedAndItsBuffersChecked) {
 }
 
 TEST(SwinCheckpoint, AnotherWindowSizeIsRefusedByName) {
-  SwinConfig c = fixture_config();
+  SwinConfig c = test::swin_fixture_config();
   c.window_size = 2;
   SwinTransformer model(c);
   test::expect_error([&] { load_swin_checkpoint(*model, fixture(".safetensors")); },
@@ -142,7 +128,7 @@ TEST(SwinCheckpoint, StrictLoadNamesMissingAndUnexpectedTensors) {
   TensorMap state = load_safetensors(fixture(".safetensors"));
   state.erase("layers.2.downsample.reduction.weight");
   state["layers.3.blocks.0.norm1.weight"] = at::ones({128});
-  SwinTransformer model(fixture_config());
+  SwinTransformer model(test::swin_fixture_config());
   test::expect_error([&] { load_swin_state(*model, state, "x.safetensors"); },
                      {"x.safetensors", "missing 1: layers.2.downsample.reduction.weight",
                       "unexpected 1: layers.3.blocks.0.norm1.weight"});
@@ -181,7 +167,7 @@ TEST(SwinModel, NamedConfigsBuildWithTimmsShapes) {
   test::expect_error([&] { c.validate(); }, {"swin_base_patch4_window7_224", "windows", "do not tile"});
   test::expect_error([&] { swin_config("swin_huge"); }, {"unknown Swin model 'swin_huge'", "swin_tiny_patch4_window7_224"});
   // Block paths follow timm's names; the index and mask are buffers, the table a parameter.
-  SwinTransformer tiny(fixture_config());
+  SwinTransformer tiny(test::swin_fixture_config());
   EXPECT_EQ(tiny->block_path(3), "layers.1.blocks.1");
   std::set<std::string> params;
   for (const auto& kv : tiny->named_parameters()) params.insert(kv.key());

@@ -15,6 +15,7 @@
 #include "sct/peft/merge.h"
 #include "sct/peft/peft_method.h"
 #include "sct/peft/sct_method.h"
+#include "fixture_models.h"
 #include "test_util.h"
 
 namespace sct {
@@ -22,25 +23,7 @@ namespace {
 
 using nlohmann::json;
 
-SwinConfig small_swin_config() {
-  SwinConfig c;
-  c.name = "swin_s3_w16";
-  c.img_size = 32;
-  c.patch_size = 2;
-  c.embed_dim = 16;
-  c.depths = {2, 2, 2};
-  c.heads = {2, 4, 8};
-  c.window_size = 4;
-  c.mlp_ratio = 2.0;
-  c.num_classes = 5;
-  return c;
-}
-
-SwinTransformer small_swin() {
-  SwinTransformer m(small_swin_config());
-  load_swin_checkpoint(*m, test::fixture("swin/swin_s3_w16.safetensors"));
-  return m;
-}
+SwinTransformer small_swin() { return test::swin_fixture_model(); }
 
 at::Tensor images(int64_t n, uint64_t seed) {
   at::manual_seed(seed);
@@ -181,7 +164,7 @@ TEST(SwinMethods, Bf16RunsForwardAndBackwardNearFp32) {
 }
 
 TEST(SwinMethods, PaperBlocksAreTheLastNineOfStageThreeAndAllOfStageFour) {
-  SwinConfig b = small_swin_config();  // Swin-B's stage depths on a small, cheap model
+  SwinConfig b = test::swin_fixture_config();  // Swin-B's stage depths on a small, cheap model
   b.img_size = 64;
   b.patch_size = 2;
   b.window_size = 2;

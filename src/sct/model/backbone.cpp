@@ -28,6 +28,11 @@ at::Tensor BackboneImpl::forward_head(const at::Tensor& features, const torch::n
   return head->forward(pooled).to(features.scalar_type());  // the loss and the softmax of predictions in fp32
 }
 
+int64_t BackboneImpl::checked_classes(int64_t num_classes) {
+  if (num_classes < 0) throw Error("number of classes must be >= 0, got " + std::to_string(num_classes));
+  return num_classes;
+}
+
 void BackboneImpl::check_images(const at::Tensor& images) const {
   const int64_t s = img_size();
   if (images.dim() != 4 || images.size(1) != 3 || images.size(2) != s || images.size(3) != s)

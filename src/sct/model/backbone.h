@@ -94,6 +94,17 @@ class BackboneImpl : public torch::nn::Module {
   const HookChain& model_hooks() const { return hooks_.chain(); }
   // The message for images of the wrong shape, naming the model.
   void check_images(const at::Tensor& images) const;
+  // `num_classes`, or an error when it is negative.
+  static int64_t checked_classes(int64_t num_classes);
+  // Makes `fresh` the submodule "head" in place of `current` (nothing when `fresh` is empty); returns it.
+  template <typename Head>
+  Head swap_head(const Head& current, Head fresh) {
+    if (!fresh) {
+      if (current) unregister_module("head");
+      return fresh;
+    }
+    return current ? replace_module("head", fresh) : register_module("head", fresh);
+  }
 
  private:
   std::vector<std::pair<std::string, BlockImpl*>> blocks_;  // owned by the model's module tree

@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/grad_mode.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
 
 namespace sct {
 
@@ -16,6 +18,19 @@ void trunc_normal_(at::Tensor t, double std, double mean, double a, double b) {
   t.erfinv_();
   t.mul_(std * std::sqrt(2.0)).add_(mean);
   t.clamp_(a, b);
+}
+
+void init_linears_and_norms(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& m : module.modules(/*include_self=*/false)) {
+    if (auto* linear = m->as<torch::nn::LinearImpl>()) {
+      trunc_normal_(linear->weight, 0.02);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* ln = m->as<torch::nn::LayerNormImpl>()) {
+      ln->weight.fill_(1.0);
+      ln->bias.zero_();
+    }
+  }
 }
 
 }  // namespace sct

@@ -85,29 +85,14 @@ SwinTransformerImpl::SwinTransformerImpl(SwinConfig cfg) : cfg_(std::move(cfg)) 
 
 void SwinTransformerImpl::reset_parameters() {
   torch::NoGradGuard no_grad;
-  for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* linear = m->as<torch::nn::LinearImpl>()) {
-      trunc_normal_(linear->weight, 0.02);
-      if (linear->bias.defined()) linear->bias.zero_();
-    } else if (auto* ln = m->as<torch::nn::LayerNormImpl>()) {
-      ln->weight.fill_(1.0);
-      ln->bias.zero_();
-    } else if (auto* attn = m->as<WindowAttentionImpl>()) {
-      trunc_normal_(attn->relative_position_bias_table, 0.02);
-    }
-  }
+  init_linears_and_norms(*this);
+  for (auto& m : modules(/*include_self=*/false))
+    if (auto* attn = m->as<WindowAttentionImpl>()) trunc_normal_(attn->relative_position_bias_table, 0.02);
 }
 
 void SwinTransformerImpl::reset_head(int64_t num_classes) {
-  if (num_classes < 0) throw Error("number of classes must be >= 0, got " + std::to_string(num_classes));
-  cfg_.num_classes = num_classes;
-  if (num_classes == 0) {
-    if (head) unregister_module("head");
-    head = nullptr;
-    return;
-  }
-  ClassifierHead fresh(cfg_.num_features(), num_classes);  // PyTorch default init
-  head = head ? replace_module("head", fresh) : register_module("head", fresh);
+  cfg_.num_classes = checked_classes(num_classes);
+  head = swap_head(head, num_classes ? ClassifierHead(cfg_.num_features(), num_classes) : ClassifierHead(nullptr));
 }
 
 at::Tensor SwinTransformerImpl::forward_features(const at::Tensor& images) {

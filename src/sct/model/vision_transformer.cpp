@@ -42,27 +42,13 @@ void VisionTransformerImpl::reset_parameters() {
   torch::NoGradGuard no_grad;
   trunc_normal_(pos_embed, 0.02);
   cls_token.normal_(0.0, 1e-6);
-  for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* linear = m->as<torch::nn::LinearImpl>()) {
-      trunc_normal_(linear->weight, 0.02);
-      if (linear->bias.defined()) linear->bias.zero_();
-    } else if (auto* ln = m->as<torch::nn::LayerNormImpl>()) {
-      ln->weight.fill_(1.0);
-      ln->bias.zero_();
-    }
-  }
+  init_linears_and_norms(*this);
 }
 
 void VisionTransformerImpl::reset_head(int64_t num_classes) {
-  if (num_classes < 0) throw Error("number of classes must be >= 0, got " + std::to_string(num_classes));
-  cfg_.num_classes = num_classes;
-  if (num_classes == 0) {
-    if (head) unregister_module("head");
-    head = nullptr;
-    return;
-  }
-  torch::nn::Linear fresh(cfg_.width, num_classes);  // PyTorch default init: U(+-1/sqrt(D))
-  head = head ? replace_module("head", fresh) : register_module("head", fresh);
+  cfg_.num_classes = checked_classes(num_classes);
+  // PyTorch's default Linear init: U(+-1/sqrt(D)).
+  head = swap_head(head, num_classes ? torch::nn::Linear(cfg_.width, num_classes) : torch::nn::Linear(nullptr));
 }
 
 at::Tensor VisionTransformerImpl::forward_features(const at::Tensor& images) {
