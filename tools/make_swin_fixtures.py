@@ -282,11 +282,42 @@ def make(cfg):
           f"swapped merge {(swapped - ref['logits']).abs().max().item():.3f}")
 
 
+def write_broken_checkpoints():
+    """torch.save files with one defect each (tests/fixtures/fuzz/pth_*.pth), for the C++ reader's
+    error messages and as fuzz seeds: a tensor view past its storage, a storage entry that is missing,
+    an opcode torch.save never writes, and a memo read of a slot never stored."""
+    import io
+    import zipfile
+
+    good = io.BytesIO()
+    torch.save({"model": {"w": torch.arange(6, dtype=torch.float32)}}, good)
+    with zipfile.ZipFile(good) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    pkl_name = next(n for n in entries if n.endswith("data.pkl"))
+    pkl = entries[pkl_name]
+    # In the good pickle the tensor's size is the tuple (6,) written as K\x06\x85 (BININT1 6, TUPLE1).
+    assert pkl.count(b"K\x06\x85") == 1 and pkl.count(b"q\x0c") == 1
+    cases = {
+        "pth_view_past_storage": {pkl_name: pkl.replace(b"K\x06\x85", b"K\x07\x85")},
+        "pth_missing_storage": {n: v for n, v in entries.items() if "/data/" not in n},
+        "pth_unknown_opcode": {pkl_name: pkl[:2] + b"\xff" + pkl[3:]},
+        "pth_memo_never_stored": {pkl_name: pkl.replace(b"q\x0c", b"h\x63", 1)},  # BINPUT 12 -> BINGET 99
+    }
+    fuzz_dir = os.path.join(FIXTURES, "fuzz")
+    for name, changes in cases.items():
+        files = changes if name == "pth_missing_storage" else {**entries, **changes}
+        with zipfile.ZipFile(os.path.join(fuzz_dir, name + ".pth"), "w", zipfile.ZIP_STORED) as z:
+            for n in sorted(files):
+                info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
+                z.writestr(info, files[n])
+
+
 def main():
     torch.set_num_threads(1)
     os.makedirs(OUT_DIR, exist_ok=True)
     for cfg in MODELS:
         make(cfg)
+    write_broken_checkpoints()
     return 0
 
 

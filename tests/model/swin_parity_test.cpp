@@ -157,6 +157,22 @@ TEST(TorchCheckpoint, LegacyAndCorruptFilesAreRefusedByName) {
   test::expect_error([&] { read_checkpoint(cut); }, {cut});
 }
 
+// tools/make_swin_fixtures.py's broken files: each defect named with the file and where it is.
+TEST(TorchCheckpoint, BrokenPicklesAreRefusedWithWhatAndWhere) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"pth_view_past_storage", {"data.pkl at byte", "a tensor reaches past the end of its storage '0'"}},
+      {"pth_missing_storage", {"names storage '0' but the file has no entry archive/data/0"}},
+      {"pth_unknown_opcode", {"data.pkl at byte 2", "pickle opcode 0xff is not one torch.save writes"}},
+      {"pth_memo_never_stored", {"refers to memo 99 it never stored"}},
+  };
+  for (const auto& [name, parts] : cases) {
+    const std::string path = test::fixture("fuzz/" + name + ".pth");
+    std::vector<std::string> expected = parts;
+    expected.push_back(path);
+    test::expect_error([&] { read_checkpoint(path); }, expected);
+  }
+}
+
 TEST(SwinModel, NamedConfigsBuildWithTimmsShapes) {
   const SwinConfig b = swin_config("swin_base_patch4_window7_224");
   EXPECT_EQ(b.num_blocks(), 24);
