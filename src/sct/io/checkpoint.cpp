@@ -56,17 +56,19 @@ TensorMap read_checkpoint(const std::string& path, LoadReport* report) {
 
 namespace {
 
+// Checkpoints saved from DistributedDataParallel carry a "module." prefix.
+TensorMap without_ddp_prefix(TensorMap state) {
+  TensorMap renamed;
+  for (auto& kv : state) renamed[starts_with(kv.first, "module.") ? kv.first.substr(7) : kv.first] = kv.second;
+  return renamed;
+}
+
 // The strict copy shared by every backbone: each backbone tensor and, when the class counts agree, the
 // head. A model's buffers (Swin's relative position index and attention mask) are computed from its
 // config: a checkpoint's copies are compared with them, never loaded.
 LoadReport load_state(BackboneImpl& model, TensorMap state, const std::string& head_prefix, int64_t num_classes,
                       const std::string& source, const std::string& model_description, const LoadOptions& options) {
   LoadReport report;
-  // Checkpoints saved from DistributedDataParallel carry a "module." prefix.
-  TensorMap renamed;
-  for (auto& kv : state) renamed[starts_with(kv.first, "module.") ? kv.first.substr(7) : kv.first] = kv.second;
-  state.swap(renamed);
-
   const std::string head_w_name = head_prefix + "weight", head_b_name = head_prefix + "bias";
   auto head_w = state.find(head_w_name);
   if (head_w != state.end() && (num_classes == 0 || head_w->second.size(0) != num_classes)) {
@@ -130,8 +132,8 @@ LoadReport load_state(BackboneImpl& model, TensorMap state, const std::string& h
 LoadReport load_vit_state(VisionTransformerImpl& model, TensorMap state, const std::string& source,
                           const LoadOptions& options) {
   const VitConfig& cfg = model.config();
+  state = without_ddp_prefix(std::move(state));
   auto pos = state.find("pos_embed");
-  if (pos == state.end()) pos = state.find("module.pos_embed");
   const bool resample = pos != state.end() && pos->second.dim() == 3 && pos->second.size(2) == cfg.width &&
                         pos->second.size(1) != cfg.num_tokens();
   if (resample) pos->second = resample_pos_embed(pos->second, cfg.grid(), cfg.grid());
@@ -147,7 +149,7 @@ LoadReport load_swin_state(SwinTransformerImpl& model, TensorMap state, const st
                            const LoadOptions& options) {
   const SwinConfig& cfg = model.config();
   std::vector<std::string> renamed;
-  state = swin_state_to_timm(std::move(state), &renamed);
+  state = swin_state_to_timm(without_ddp_prefix(std::move(state)), &renamed);
   check_swin_window(state, cfg, source);
   LoadReport report = load_state(model, std::move(state), "head.fc.", cfg.num_classes, source,
                                  "'" + cfg.name + "' (width " + std::to_string(cfg.embed_dim) + ", " +
