@@ -8,7 +8,10 @@
 #include <cstdlib>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "fixture_models.h"
+#include "sct/model/backbone.h"
 #include "sct/model/vision_transformer.h"
 #include "sct/io/safetensors.h"
 #include "sct/peft/peft_method.h"
@@ -138,8 +141,8 @@ TEST(MixedPrecision, FrozenGemmWeightsBecomeBf16OnceAndTrainableTensorsStayFp32)
   test::expect_error([&] { model->set_precision(Precision::automatic); }, {"resolve 'auto'"});
 }
 
-// One method attached to a fresh tiny ViT; sct with a seeded random selection (no data needed).
-std::unique_ptr<PeftMethod> method_named(const std::string& name, VisionTransformer model) {
+// One method attached to a fresh backbone; sct with a seeded random selection (no data needed).
+std::unique_ptr<PeftMethod> method_named(const std::string& name, Backbone model) {
   if (name != "sct") return make_peft_method(name);
   SelectionOptions options;
   options.strategy = ChannelStrategy::Random;
@@ -148,30 +151,38 @@ std::unique_ptr<PeftMethod> method_named(const std::string& name, VisionTransfor
       select_channels(model, 4, options, [](at::Tensor&, at::Tensor&) { return false; }));
 }
 
+// Both backbones: the Swin's patch embedding hands its norm a transposed (non-contiguous) stream and its
+// patch merging a permuted one, which the bf16 norm's backward must take.
 TEST(MixedPrecision, EveryMethodTrainsInBf16CloseToFp32) {
-  for (const std::string& name : peft_method_names()) {
-    if (name == "none") continue;
-    std::vector<at::Tensor> losses;
-    for (Precision p : {Precision::fp32, Precision::bf16}) {
-      at::manual_seed(9);
-      VisionTransformer model(test::tiny_vit_config());
-      method_named(name, model)->attach(*model);
-      model->set_precision(p);
-      model->train();
-      const at::Tensor logits = model->forward(at::randn({4, 3, 16, 16}));
-      const at::Tensor loss = at::cross_entropy_loss(logits, at::tensor({0, 1, 2, 3}, at::kLong));
-      loss.backward();
-      losses.push_back(loss.detach());
-      for (const auto& t : model->named_parameters())
-        if (t.value().requires_grad()) {
-          ASSERT_TRUE(t.value().grad().defined()) << name << " " << t.key();
-          EXPECT_EQ(t.value().grad().scalar_type(), at::kFloat) << name << " " << t.key();
-          EXPECT_TRUE(t.value().grad().isfinite().all().item<bool>()) << name << " " << t.key();
-        }
+  nlohmann::json vit = test::tiny_vit_config().to_json(), swin = test::swin_fixture_config().to_json();
+  vit["arch"] = "vit";
+  swin["arch"] = "swin";
+  for (const nlohmann::json& config : {vit, with_classes(swin, 4)})
+    for (const std::string& name : peft_method_names()) {
+      if (name == "none" || (name == "vpt" && config.at("arch").get<std::string>() == "swin")) continue;
+      const std::string what = name + " on " + config.at("arch").get<std::string>();
+      std::vector<at::Tensor> losses;
+      for (Precision p : {Precision::fp32, Precision::bf16}) {
+        at::manual_seed(9);
+        Backbone model = make_backbone(config);
+        method_named(name, model)->attach(*model);
+        model->set_precision(p);
+        model->train();
+        const int64_t px = model->img_size();
+        const at::Tensor logits = model->forward(at::randn({4, 3, px, px}));
+        const at::Tensor loss = at::cross_entropy_loss(logits, at::tensor({0, 1, 2, 3}, at::kLong));
+        loss.backward();
+        losses.push_back(loss.detach());
+        for (const auto& t : model->named_parameters())
+          if (t.value().requires_grad()) {
+            ASSERT_TRUE(t.value().grad().defined()) << what << " " << t.key();
+            EXPECT_EQ(t.value().grad().scalar_type(), at::kFloat) << what << " " << t.key();
+            EXPECT_TRUE(t.value().grad().isfinite().all().item<bool>()) << what << " " << t.key();
+          }
+      }
+      EXPECT_NEAR(losses[0].item<double>(), losses[1].item<double>(), 0.02) << what;
+      EXPECT_NE(losses[0].item<double>(), losses[1].item<double>()) << what << ": bf16 changed nothing";
     }
-    EXPECT_NEAR(losses[0].item<double>(), losses[1].item<double>(), 0.02) << name;
-    EXPECT_NE(losses[0].item<double>(), losses[1].item<double>()) << name << ": bf16 changed nothing";
-  }
 }
 
 }  // namespace

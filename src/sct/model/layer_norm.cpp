@@ -29,7 +29,8 @@ struct LayerNormFunction : torch::autograd::Function<LayerNormFunction> {
       std::vector<int64_t> stat_shape(x.sizes().begin(), x.sizes().end());
       stat_shape.back() = 1;
       rstd = rstd.reshape(stat_shape);
-      x_hat = ((x - mean.reshape(stat_shape)) * rstd).to(pass_dtype(x));
+      // Row-major whatever x's layout (a Swin's transposed patch tokens): the backward kernel walks rows.
+      x_hat = ((x - mean.reshape(stat_shape)) * rstd).to(pass_dtype(x)).contiguous();
     }
     ctx->save_for_backward({x_hat, rstd, weight});
     ctx->saved_data["x_dtype"] = static_cast<int64_t>(x.scalar_type());
