@@ -12,20 +12,11 @@
 #include <ATen/ATen.h>
 
 #include "sct/core/error.h"
+#include "sct/io/little_endian.h"
 #include "sct/io/zip_archive.h"
 
 namespace sct {
 namespace {
-
-// Little-endian npy fields are read with memcpy; big-endian arrays are swapped explicitly.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npz I/O assumes a little-endian host");
-
-template <typename T>
-T read_le(const std::uint8_t* p) {
-  T value;
-  std::memcpy(&value, p, sizeof(T));
-  return value;
-}
 
 // The header is a Python dict literal written by numpy, e.g.
 // {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }

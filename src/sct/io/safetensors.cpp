@@ -1,6 +1,5 @@
 #include "sct/io/safetensors.h"
 
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sct/core/error.h"
+#include "sct/io/little_endian.h"
 #include "sct/core/json_error.h"
 #include "sct/io/mapped_file.h"
 #include "sct/io/atomic_file.h"
@@ -20,9 +20,7 @@
 namespace sct {
 namespace {
 
-// The format is little-endian and tensors are copied byte for byte.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors I/O assumes a little-endian host");
-
+// Tensors are copied byte for byte (the format is little-endian, as the host: little_endian.h).
 // Bounds the allocation a corrupt header length could trigger; real headers are a few hundred KB.
 constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
 // A ViT-H has ~400 tensors: a header listing millions is a corrupt file or a memory bomb.
@@ -120,8 +118,7 @@ TensorMap load_safetensors(const std::string& path, StringMap* metadata) {
   if (file.size() < 8)
     throw Error(path + ": not a safetensors file (" + std::to_string(file.size()) +
                 " bytes, shorter than the 8-byte header length)");
-  std::uint64_t header_size = 0;
-  std::memcpy(&header_size, file.data(), 8);
+  const auto header_size = read_le<std::uint64_t>(file.data());
   if (header_size > file.size() - 8)
     throw Error(path + ": header length " + std::to_string(header_size) + " exceeds the file size of " +
                 std::to_string(file.size()) + " bytes (truncated or not a safetensors file)");

@@ -9,12 +9,11 @@
 #include <ATen/ATen.h>
 
 #include "sct/core/error.h"
+#include "sct/io/little_endian.h"
 #include "sct/io/zip_archive.h"
 
 namespace sct {
 namespace {
-
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "pickle and storage bytes are read as little-endian");
 
 struct PyValue;
 using PyRef = std::shared_ptr<PyValue>;
@@ -151,9 +150,7 @@ class Unpickler {
   uint8_t byte() { return *bytes(1); }
   template <typename T>
   T le() {
-    T v;
-    std::memcpy(&v, bytes(sizeof(T)), sizeof(T));
-    return v;
+    return read_le<T>(bytes(sizeof(T)));
   }
   size_t checked_size(uint64_t n) {
     if (n > size_ - pos_) throw Error(where(pos_) + ": the pickle ends early (truncated?)");

@@ -8,12 +8,12 @@
 #include <utility>
 
 #include "sct/core/error.h"
+#include "sct/io/little_endian.h"
 
 namespace sct {
 namespace {
 
-// Zip fields are little-endian, read with memcpy.
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "zip reading assumes a little-endian host");
+// Zip fields are little-endian (read_le).
 
 constexpr std::uint32_t kLocalHeaderSignature = 0x04034b50;
 constexpr std::uint32_t kCentralHeaderSignature = 0x02014b50;
@@ -30,13 +30,6 @@ constexpr std::uint16_t kZip64ExtraId = 0x0001;
 constexpr std::uint64_t kMaxDeflateRatio = 1032;
 // Google's ViT-H/14 .npz has ~400 arrays: a central directory of millions is corrupt or a bomb.
 constexpr std::uint64_t kMaxEntries = 100000;
-
-template <typename T>
-T read_le(const std::uint8_t* p) {
-  T value;
-  std::memcpy(&value, p, sizeof(T));
-  return value;
-}
 
 struct CentralDirectory {
   std::uint64_t offset;

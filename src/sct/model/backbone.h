@@ -69,7 +69,7 @@ class BackboneImpl : public torch::nn::Module {
   int64_t depth() const { return int64_t(blocks_.size()); }
   BlockImpl& block(int64_t i) { return *blocks_.at(size_t(i)).second; }
   const std::string& block_path(int64_t i) const { return blocks_.at(size_t(i)).first; }
-  // Where the parameters live.
+  // Where the parameters live (walks them all: callers on a hot path read it once).
   at::Device device() const { return parameters().front().device(); }
 
   // True for tensors of attached hooks (PEFT modules, observers): "<hook>.*" and "<block path>.<hook>.*".

@@ -53,6 +53,7 @@ std::vector<std::shared_ptr<BlockHookImpl>> take_hooks(Owner& owner) {
 MultiTaskModel::MultiTaskModel(std::function<Backbone()> build_backbone, Precision precision, bool force)
     : build_backbone_(std::move(build_backbone)), precision_(precision), force_(force) {
   backbone_ = build_backbone_();
+  device_ = backbone_->device();
   sha256_ = backbone_fingerprint(*backbone_);  // before bf16 rounds the weights
   backbone_->reset_head(0);                    // each task brings its own
   backbone_->freeze();

@@ -49,7 +49,7 @@ class MultiTaskModel {
   int64_t img_size() const { return backbone_->img_size(); }
   const std::string& backbone_sha256() const { return sha256_; }
   Precision precision() const { return precision_; }
-  c10::Device device() const { return backbone_->device(); }
+  c10::Device device() const { return device_; }
 
   // Class probabilities of images[i] (a (B, 3, S, S) float batch, preprocessed for its task) under task
   // tasks[i]: one fp32 CPU tensor of the task's C classes per image. Images of tasks that share
@@ -74,6 +74,7 @@ class MultiTaskModel {
   Precision precision_;
   bool force_;
   Backbone backbone_{nullptr};
+  c10::Device device_{c10::kCPU};  // the backbone's, read once: BackboneImpl::device() walks every parameter
   std::string sha256_;
   std::unordered_set<std::string> backbone_names_;  // a task folder holding one of these needs its own backbone
   std::shared_ptr<TaskRouting> routing_ = std::make_shared<TaskRouting>();
