@@ -166,6 +166,11 @@ TEST(Experiment, FrontierSpansEachMethodsKnobAndMarksTheParetoFront) {
   EXPECT_FALSE(panel.series[0].lines);  // one point: a marker
   EXPECT_EQ(panel.series[3].label, "Pareto front");
   EXPECT_EQ(panel.series[3].points, (std::vector<std::pair<double, double>>{{10, 50}, {110, 70}, {1010, 80}}));
+  EXPECT_TRUE(panel.series[3].outline);
+  EXPECT_FALSE(panel.series[0].outline || panel.series[1].outline || panel.series[2].outline);
+  // 50..80 padded by 8% of the span (2.4), to whole points: 47..83, not the old tens (40..90).
+  EXPECT_EQ(panel.y_lo, 47.0);
+  EXPECT_EQ(panel.y_hi, 83.0);
 
   // Through compare: a column says which rows are on the front.
   test::ScratchDir dir;
@@ -289,8 +294,8 @@ TEST(Plot, RefusesEmptyRangesAndWritesThePanels) {
   PlotPanel p{"acc", "params", {{"a", {{10.0, 50.0}, {100.0, 60.0}}, true}}, 1.0, 1000.0, 0.0, 100.0, true};
   write_plot(dir.file("p.png"), "title", {p, p});
   const cv::Mat image = cv::imread(dir.file("p.png"));
-  EXPECT_EQ(image.cols, 2 * 420);
-  EXPECT_EQ(image.rows, 328);
+  EXPECT_EQ(image.cols, 2 * 600);
+  EXPECT_EQ(image.rows, 388);
   p.x_lo = 0.0;  // log axis from 0
   test::expect_error([&] { write_plot(dir.file("q.png"), "t", {p}); }, {"q.png", "invalid range"});
   test::expect_error([&] { write_plot(dir.file("q.png"), "t", {}); }, {"nothing to draw"});

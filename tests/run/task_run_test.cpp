@@ -277,6 +277,30 @@ TEST(TaskRun, RunFolderBelongsToOneRun) {
   EXPECT_FALSE(fs::exists(fs::path(t.spec.out) / "summary.json.sct-tmp.99999999.0"));
 }
 
+// Re-reading a finished run (compare and suite reuse them) reports what the run measured while it
+// trained, not the reading process's own peak RSS and inference time.
+TEST(TaskRun, AFinishedRunKeepsTheCostsItMeasuredWhileTraining) {
+  TinyRun t;
+  t.spec.method = {{"name", "linear"}};
+  std::ostringstream log;
+  const TaskSummary first = run_task(t.spec, t.backbone, t.data, log).summary;
+  const fs::path costs = fs::path(t.spec.out) / "costs.json";
+  const nlohmann::json written = nlohmann::json::parse(test::read_file(costs.string()));
+  EXPECT_EQ(written.at("peak_rss_mb").get<double>(), first.peak_rss_mb);
+  EXPECT_EQ(written.at("infer_ms_per_image").get<double>(), first.infer_ms_per_image);
+  EXPECT_GT(first.infer_ms_per_image, 0.0);
+
+  test::write_file(costs.string(), "{\"peak_rss_mb\": 12345.0, \"infer_ms_per_image\": 6.5}");
+  t.spec.trainer.resume = true;
+  const TaskSummary again = run_task(t.spec, t.backbone, t.data, log).summary;
+  EXPECT_EQ(again.peak_rss_mb, 12345.0);
+  EXPECT_EQ(again.infer_ms_per_image, 6.5);
+  EXPECT_EQ(again.test_acc, first.test_acc);
+
+  test::write_file(costs.string(), "{\"peak_rss_mb\": 1.0}");
+  test::expect_error([&] { run_task(t.spec, t.backbone, t.data, log); }, {"costs.json", "infer_ms_per_image"});
+}
+
 // A name or path JSON cannot hold (not UTF-8) is refused before any work, not after the training.
 TEST(TaskRun, NonUtf8NamesAreRefusedUpFront) {
   test::ScratchDir dir;

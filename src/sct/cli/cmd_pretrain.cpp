@@ -50,7 +50,9 @@ void pretrain_here(PretrainFlags flags, const std::string& command, std::ostream
   if (!parallel::is_writer()) return;
   std::cout << "pretrained " << r.model_name << " in " << r.seconds << " s; val top-1 "
             << (r.val_acc ? std::to_string(*r.val_acc) : std::string("n/a")) << " %\nwrote " << r.backbone
-            << " (load it with --model " << r.model_name << " --checkpoint " << r.backbone << "), " << r.curve << "\n";
+            << " (load it with "
+            << (flags.model.model_config.empty() ? "--model " + r.model_name : "--model-config " + flags.model.model_config)
+            << " --checkpoint " << r.backbone << "), " << r.curve << "\n";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Line and point plots as PNG, the one figure writer for training curves and experiment tables
 // (accuracy against trainable parameters, against shots): panels side by side, each with its series,
-// a legend, and a linear or logarithmic x axis. Drawn with OpenCV, written atomically.
+// a legend beside the plot, ticks at round values, and a linear or logarithmic (decade ticks) x axis.
+// Drawn with OpenCV, written atomically.
 #pragma once
 #include <string>
 #include <utility>
@@ -12,6 +13,7 @@ struct PlotSeries {
   std::string label;
   std::vector<std::pair<double, double>> points;  // (x, y), drawn in order
   bool lines = true;                               // false: markers only
+  bool outline = false;  // drawn over the others, dashed black with open rings (a Pareto front); no palette colour
 };
 
 struct PlotPanel {

@@ -223,9 +223,10 @@ PlotPanel accuracy_against_parameters(const ExperimentResults& results) {
     panel.y_lo = std::min(panel.y_lo, acc);
     panel.y_hi = std::max(panel.y_hi, acc);
   }
-  panel.y_lo = std::max(0.0, std::floor(panel.y_lo / 10.0) * 10.0 - 10.0);
-  panel.y_hi = std::min(100.0, std::ceil(panel.y_hi / 10.0) * 10.0 + 10.0);
-  if (panel.y_hi <= panel.y_lo) panel.y_hi = panel.y_lo + 10.0;
+  // Tight around the data (a point apart is what the reader looks for), a little room above and below.
+  const double pad = std::max(1.0, 0.08 * (panel.y_hi - panel.y_lo));
+  panel.y_lo = std::max(0.0, std::floor(panel.y_lo - pad));
+  panel.y_hi = std::min(100.0, std::ceil(panel.y_hi + pad));
   return panel;
 }
 
@@ -264,7 +265,7 @@ PlotPanel frontier_panel(const ExperimentResults& results, const std::vector<Exp
     std::sort(s.points.begin(), s.points.end());
     s.lines = s.points.size() > 1;
   }
-  PlotSeries front{"Pareto front", {}, true};
+  PlotSeries front{"Pareto front", {}, true, /*outline=*/true};
   for (const std::string& row : pareto_front(results)) front.points.push_back(params_and_accuracy(results, row));
   panel.series.push_back(std::move(front));
   return panel;

@@ -180,6 +180,18 @@ void start_run_folder(const TaskRunSpec& spec, const TaskData& data, const Pretr
   write_file_atomically(record.string(), [&](std::ostream& o) { o << text << "\n"; });
 }
 
+// What a run measured about itself while it trained. A later call on the finished folder (compare and
+// suite reuse finished runs) trains nothing, so its own peak RSS and inference time (taken beside
+// whatever else runs then) would describe reading the folder, not training in it.
+struct RunCosts {
+  double peak_rss_mb = 0.0;
+  double infer_ms_per_image = 0.0;
+};
+const auto kCostFields = [](auto& c, auto&& visit) {
+  visit("peak_rss_mb", c.peak_rss_mb);
+  visit("infer_ms_per_image", c.infer_ms_per_image);
+};
+
 }  // namespace
 
 nlohmann::json resolve_method_options(nlohmann::json method, const std::optional<VtabRecipe>& recipe) {
@@ -252,6 +264,8 @@ TaskRunResult run_task(const TaskRunSpec& spec, const PretrainedBackbone& backbo
   }
   TrainerOptions options = spec.trainer;
   if (!options.log) options.log = &log;
+  const fs::path costs_file = fs::path(spec.out) / "costs.json";
+  const bool finished_before = fs::exists(fs::path(spec.out) / "summary.json") && fs::exists(costs_file);
   const std::string task_dir = (fs::path(spec.out) / "task").string();
   // The task folder is written before the protocol's summary.json marks the run complete.
   const auto write_task = [&](const ProtocolResult& result) {
@@ -290,10 +304,22 @@ TaskRunResult run_task(const TaskRunSpec& spec, const PretrainedBackbone& backbo
   s.head_params = count.trainable_head;
   s.total_params = count.total;
   s.train_seconds = result.train_seconds;
-  s.peak_rss_mb = peak_rss_mb();
   s.task_dir = task_dir;
+  if (finished_before) {
+    const nlohmann::json j = read_json_file(costs_file.string());
+    json_fields::require_all<RunCosts>(j, kCostFields, costs_file.string());
+    const RunCosts c = json_fields::from_json(j, RunCosts{}, kCostFields, costs_file.string());
+    s.peak_rss_mb = c.peak_rss_mb;
+    s.infer_ms_per_image = c.infer_ms_per_image;
+  } else {
+    s.peak_rss_mb = peak_rss_mb();
+    if (writer) {
+      s.infer_ms_per_image = inference_ms_per_image(*out.model, backbone.device);
+      const RunCosts c{s.peak_rss_mb, s.infer_ms_per_image};
+      write_file_atomically(costs_file.string(), [&](std::ostream& o) { o << json_fields::to_json(c, kCostFields).dump(2) << "\n"; });
+    }
+  }
   if (writer) {
-    s.infer_ms_per_image = inference_ms_per_image(*out.model, backbone.device);
     s.task_dir_bytes = int64_t(fs::file_size(fs::path(task_dir) / "adapter_model.safetensors") +
                                fs::file_size(fs::path(task_dir) / "adapter_config.json"));
   }
