@@ -299,6 +299,11 @@ TEST(TaskRun, AFinishedRunKeepsTheCostsItMeasuredWhileTraining) {
 
   test::write_file(costs.string(), "{\"peak_rss_mb\": 1.0}");
   test::expect_error([&] { run_task(t.spec, t.backbone, t.data, log); }, {"costs.json", "infer_ms_per_image"});
+
+  // A run finished by an sct without this record: the reader's figures, never written down as the run's.
+  fs::remove(costs);
+  run_task(t.spec, t.backbone, t.data, log);
+  EXPECT_FALSE(fs::exists(costs));
 }
 
 // A name or path JSON cannot hold (not UTF-8) is refused before any work, not after the training.

@@ -44,8 +44,10 @@ ExperimentReport run_compare(const CompareSpec& spec, ExperimentRunner& runner, 
       csv.rows.back().push_back(on_front ? "1" : "0");
     }
   }
+  // Every run trains the same task; the figure says which.
+  const std::string task = summaries.empty() ? std::string() : summaries.begin()->second.task + ": ";
   write_experiment((std::filesystem::path(spec.out) / "compare").string(),
-                   spec.frontier ? "sct compare --frontier" : "sct compare", report.table, csv, report.runs, summaries,
+                   task + (spec.frontier ? "sct compare --frontier" : "sct compare"), report.table, csv, report.runs, summaries,
                    {spec.frontier ? frontier_panel(report.results, spec.rows) : accuracy_against_parameters(report.results)});
   return report;
 }

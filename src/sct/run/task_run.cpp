@@ -265,7 +265,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const PretrainedBackbone& backbo
   TrainerOptions options = spec.trainer;
   if (!options.log) options.log = &log;
   const fs::path costs_file = fs::path(spec.out) / "costs.json";
-  const bool finished_before = fs::exists(fs::path(spec.out) / "summary.json") && fs::exists(costs_file);
+  const bool finished_before = fs::exists(fs::path(spec.out) / "summary.json");
   const std::string task_dir = (fs::path(spec.out) / "task").string();
   // The task folder is written before the protocol's summary.json marks the run complete.
   const auto write_task = [&](const ProtocolResult& result) {
@@ -305,7 +305,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const PretrainedBackbone& backbo
   s.total_params = count.total;
   s.train_seconds = result.train_seconds;
   s.task_dir = task_dir;
-  if (finished_before) {
+  if (finished_before && fs::exists(costs_file)) {
     const nlohmann::json j = read_json_file(costs_file.string());
     json_fields::require_all<RunCosts>(j, kCostFields, costs_file.string());
     const RunCosts c = json_fields::from_json(j, RunCosts{}, kCostFields, costs_file.string());
@@ -313,8 +313,9 @@ TaskRunResult run_task(const TaskRunSpec& spec, const PretrainedBackbone& backbo
     s.infer_ms_per_image = c.infer_ms_per_image;
   } else {
     s.peak_rss_mb = peak_rss_mb();
-    if (writer) {
-      s.infer_ms_per_image = inference_ms_per_image(*out.model, backbone.device);
+    if (writer) s.infer_ms_per_image = inference_ms_per_image(*out.model, backbone.device);
+    // Only a process that trained knows what training cost (a run finished by an older sct has no record).
+    if (writer && !finished_before) {
       const RunCosts c{s.peak_rss_mb, s.infer_ms_per_image};
       write_file_atomically(costs_file.string(), [&](std::ostream& o) { o << json_fields::to_json(c, kCostFields).dump(2) << "\n"; });
     }
