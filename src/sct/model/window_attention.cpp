@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "sct/model/batched_matmul.h"
 #include "sct/model/frozen_linear.h"
 
 namespace sct {
@@ -113,7 +114,7 @@ at::Tensor WindowAttentionImpl::forward(const at::Tensor& x, const HookChain& ho
   const at::Tensor qkv_out = hooks(HookSite::Qkv, windows, frozen_linear(windows, qkv, &qkv_t_));
   const at::Tensor parts = qkv_out.reshape({Bw, n, 3, heads, hd}).permute({2, 0, 3, 1, 4});  // (3, B', h, n, hd)
   const at::Tensor q = parts[0] * (1.0 / std::sqrt(double(hd)));
-  at::Tensor scores = at::matmul(q, parts[1].transpose(-2, -1));  // (B', h, n, n)
+  at::Tensor scores = batched_matmul(q, parts[1].transpose(-2, -1));  // (B', h, n, n)
   scores = scores + relative_position_bias().to(scores.scalar_type());
   if (attn_mask.defined()) {
     const int64_t nw = attn_mask.size(0);
@@ -121,7 +122,7 @@ at::Tensor WindowAttentionImpl::forward(const at::Tensor& x, const HookChain& ho
                  .view({Bw, heads, n, n});
   }
   const at::Tensor context =
-      at::matmul(at::softmax(scores, -1), parts[2]).transpose(1, 2).reshape({Bw, n, D});
+      batched_matmul(at::softmax(scores, -1), parts[2]).transpose(1, 2).reshape({Bw, n, D});
   const at::Tensor out = hooks(HookSite::AttnProj, context,
                                frozen_linear(context, proj->weight, defer_proj_bias ? at::Tensor() : proj->bias, &proj_t_));
   return permute_rows(out.reshape({B * L, D}), inverse, order).view({B, L, D});
