@@ -4,7 +4,12 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
 #include "sct/io/checkpoint.h"
+#include "sct/model/backbone.h"
 #include "sct/io/safetensors.h"
 #include "sct/model/stream_recorder.h"
 #include "sct/model/swin_transformer.h"
@@ -191,6 +196,28 @@ TEST(SwinModel, NamedConfigsBuildWithTimmsShapes) {
   EXPECT_TRUE(params.count("layers.1.downsample.reduction.weight"));
   EXPECT_TRUE(params.count("head.fc.weight"));
   EXPECT_FALSE(params.count("layers.0.downsample.reduction.weight"));
+}
+
+// The shipped small Swin (docs/pretraining.md) is the shape its config file names: it loads strictly
+// into the model built from configs/models/, and its metadata records that shape.
+TEST(SwinModel, ShippedPicoSwinIsTheShapeOfItsConfigFile) {
+  const std::string config_file = test::config_dir("models") + "/swin_pico_patch2_window4_32.json";
+  nlohmann::json config = nlohmann::json::parse(test::read_file(config_file));
+  const std::string weights =
+      (std::filesystem::path(test::config_dir("models")) / ".." / ".." / "models" / "swin_pico_patch2_window4_32_fractal.safetensors")
+          .lexically_normal()
+          .string();
+  StringMap metadata;
+  load_safetensors(weights, &metadata);
+  nlohmann::json recorded = nlohmann::json::parse(metadata.at("sct_pretrain")).at("architecture");
+  EXPECT_EQ(recorded.at("num_classes"), 0);
+  recorded.erase("num_classes");
+  config.erase("num_classes");
+  EXPECT_EQ(recorded, config);
+  Backbone model = make_backbone(with_classes(config, 0));
+  const LoadReport report = load_checkpoint(*model, weights);
+  EXPECT_EQ(int64_t(report.loaded.size()), int64_t(model->named_parameters().size()));
+  EXPECT_EQ(test::parameter_count(*model), 3072572);
 }
 
 }  // namespace
