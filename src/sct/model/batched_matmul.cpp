@@ -37,8 +37,12 @@ struct BatchedMatmul : torch::autograd::Function<BatchedMatmul> {
 }  // namespace
 
 at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b) {
+  // Matrices up to kSmall on a side (windows up to 16 x 16 tokens, head widths up to 256): larger ones
+  // are BLAS's, whose cache blocking this kernel does not have.
+  constexpr int64_t kSmall = 256;
   const bool own = a.is_cpu() && b.is_cpu() && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&
-                   a.dim() >= 3 && a.dim() == b.dim() && a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2);
+                   a.dim() >= 3 && a.dim() == b.dim() && a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2) &&
+                   a.size(-2) <= kSmall && a.size(-1) <= kSmall && b.size(-1) <= kSmall;
   if (!own) return at::matmul(a, b);
   return BatchedMatmul::apply(a, b);
 }
