@@ -277,6 +277,33 @@ TEST(TaskRun, RunFolderBelongsToOneRun) {
   EXPECT_FALSE(fs::exists(fs::path(t.spec.out) / "summary.json.sct-tmp.99999999.0"));
 }
 
+// SCT on a Swin applies the task recipe's scale, as the paper's Swin code does; not on a ViT (the
+// released ViT code never does), not without a recipe, and not over a scale the user names.
+TEST(TaskRun, SctOnASwinTakesItsTaskRecipesScale) {
+  const nlohmann::json sct = {{"name", "sct"}}, user_none = {{"name", "sct"}, {"scale", nullptr}};
+  EXPECT_EQ(with_paper_scale(sct, "swin", true),
+            nlohmann::json({{"name", "sct"}, {"scale", "recipe"}, {"scale_on_x", "recipe"}}));
+  EXPECT_EQ(with_paper_scale(sct, "vit", true), sct);
+  EXPECT_EQ(with_paper_scale(sct, "swin", false), sct);
+  EXPECT_EQ(with_paper_scale(user_none, "swin", true), user_none);
+  EXPECT_EQ(with_paper_scale({{"name", "lora"}}, "swin", true), nlohmann::json({{"name", "lora"}}));
+
+  // Through a run: a small Swin on the tiny task under cifar100's recipe (scale 0.4, scale_on_x 0).
+  TinyRun t;
+  nlohmann::json swin = test::swin_fixture_config().to_json();
+  swin["arch"] = "swin";
+  swin["img_size"] = 16;  // 8 x 8 tokens: a quarter of the fixture's work
+  at::manual_seed(3);
+  t.backbone.model = make_backbone(with_classes(swin, t.data.num_classes()));
+  t.backbone.sha256 = backbone_fingerprint(*t.backbone.model);
+  t.spec.recipe = "cifar100";
+  t.spec.method = {{"name", "sct"}, {"k", 4}};
+  std::ostringstream log;
+  const TaskRunResult r = run_task(t.spec, t.backbone, t.data, log);
+  EXPECT_EQ(r.method.at("scale"), 0.4);
+  EXPECT_EQ(r.method.at("scale_on_x"), false);
+}
+
 // Re-reading a finished run (compare and suite reuse them) reports what the run measured while it
 // trained, not the reading process's own peak RSS and inference time.
 TEST(TaskRun, AFinishedRunKeepsTheCostsItMeasuredWhileTraining) {

@@ -32,8 +32,9 @@ void MethodFlags::add_to(CLI::App& cmd, bool with_method, bool with_module) {
       ->check(CLI::PositiveNumber);
   if (!with_module) return;
   cmd.add_option("--scale", scale,
-                 "sct's option scale: none (the released ViT code, default), recipe (the task recipe's scale and "
-                 "scale_on_x), or a number");
+                 "sct's option scale: none (the released ViT code), recipe (the task recipe's scale and scale_on_x, "
+                 "as the Swin code applies them), or a number (default: recipe on a Swin where the task has a "
+                 "recipe, else none)");
   cmd.add_flag("--scale-on-x", scale_on_x, "sct's option scale_on_x: scale the selected channels (Swin code)");
   cmd.add_option("--selection", selection, "sct's option selection: a file from sct select (skips selecting)")
       ->check(CLI::ExistingFile);
@@ -54,7 +55,7 @@ nlohmann::json MethodFlags::config(std::ostream& log) const {
   alias("strategy", strategy);
   alias("blocks", blocks);
   if (reference_mlp_site) alias("reference_mlp_site", "true");
-  alias("scale", scale == "none" ? "null" : scale);
+  alias("scale", scale == "none" ? "null" : scale);  // unset: with_paper_scale() decides
   if (scale_on_x) alias("scale_on_x", "true");
   else if (scale == "recipe") alias("scale_on_x", "recipe");
   nlohmann::json config = method_config(method, all);

@@ -71,6 +71,13 @@ std::vector<int64_t> sct_paper_blocks(const BackboneImpl& model) {
   return last_blocks(model.depth(), std::min<int64_t>(9, d[2]) + d[3]);
 }
 
+nlohmann::json with_paper_scale(nlohmann::json method, const std::string& arch, bool task_has_recipe) {
+  if (method.value("name", "") != "sct" || arch != "swin" || !task_has_recipe || method.contains("scale")) return method;
+  method["scale"] = "recipe";
+  if (!method.contains("scale_on_x")) method["scale_on_x"] = "recipe";
+  return method;
+}
+
 nlohmann::json SctOptions::to_json() const {
   return {{"k", k},
           {"position", to_string(position)},

@@ -68,6 +68,12 @@ class SctMethod : public PeftMethod {
 // third stage gives all of its blocks).
 std::vector<int64_t> sct_paper_blocks(const BackboneImpl& model);
 
+// `method` (a registry config, {"name": ..., options}) with the paper's scale where the user set none: on
+// a Swin with a task recipe, the recipe's scale and scale_on_x ("recipe", resolved by the task run), as
+// the paper's Swin code applies them; unchanged for a ViT (the released ViT code never applies its
+// configs' scale), for a task without a recipe, and for any other method. `arch` is a backbone config's.
+nlohmann::json with_paper_scale(nlohmann::json method, const std::string& arch, bool task_has_recipe);
+
 // Trainable SCT parameters (head excluded): sum over parts and selected blocks of K^2 + K
 // (ViT-B/16, K = 96 in all 12 blocks: 12 * (96 * 96 + 96) = 111,744).
 int64_t sct_parameter_count(const Selection& selection);
