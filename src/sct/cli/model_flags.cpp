@@ -124,6 +124,10 @@ BuiltModel build_model(const ModelFlags& flags, std::ostream& log) {
     if (!built.load.head_loaded) log << ", new head";
     log << "\n";
     for (const auto& s : built.load.ignored) log << "  ignored " << s << "\n";
+    // One line: a Swin-B from Microsoft's release holds 35 of them.
+    if (!built.load.checked.empty())
+      log << "  checked " << built.load.checked.size() << " computed buffers (" << built.load.checked.front()
+          << ", ...) against the model's own: equal, not loaded\n";
     for (const auto& s : built.load.unexpected) log << "  unexpected (ignored) " << s << "\n";
   } else {
     log << "no checkpoint: random initialisation (seed " << flags.runtime.seed << ")\n";

@@ -20,8 +20,9 @@ struct LoadOptions {
 struct LoadReport {
   std::string format;                   // "npz", "safetensors" or "pth"
   std::vector<std::string> loaded;      // model tensors filled from the checkpoint
-  std::vector<std::string> ignored;     // present but deliberately unused (pre_logits, mismatched head,
-                                        // buffers checked against the model's own)
+  std::vector<std::string> ignored;     // present but deliberately unused (pre_logits, mismatched head)
+  std::vector<std::string> checked;     // buffers the model computes (a Swin's relative_position_index and
+                                        // attn_mask): compared with the model's own, equal, not loaded
   std::vector<std::string> unexpected;  // only non-empty with allow_unexpected
   bool pos_embed_resampled = false;
   bool head_loaded = false;             // false: the model keeps its freshly initialised head
