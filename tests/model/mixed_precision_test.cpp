@@ -154,9 +154,8 @@ std::unique_ptr<PeftMethod> method_named(const std::string& name, Backbone model
 // Both backbones: the Swin's patch embedding hands its norm a transposed (non-contiguous) stream and its
 // patch merging a permuted one, which the bf16 norm's backward must take.
 TEST(MixedPrecision, EveryMethodTrainsInBf16CloseToFp32) {
-  nlohmann::json vit = test::tiny_vit_config().to_json(), swin = test::swin_fixture_config().to_json();
-  vit["arch"] = "vit";
-  swin["arch"] = "swin";
+  const nlohmann::json vit = VisionTransformer(test::tiny_vit_config())->config_json(),
+                       swin = SwinTransformer(test::swin_fixture_config())->config_json();
   for (const nlohmann::json& config : {vit, with_classes(swin, 4)})
     for (const std::string& name : peft_method_names()) {
       if (name == "none" || (name == "vpt" && config.at("arch").get<std::string>() == "swin")) continue;

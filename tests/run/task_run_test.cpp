@@ -290,8 +290,7 @@ TEST(TaskRun, SctOnASwinTakesItsTaskRecipesScale) {
 
   // Through a run: a small Swin on the tiny task under cifar100's recipe (scale 0.4, scale_on_x 0).
   TinyRun t;
-  nlohmann::json swin = test::swin_fixture_config().to_json();
-  swin["arch"] = "swin";
+  nlohmann::json swin = SwinTransformer(test::swin_fixture_config())->config_json();
   swin["img_size"] = 16;  // 8 x 8 tokens: a quarter of the fixture's work
   at::manual_seed(3);
   t.backbone.model = make_backbone(with_classes(swin, t.data.num_classes()));
