@@ -32,6 +32,8 @@ struct MethodSpec {
   std::function<std::unique_ptr<PeftMethod>(const json& config)> make;
   // Which variant of the method's paper a config builds, for tables; none where there is one.
   std::function<std::string(const json& config)> variant = nullptr;
+  // The config with the defaults the method takes on this backbone and task, where they differ.
+  std::function<json(json config, const std::string& arch, bool task_has_recipe)> backbone_defaults = nullptr;
 };
 
 // One hook per block, made from the block's width.
@@ -49,7 +51,7 @@ const std::vector<MethodSpec>& registry() {
          defaults["selection"] = nullptr;  // made by prepare(), or a file's
          return defaults;
        }(),
-       [](const json& c) { return SctMethod::from_config(c); }},
+       [](const json& c) { return SctMethod::from_config(c); }, nullptr, with_paper_scale},
       {"linear", json::object(), [](const json&) { return std::make_unique<LinearProbe>(); }},
       {"full", json::object(), [](const json&) { return std::make_unique<FullFinetune>(); }},
       {"bias", json::object(), [](const json&) { return std::make_unique<BiasTuning>(); }},
@@ -185,6 +187,11 @@ std::string peft_method_options_help() {
 
 bool peft_method_has_option(const std::string& name, const std::string& option) {
   return complete(json{{"name", name}}).first->defaults.contains(option);
+}
+
+json with_backbone_defaults(const json& config, const std::string& arch, bool task_has_recipe) {
+  const MethodSpec* spec = complete(config).first;
+  return spec->backbone_defaults ? spec->backbone_defaults(config, arch, task_has_recipe) : config;
 }
 
 std::unique_ptr<PeftMethod> make_peft_method(const std::string& name) { return make_peft_method(json{{"name", name}}); }

@@ -69,6 +69,10 @@ std::unique_ptr<PeftMethod> make_peft_method(const std::string& name);
 // Which variant of its paper a method config builds, for tables ("W_q and W_v, separate, as Hu et
 // al." for lora); "" where the method has one. Throws as make_peft_method.
 std::string peft_method_variant(const nlohmann::json& config);
+// `config` with the defaults its method takes on a backbone of `arch` (a backbone config's) and a task with
+// or without a recipe, where the user set none (sct on a Swin: with_paper_scale()); unchanged for the
+// others. Throws as make_peft_method.
+nlohmann::json with_backbone_defaults(const nlohmann::json& config, const std::string& arch, bool task_has_recipe);
 inline std::unique_ptr<PeftMethod> make_peft_method(const char* name) { return make_peft_method(std::string(name)); }
 // {"name": name} plus "key=value" options (values parsed as JSON where they are, else strings).
 nlohmann::json method_config(const std::string& name, const std::vector<std::string>& options);

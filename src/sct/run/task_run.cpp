@@ -19,7 +19,6 @@
 #include "sct/model/parameter_count.h"
 #include "sct/parallel/process_group.h"
 #include "sct/peft/peft_method.h"
-#include "sct/peft/sct_method.h"
 #include "sct/peft/task_dir.h"
 #include "sct/run/trained_model.h"
 #include "sct/runtime/memory.h"
@@ -211,7 +210,7 @@ TaskRunResult run_task(const TaskRunSpec& spec, const PretrainedBackbone& backbo
   const TrainConfig& config = resolved.config;
   // Checked before any work: an unknown method or option, or a tune axis the method lacks, fails at once.
   const nlohmann::json method_config = resolve_method_options(
-      with_paper_scale(spec.method, cfg.value("arch", "vit"), resolved.recipe.has_value()), resolved.recipe);
+      with_backbone_defaults(spec.method, cfg.value("arch", "vit"), resolved.recipe.has_value()), resolved.recipe);
   make_peft_method(with_method_options(method_config, config.method_options));
   for (const auto& [option, values] : config.tune_method_options)
     make_peft_method(with_method_options(method_config, {{option, values.front()}}));
